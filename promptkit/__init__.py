@@ -1,0 +1,83 @@
+"""promptkit: prompt engineering with DSPy.
+
+Prompts are Jinja templates a person can read and edit; DSPy programs run them against the
+embedded local model, Ollama or any LiteLLM backend; a FakeLM makes tests deterministic.
+
+The public names are loaded on first use, so ``import promptkit`` stays fast and never imports
+DSPy, LiteLLM, torch or the model libraries by itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
+# Importing LiteLLM (directly or through DSPy) must never reach the network for its cost map.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "configure": "promptkit.dspy_setup",
+    "TemplateAdapter": "promptkit.adapter",
+    "AdapterParseError": "promptkit.adapter",
+    "FakeLM": "promptkit.lm",
+    "StructuredPrompt": "promptkit.prompts",
+    "TemplateEnv": "promptkit.prompts",
+    "Template": "promptkit.prompts",
+    "render": "promptkit.prompts",
+    "load_settings": "promptkit.config",
+    "Settings": "promptkit.config",
+}
+# public name -> module that *is* it
+_MODULES = {
+    "lm": "promptkit.lm",  # callable: promptkit.lm("fake") builds an LM; promptkit.lm.FakeLM is the class
+    "errors": "promptkit.errors",
+    "prompts": "promptkit.prompts",
+    "datasets": "promptkit.datasets",
+    "metrics": "promptkit.evaluation.metrics",
+}
+
+__all__ = [
+    "AdapterParseError",
+    "FakeLM",
+    "Settings",
+    "StructuredPrompt",
+    "Template",
+    "TemplateAdapter",
+    "TemplateEnv",
+    "__version__",
+    "configure",
+    "datasets",
+    "errors",
+    "lm",
+    "load_settings",
+    "metrics",
+    "prompts",
+    "render",
+]
+
+if TYPE_CHECKING:
+    from promptkit import datasets, errors, prompts
+    from promptkit.adapter import AdapterParseError, TemplateAdapter
+    from promptkit.config import Settings, load_settings
+    from promptkit.dspy_setup import configure
+    from promptkit.evaluation import metrics
+    from promptkit.lm import FakeLM
+    from promptkit.prompts import StructuredPrompt, Template, TemplateEnv, render
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'promptkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

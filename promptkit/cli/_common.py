@@ -1,0 +1,103 @@
+"""What every command shares: the consoles, error reporting and ``key=value`` parsing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+from promptkit.errors import EXIT_INPUT, EXIT_RUNTIME, DataError, InputError, PromptkitError
+
+# Piped output (tests, scripts, CI logs) gets a wide console so tables are not folded mid-value.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def report(exc: BaseException) -> int:
+    """Print one clear message for ``exc`` (no traceback) and return the exit code."""
+    if isinstance(exc, PromptkitError):
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    name = type(exc).__name__
+    module = type(exc).__module__
+    if module.startswith("dspy"):
+        # DSPy's LM errors are runtime failures of the backend; their message says what happened.
+        err.print(f"[bold red]error:[/] {name}: {exc}", markup=True, highlight=False)
+        return EXIT_RUNTIME
+    err.print(f"[bold red]internal error:[/] {name}: {exc}", markup=True, highlight=False)
+    err.print("set PROMPTKIT_DEBUG=1 to see the traceback", style="dim")
+    return EXIT_RUNTIME
+
+
+def handle_errors(fn: F) -> F:
+    """Turn any exception from a command into a one-line message and an exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SystemExit:
+            raise
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise SystemExit(130) from None
+        except Exception as exc:
+            if os.environ.get("PROMPTKIT_DEBUG"):
+                raise
+            raise SystemExit(report(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_assignments(items: Iterable[str], *, flag: str) -> dict[str, str]:
+    """``["a=1", "b=@file.txt"]`` -> ``{"a": "1", "b": <file text>}``."""
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{flag} {item!r} is not KEY=VALUE", hint=f"write {flag} name=value")
+        if value.startswith("@"):
+            path = Path(value[1:])
+            if not path.is_file():
+                raise DataError(f"{flag} {key}: file not found", path=str(path), hint="check the path after '@'")
+            value = path.read_text(encoding="utf-8")
+        values[key.strip()] = value
+    return values
+
+
+def load_vars_file(path: Path) -> dict[str, Any]:
+    """Read ``--vars FILE`` (.json, .yaml or .yml) into a dict, with errors naming the file and line."""
+    if not path.is_file():
+        raise DataError("vars file not found", path=str(path), hint="give an existing .yaml or .json file")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            raise DataError(f"invalid YAML: {exc}", path=str(path), line=line) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DataError("expected a mapping of variable names to values", path=str(path))
+    return data
+
+
+__all__ = ["EXIT_INPUT", "err", "handle_errors", "load_vars_file", "out", "parse_assignments", "report"]

@@ -1,0 +1,141 @@
+"""Settings from CLI flags / keyword arguments, environment, ``promptkit.toml`` and defaults.
+
+Precedence (highest first):
+
+1. explicit arguments (CLI flags, keyword arguments to ``promptkit.lm`` / ``load_settings``);
+2. environment variables ``PROMPTKIT_*`` (``PROMPTKIT_MODEL``, ``PROMPTKIT_API_BASE``, ...);
+3. the ``[promptkit]`` table of a ``promptkit.toml`` (``$PROMPTKIT_CONFIG``, else ``./promptkit.toml``);
+4. built-in defaults.
+
+The API key is held as a ``SecretStr`` so it never appears in a repr, a log or a saved file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from promptkit.errors import ConfigError
+
+# Importing LiteLLM (directly or through DSPy) must never reach the network for its cost map.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+ENV_PREFIX = "PROMPTKIT_"
+CONFIG_FILE = "promptkit.toml"
+DEFAULT_MODEL = "local"
+
+
+class Settings(BaseModel):
+    """Resolved promptkit settings. Build with :func:`load_settings`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = Field(None, description="LM route; None means the embedded local model")
+    api_base: str | None = Field(None, description="base URL of the LM server")
+    api_key: SecretStr | None = Field(None, description="API key (never logged or saved)")
+    timeout: float = Field(60.0, gt=0, description="seconds before an LM request is abandoned")
+    num_retries: int = Field(2, ge=0, description="retries for transient LM errors")
+    temperature: float | None = Field(None, ge=0, description="sampling temperature")
+    max_tokens: int | None = Field(None, gt=0, description="max tokens to generate")
+    engine: str | None = Field(None, description="DSPy engine: litellm | auto | lm15 (default per route)")
+    template_dirs: tuple[str, ...] = Field((), description="user template directories (searched before bundled)")
+    render_max_bytes: int = Field(1_000_000, gt=0, description="max size of one rendered template")
+    render_timeout: float = Field(5.0, gt=0, description="max seconds to render one template")
+    cache_dir: str | None = Field(None, description="DSPy cache directory (default: DSPy's)")
+    source: dict[str, str] = Field(default_factory=dict, description="where each set value came from")
+
+    @property
+    def effective_model(self) -> str:
+        return self.model or DEFAULT_MODEL
+
+
+_FIELDS = [name for name in Settings.model_fields if name != "source"]
+_LIST_FIELDS = {"template_dirs"}
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is None or raw == "":
+            continue
+        values[name] = tuple(p for p in raw.split(os.pathsep) if p) if name in _LIST_FIELDS else raw
+    return values
+
+
+def _config_path(environ: Mapping[str, str], cwd: Path) -> Path | None:
+    explicit = environ.get(ENV_PREFIX + "CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                f"{ENV_PREFIX}CONFIG points to {explicit!r}, which is not a file",
+                hint="point it at an existing promptkit.toml or unset it",
+            )
+        return path
+    candidate = cwd / CONFIG_FILE
+    return candidate if candidate.is_file() else None
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the syntax of the file") from exc
+    table = data.get("promptkit", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [promptkit] must be a table")
+    unknown = sorted(set(table) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}",
+            hint=f"known settings: {', '.join(_FIELDS)}",
+        )
+    values = dict(table)
+    if "api_key" in values:
+        # Keys belong in the environment, not in a file that may be committed; still honour it.
+        values["api_key"] = str(values["api_key"])
+    if "template_dirs" in values:
+        base = path.parent
+        values["template_dirs"] = tuple(str((base / d).resolve()) for d in values["template_dirs"])
+    return values
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve settings with the documented precedence. ``None`` overrides are ignored."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    merged: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    path = _config_path(environ, cwd)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if path is not None:
+        layers.append((str(path), _from_file(path)))
+    layers.append(("environment", _from_env(environ)))
+    explicit = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(explicit) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}", hint=f"known settings: {', '.join(_FIELDS)}")
+    layers.append(("argument", explicit))
+    for origin, values in layers:
+        for key, value in values.items():
+            merged[key] = value
+            source[key] = origin
+    try:
+        return Settings(**merged, source=source)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])} (from {source.get(str(err['loc'][0]), '?')}): {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}", hint="fix the values named above") from None
