@@ -113,8 +113,11 @@ class TemplateAdapter(dspy.ChatAdapter):
 
     @property
     def template(self) -> Template:
-        env = self._env if self._env is not None else default_env()
-        return env.get(self.template_name)
+        # The environment is bound on first use: resolving settings on every LM call would cost
+        # more than rendering. The env itself notices edits to the template file.
+        if self._env is None:
+            self._env = default_env()
+        return self._env.get(self.template_name)
 
     # -- the call ---------------------------------------------------------------------------
 
@@ -212,32 +215,24 @@ class TemplateAdapter(dspy.ChatAdapter):
         self, signature: type[Signature], demos: list[dict[str, Any]], inputs: Mapping[str, Any]
     ) -> dict[str, Any]:
         """The variables the adapter template receives (documented in ``templates/dspy/chat.j2``)."""
-        mode = _CURRENT_MODE.get()
+        # DSPy recomputes input_fields/output_fields on every access: read them once per call.
+        input_fields = signature.input_fields
+        output_fields = signature.output_fields
+        demo_values = []
+        for demo in demos:
+            if not (any(k in demo for k in input_fields) and any(k in demo for k in output_fields)):
+                continue  # DSPy's rule: a demo needs at least one input and one output
+            reply = self._reply(output_fields, demo, missing="(not supplied for this example)")
+            complete = all(demo.get(k) is not None for k in (*input_fields, *output_fields))
+            demo_values.append({"inputs": _input_values(input_fields, demo), "reply": reply, "complete": complete})
         return {
             "instructions": signature.instructions,
-            "input_fields": [_field_doc(name, info) for name, info in signature.input_fields.items()],
-            "output_fields": [_field_doc(name, info) for name, info in signature.output_fields.items()],
-            "demos": [
-                {
-                    "inputs": self._input_values(signature, demo),
-                    "reply": self.format_assistant_message_content(
-                        signature, demo, missing_field_message="(not supplied for this example)"
-                    ),
-                    "complete": all(demo.get(k) is not None for k in signature.fields),
-                }
-                for demo in demos
-                if any(k in demo for k in signature.input_fields) and any(k in demo for k in signature.output_fields)
-            ],
-            "task": self._input_values(signature, inputs),
-            "output_mode": mode,
+            "input_fields": [_field_doc(name, info) for name, info in input_fields.items()],
+            "output_fields": [_field_doc(name, info) for name, info in output_fields.items()],
+            "demos": demo_values,
+            "task": _input_values(input_fields, inputs),
+            "output_mode": _CURRENT_MODE.get(),
         }
-
-    def _input_values(self, signature: type[Signature], values: Mapping[str, Any]) -> list[dict[str, str]]:
-        return [
-            {"name": name, "value": escape_markers(str(format_field_value(field_info=info, value=values[name])))}
-            for name, info in signature.input_fields.items()
-            if name in values
-        ]
 
     def format_assistant_message_content(
         self,
@@ -245,13 +240,13 @@ class TemplateAdapter(dspy.ChatAdapter):
         outputs: dict[str, Any],
         missing_field_message: str | None = None,
     ) -> str:
-        values = {name: outputs.get(name, missing_field_message) for name in signature.output_fields}
+        return self._reply(signature.output_fields, outputs, missing_field_message)
+
+    def _reply(self, output_fields: Mapping[str, Any], outputs: Mapping[str, Any], missing: str | None) -> str:
+        values = {name: outputs.get(name, missing) for name in output_fields}
         if _CURRENT_MODE.get() == "json":
             return json_reply(values)
-        blocks = [
-            f"[[ ## {name} ## ]]\n{format_field_value(field_info=info, value=values[name])}"
-            for name, info in signature.output_fields.items()
-        ]
+        blocks = [f"[[ ## {name} ## ]]\n{field_text(info, values[name])}" for name, info in output_fields.items()]
         return "\n\n".join([*blocks, "[[ ## completed ## ]]"])
 
     # -- parsing ------------------------------------------------------------------------------
@@ -273,6 +268,25 @@ class TemplateAdapter(dspy.ChatAdapter):
                 reason = f"field {name!r} is not a valid {get_annotation_name(info.annotation)}: {exc}"
                 raise AdapterParseError(signature, completion, reason) from None
         return parsed
+
+
+def _input_values(input_fields: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"name": name, "value": escape_markers(field_text(info, values[name]))}
+        for name, info in input_fields.items()
+        if name in values
+    ]
+
+
+def field_text(info: Any, value: Any) -> str:
+    """A field value as the prompt shows it: DSPy's formatting, without its cost for plain scalars.
+
+    DSPy builds a pydantic TypeAdapter per value (~150 µs); for str/int/float/bool its result is
+    simply ``str(value)``, which is most fields of most calls.
+    """
+    if type(value) in (str, int, float, bool):
+        return str(value)
+    return str(format_field_value(field_info=info, value=value))
 
 
 def _field_doc(name: str, info: Any) -> dict[str, str]:
