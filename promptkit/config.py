@@ -16,7 +16,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -43,6 +43,11 @@ class Settings(BaseModel):
     temperature: float | None = Field(None, ge=0, description="sampling temperature")
     max_tokens: int | None = Field(None, gt=0, description="max tokens to generate")
     engine: str | None = Field(None, description="DSPy engine: litellm | auto | lm15 (default per route)")
+    structured_output: Literal["auto", "json_schema", "json_object_schema", "none"] = Field(
+        "auto",
+        description="how the server enforces a JSON schema: json_schema (OpenAI, vLLM, Ollama), "
+        "json_object_schema (llama.cpp server), none; auto decides per route",
+    )
     template_dirs: tuple[str, ...] = Field((), description="user template directories (searched before bundled)")
     render_max_bytes: int = Field(1_000_000, gt=0, description="max size of one rendered template")
     render_timeout: float = Field(5.0, gt=0, description="max seconds to render one template")

@@ -9,40 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from promptkit.cli._common import handle_errors, load_vars_file, out, parse_assignments
-from promptkit.errors import InputError, TemplateInputError
-
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off"}
-
-
-def coerce(template: str, name: str, type_name: str, raw: str) -> Any:
-    """Turn the string of ``--var name=raw`` into the type the template declares for ``name``."""
-    try:
-        if type_name == "str":
-            return raw
-        if type_name == "int":
-            return int(raw)
-        if type_name == "float":
-            return float(raw)
-        if type_name == "bool":
-            lowered = raw.strip().lower()
-            if lowered in _TRUE | _FALSE:
-                return lowered in _TRUE
-            raise ValueError(raw)
-    except ValueError:
-        raise TemplateInputError(
-            f"--var {name}={raw!r} is not a valid {type_name}",
-            template=template,
-            variable=name,
-            expected=type_name,
-            hint=f"give a {type_name} value, or use --vars FILE.yaml for structured values",
-        ) from None
-    import yaml  # lists, dicts and models: accept YAML/JSON on the command line
-
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
+from promptkit.errors import InputError
 
 
 def _env_for(template: str, template_dirs: list[Path]) -> tuple[Any, str]:
@@ -79,7 +46,8 @@ def render(
     values: dict[str, Any] = load_vars_file(vars_file) if vars_file else {}
     for key, raw in parse_assignments(var or [], flag="--var").items():
         spec = tpl.inputs.get(key)
-        values[key] = coerce(tpl.name, key, spec.type if spec else "str", raw)
+        # An undeclared name stays a string: validation then reports it as unknown, naming the template.
+        values[key] = spec.parse(raw, template=tpl.name) if spec else raw
     messages = tpl.render_messages(values)
     if fmt == "json":
         out.print_json(json.dumps(messages, ensure_ascii=False))
@@ -103,7 +71,9 @@ def templates(
     env, _ = _env_for("", template_dir or [])
     table = Table("template", "where", "inputs", "description", title="promptkit templates")
     for info in env.list_templates():
-        inputs = ", ".join(f"{spec.name}: {spec.type}{'' if spec.required else '?'}" for spec in info.inputs.values())
+        inputs = ", ".join(
+            f"{spec.name}: {spec.type_name}{'' if spec.required else '?'}" for spec in info.inputs.values()
+        )
         table.add_row(info.name, info.root, inputs, info.description or "")
     out.print(table)
 

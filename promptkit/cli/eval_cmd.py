@@ -1,0 +1,315 @@
+"""``promptkit eval``: run an evaluation, compare two runs, run a matrix.
+
+    promptkit eval run PROGRAM --data FILE --metric NAME [--metric NAME2] [--threads N] [--out DIR]
+                       [--resume] [--retry-errors] [--limit N] [--max-errors N] [--fail-under SCORE]
+                       [--model M] [--map new=source] [--format FMT]
+    promptkit eval PROGRAM --data FILE ...      (same as `eval run`: a first word that is not a
+                                                 subcommand is taken as the program)
+    promptkit eval compare RUN_A RUN_B [--metric M] [--fail-on-regression]
+    promptkit eval matrix SPEC.yaml [--out DIR] [--resume]
+
+Exit codes: 0 ok; 1 runtime failure (or the run stopped early at --max-errors); 2 bad input or
+usage; 3 the score is below --fail-under (or, for compare, a significant regression).
+
+PROGRAM is ``module:attr`` or ``path/to/file.py:attr`` naming a ``dspy.Module`` instance, a
+module class or a zero-argument factory. Other reference kinds (technique ids, pipeline YAML)
+plug in with :func:`register_program_resolver`. Other engineers' eval commands (``eval
+retrieval``) attach to :data:`eval_app` from their own CLI module with ``@eval_app.command(...)``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from promptkit.errors import InputError
+
+EXIT_BELOW_THRESHOLD = 3  # distinct from 1 (runtime failure) and 2 (bad input / usage)
+EXIT_STOPPED_EARLY = 1
+
+ProgramResolver = Callable[[str], Any]
+PROGRAM_RESOLVERS: list[ProgramResolver] = []
+
+
+def register_program_resolver(resolver: ProgramResolver) -> None:
+    """Add a resolver tried before ``module:attr``; it returns a program, or None when the ref is not its kind."""
+    PROGRAM_RESOLVERS.insert(0, resolver)
+
+
+class _RunByDefault(TyperGroup):
+    """Makes ``promptkit eval PROGRAM ...`` mean ``promptkit eval run PROGRAM ...``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_RunByDefault,
+    no_args_is_help=True,
+    help="Evaluate programs on datasets, compare runs, run matrices. Exit code 3 = score below --fail-under.",
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``eval`` command group to the main ``promptkit`` app."""
+    app.add_typer(eval_app, name="eval")
+
+
+# ---------------------------------------------------------------------------------------------
+# program references
+
+
+def resolve_program(ref: str) -> Any:
+    for resolver in PROGRAM_RESOLVERS:
+        program = resolver(ref)
+        if program is not None:
+            return program
+    return _resolve_python_ref(ref)
+
+
+def _resolve_python_ref(ref: str) -> Any:
+    target, sep, attr = ref.rpartition(":")
+    hint = "use module:attr (e.g. mypkg.programs:qa) or path/to/file.py:attr"
+    if not sep or not target or not attr:
+        raise InputError(f"cannot resolve program {ref!r}", hint=hint)
+    if target.endswith(".py") or "/" in target:
+        module = _load_file(Path(target), ref)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise InputError(f"program {ref!r}: cannot import module {target!r} ({exc})", hint=hint) from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise InputError(f"program {ref!r}: {target} has no attribute {attr!r}", hint=hint)
+        obj = getattr(obj, part)
+    return _as_program(obj, ref)
+
+
+def _load_file(path: Path, ref: str) -> Any:
+    if not path.is_file():
+        raise InputError(f"program {ref!r}: file {path} not found", hint="check the path before the ':'")
+    # A stable, unique module name: saved programs record module:QualName of their class.
+    name = f"promptkit_user_{path.stem}_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InputError(f"program {ref!r}: {path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _as_program(obj: Any, ref: str) -> Any:
+    import dspy
+
+    if isinstance(obj, dspy.Module):
+        return obj
+    if isinstance(obj, type) or (callable(obj) and _required_params(obj) == 0):
+        try:
+            built = obj()
+        except TypeError as exc:
+            raise InputError(f"program {ref!r} cannot be built without arguments: {exc}",
+                             hint="point at a module instance or a zero-argument factory") from None
+        if callable(built):
+            return built
+        raise InputError(f"program {ref!r} returned {type(built).__name__}, not a program")
+    if callable(obj):
+        return obj  # a plain function taking the example's inputs as keyword arguments
+    raise InputError(f"program {ref!r} is a {type(obj).__name__}, not a dspy.Module or a factory")
+
+
+def _required_params(fn: Any) -> int:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return -1
+    return sum(1 for p in params if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+
+def _parse_mapping(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        new, sep, source = pair.partition("=")
+        if not sep or not new.strip() or not source.strip():
+            raise InputError(f"--map {pair!r} is not new=source", hint="e.g. --map question=query")
+        mapping[new.strip()] = source.strip()
+    return mapping
+
+
+def _lm_for(model: str | None) -> Any:
+    """The LM to evaluate with: --model, else the one the program module configured, else settings."""
+    import dspy
+
+    if model is None and dspy.settings.lm is not None:
+        return None
+    from promptkit.lm import lm as make_lm
+
+    return make_lm(model)
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+
+@eval_app.command("run")
+def run_command(
+    program: str = typer.Argument(..., help="module:attr or path/to/file.py:attr (a dspy.Module or a factory)"),
+    data: Path = typer.Option(..., "--data", help="dataset file (jsonl, csv, parquet, BEIR folder, ...)"),
+    metric: list[str] = typer.Option(..., "--metric", help="metric name; repeat for several, the first is primary"),
+    threads: int = typer.Option(4, "--threads", help="rows evaluated in parallel"),
+    out: Path | None = typer.Option(None, "--out", help="run directory (default runs/eval-<time>)"),
+    resume: bool = typer.Option(False, "--resume", help="skip rows already in --out"),
+    retry_errors: bool = typer.Option(False, "--retry-errors", help="rerun only the failed rows of --out"),
+    limit: int | None = typer.Option(None, "--limit", help="evaluate the first N rows"),
+    max_errors: int | None = typer.Option(None, "--max-errors", help="stop after N failed rows (keeps them)"),
+    fail_under: float | None = typer.Option(None, "--fail-under", help="exit 3 when the primary score < this (0-1)"),
+    model: str | None = typer.Option(None, "--model", help="LM route, e.g. openai/gpt-4o-mini, ollama_chat/qwen2.5"),
+    map_fields: list[str] = typer.Option([], "--map", help="rename a dataset field: new=source (repeatable)"),
+    data_format: str | None = typer.Option(None, "--format", help="dataset format when it cannot be inferred"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
+) -> None:
+    """Evaluate PROGRAM on --data; write results.jsonl, summary.json and reports to --out."""
+    import dspy
+    from rich.console import Console
+
+    from promptkit import datasets
+    from promptkit.evaluation.report import REPORT_HTML, summary_table
+    from promptkit.evaluation.runner import evaluate
+
+    mapping = _parse_mapping(map_fields)
+    dataset = datasets.load(str(data), format=data_format, mapping=mapping or None)
+    prog = resolve_program(program)
+    lm = _lm_for(model)
+    out = out or Path("runs") / f"eval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    with dspy.context(**({"lm": lm} if lm is not None else {})):
+        result = evaluate(prog, dataset, metric, num_threads=threads, out=out, resume=resume,
+                          retry_errors=retry_errors, limit=limit, max_errors=max_errors, fail_under=fail_under,
+                          progress=progress)
+    console = Console()
+    console.print(summary_table(result.summary))
+    console.print(f"results: {out / 'results.jsonl'}\nreport:  {out / REPORT_HTML}")
+    if result.stopped_early:
+        console.print(f"[yellow]{result.stopped_early}[/yellow]")
+        raise typer.Exit(code=EXIT_STOPPED_EARLY)
+    if result.passed is False:
+        console.print(f"[red]score {result.score} is below --fail-under {fail_under}[/red]")
+        raise typer.Exit(code=EXIT_BELOW_THRESHOLD)
+
+
+@eval_app.command("compare")
+def compare_command(
+    run_a: Path = typer.Argument(..., help="baseline run directory"),
+    run_b: Path = typer.Argument(..., help="candidate run directory"),
+    metric: str | None = typer.Option(None, "--metric", help="metric to compare (default: the primary)"),
+    threshold: float = typer.Option(0.5, "--threshold", help="a row passes when its score >= this"),
+    alpha: float = typer.Option(0.05, "--alpha", help="significance level"),
+    show: int = typer.Option(10, "--show", help="flipped rows to list"),
+    fail_on_regression: bool = typer.Option(False, "--fail-on-regression", help="exit 3 on a significant drop"),
+) -> None:
+    """Paired comparison of RUN_B against RUN_A on their common rows."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from promptkit.evaluation.compare import compare
+
+    result = compare(run_a, run_b, metric, threshold=threshold)
+    table = Table(title=f"{result.metric}: B vs A on {result.n_paired} paired rows")
+    for column in ("mean A", "mean B", "B - A", "95% CI", "test", "p-value", "verdict"):
+        table.add_column(column, justify="right")
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    verdict = "no significant difference"
+    if result.significant(alpha) and result.diff is not None:
+        verdict = "B better" if result.diff > 0 else "B worse"
+    ci = "-" if result.ci95 is None else f"[{result.ci95[0]:.4f}, {result.ci95[1]:.4f}]"
+    table.add_row(fmt(result.mean_a), fmt(result.mean_b), fmt(result.diff), ci, result.test or "-",
+                  fmt(result.p_value), verdict)
+    console = Console()
+    console.print(table)
+    console.print(f"common rows {result.n_common} · only in A {result.only_a} · only in B {result.only_b} · "
+                  f"improved {len(result.improved)} · regressed {len(result.regressed)} · "
+                  f"ok/error changed {len(result.status_changed)}")
+    for label, rows in (("regressed", result.regressed), ("improved", result.improved)):
+        for row in rows[:show]:
+            console.print(f"  {label} #{row['index']}: {row['a']} -> {row['b']}  {str(row['inputs'])[:100]}")
+    if fail_on_regression and verdict == "B worse":
+        raise typer.Exit(code=EXIT_BELOW_THRESHOLD)
+
+
+_MATRIX_KEYS = {"programs", "models", "datasets", "metrics", "threads", "limit", "out", "max_errors"}
+
+
+@eval_app.command("matrix")
+def matrix_command(
+    spec: Path = typer.Argument(..., help="YAML: programs, models, datasets, metrics[, threads, limit, out]"),
+    out: Path | None = typer.Option(None, "--out", help="matrix directory (overrides the spec's out)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the cells already started"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Evaluate every program × model × dataset of SPEC, one run directory per cell."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from promptkit.evaluation.compare import matrix
+
+    config = _read_spec(spec)
+    programs = config["programs"]
+    refs = programs if isinstance(programs, dict) else {str(p): p for p in programs}
+    resolved = {name: resolve_program(str(ref)) for name, ref in refs.items()}
+    out_dir = out or Path(config.get("out") or Path("runs") / f"matrix-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    result = matrix(resolved, config.get("models"), config["datasets"], config["metrics"], out=out_dir,
+                    resume=resume, num_threads=int(config.get("threads", 4)), limit=config.get("limit"),
+                    max_errors=config.get("max_errors"), progress=progress)
+    table = Table(title=f"matrix ({out_dir})")
+    rows = result.table()
+    columns = ["program", "model", "dataset", *result.metrics, "failed_rows", "tokens", "latency_p50_s", "error"]
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("-" if row.get(c) is None else f"{row[c]:.3f}" if isinstance(row.get(c), float)
+                        else str(row[c]) for c in columns))
+    Console().print(table)
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise InputError(f"matrix spec {path} not found")
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f"{path}:{line + 1}" if line is not None else str(path)
+        raise InputError(f"{where}: invalid YAML: {exc}") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: a matrix spec is a mapping with programs, models, datasets, metrics")
+    unknown = sorted(set(config) - _MATRIX_KEYS)
+    missing = sorted({"programs", "datasets", "metrics"} - set(config))
+    if unknown or missing:
+        raise InputError(f"{path}: " + "; ".join(filter(None, [
+            f"unknown keys {unknown}" if unknown else "", f"missing keys {missing}" if missing else ""])),
+            hint=f"known keys: {', '.join(sorted(_MATRIX_KEYS))}")
+    return config
