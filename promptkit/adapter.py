@@ -272,10 +272,18 @@ class TemplateAdapter(dspy.ChatAdapter):
 
 def _input_values(input_fields: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, str]]:
     return [
-        {"name": name, "value": escape_markers(field_text(info, values[name]))}
+        {"name": name, "value": escape_markers(input_text(info, values[name]))}
         for name, info in input_fields.items()
         if name in values
     ]
+
+
+def input_text(info: Any, value: Any) -> str:
+    """An input value as the prompt shows it. A list of strings (retrieved passages, say) is numbered
+    one per line, which a small model reads far better than a one-line JSON array."""
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return "\n".join(f"[{number}] {item}" for number, item in enumerate(value, 1))
+    return field_text(info, value)
 
 
 def field_text(info: Any, value: Any) -> str:

@@ -23,6 +23,11 @@ COMMAND_MODULES = (
     "promptkit.cli.render",
     "promptkit.cli.ask",
     "promptkit.cli.doctor",
+    "promptkit.cli.quickstart",
+    "promptkit.cli.retrieval_cmd",
+    "promptkit.cli.eval_cmd",
+    "promptkit.cli.techniques_cmd",
+    "promptkit.cli.chain_cmd",
 )
 
 

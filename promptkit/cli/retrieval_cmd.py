@@ -1,0 +1,136 @@
+"""``promptkit index build|info|drop`` and ``promptkit rag``: indexes on disk, questions answered from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from promptkit.cli._common import err, handle_errors, out
+
+DEFAULT_STORE = ".promptkit/index"
+StoreOption = Annotated[
+    str, typer.Option("--store", help="'memory', an index folder (Qdrant engine in-process) or http(s)://qdrant:6333")
+]
+CollectionOption = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
+
+index_app = typer.Typer(help="Build, inspect and drop vector indexes.", no_args_is_help=True)
+
+
+@index_app.command("build")
+@handle_errors
+def build(
+    source: Annotated[Path, typer.Argument(help="JSONL, CSV, Parquet, text file/folder, or a BEIR corpus")],
+    collection: CollectionOption,
+    store: StoreOption = DEFAULT_STORE,
+    min_words: Annotated[int, typer.Option("--min-words", help="keep passages with more words than this")] = 0,
+    chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="split long passages (words)")] = None,
+    chunk_overlap: Annotated[int, typer.Option("--chunk-overlap", help="words shared by neighbouring chunks")] = 0,
+    embedder: Annotated[str | None, typer.Option("--embedder", help="sentence-transformers model")] = None,
+) -> None:
+    """Embed SOURCE and write it into COLLECTION (re-indexing the same passages adds nothing)."""
+    from promptkit.retrieval import Embedder, build_index
+
+    report = build_index(
+        source,
+        collection,
+        store=store,
+        embedder=Embedder(embedder) if embedder else None,
+        min_words=min_words,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+    )
+    out.print(
+        f"{report.collection}: {report.added} added, {report.total} passages in total "
+        f"({report.loaded} read, {report.kept} kept, {report.chunks} chunks, {report.encoded} encoded) "
+        f"in {report.seconds:.1f} s — {report.engine} at {report.store}",
+        highlight=False,
+    )
+
+
+@index_app.command("info")
+@handle_errors
+def info(collection: CollectionOption, store: StoreOption = DEFAULT_STORE) -> None:
+    """Print the number of passages, the embedder and the engine of COLLECTION."""
+    from promptkit.retrieval import index_info
+
+    details = index_info(collection, store=store)
+    out.print(f"collection: {details.name}", highlight=False)
+    out.print(f"passages:   {details.count}", highlight=False)
+    out.print(f"dimension:  {details.dim}", highlight=False)
+    out.print(f"embedder:   {details.embedder or 'unknown'}", highlight=False)
+    out.print(f"engine:     {details.engine} at {details.location}", highlight=False)
+
+
+@index_app.command("drop")
+@handle_errors
+def drop(collection: CollectionOption, store: StoreOption = DEFAULT_STORE) -> None:
+    """Delete COLLECTION."""
+    from promptkit.errors import InputError
+    from promptkit.retrieval import drop_index
+
+    if not drop_index(collection, store=store):
+        raise InputError(f"no collection {collection!r} in {store}", hint="promptkit index info lists what exists")
+    out.print(f"dropped {collection}")
+
+
+def show_passages(passages: list[Any]) -> None:
+    for rank, passage in enumerate(passages, 1):
+        source = passage.title or passage.source_id or passage.id
+        out.print(f"[{rank}] {passage.score:.3f}  {source}", style="bold", highlight=False)
+        out.print(f"    {passage.text}", markup=False, highlight=False)
+
+
+@handle_errors
+def rag(
+    question: Annotated[str, typer.Argument(help="the question")],
+    collection: CollectionOption,
+    store: StoreOption = DEFAULT_STORE,
+    k: Annotated[int, typer.Option("--k", help="passages per retrieval")] = 3,
+    hops: Annotated[int, typer.Option("--hops", help="1: single-hop RAG; more: multi-hop query generation")] = 1,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="LM route (default: the embedded model)")] = None,
+    cot: Annotated[bool, typer.Option("--cot", help="reason before answering")] = False,
+    show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered messages")] = False,
+) -> None:
+    """Answer QUESTION from COLLECTION: the answer, then the passages with scores and sources."""
+    from promptkit.retrieval import Retriever
+
+    retriever = Retriever(store, collection=collection, k=k)
+    answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt)
+
+
+def answer_question(
+    question: str, retriever: Any, *, k: int, hops: int, model: str | None, cot: bool, show_prompt: bool
+) -> None:
+    """Run RAG (or MultiHopRAG) through the TemplateAdapter and print what a user wants to see."""
+    import dspy
+
+    from promptkit.adapter import TemplateAdapter
+    from promptkit.cli.ask import show_messages
+    from promptkit.errors import InputError
+    from promptkit.lm import lm as make_lm
+    from promptkit.programs import RAG, MultiHopRAG
+
+    if hops < 1:
+        raise InputError(f"--hops must be at least 1, got {hops}")
+    program: Any = (
+        RAG(retriever, k=k, chain_of_thought=cot)
+        if hops == 1
+        else MultiHopRAG(retriever, passages_per_hop=k, max_hops=hops)
+    )
+    lm = make_lm(model)
+    adapter = TemplateAdapter()
+    with dspy.context(lm=lm, adapter=adapter):
+        prediction = program(question=question)
+    if show_prompt and lm.history:
+        show_messages(lm.history[-1]["messages"])
+    for number, hop in enumerate(getattr(prediction, "hops", None) or [], 1):
+        err.print(f"[dim]hop {number} query:[/] {hop['query']}", highlight=False)
+    out.print(f"[bold]answer:[/] {prediction.answer}", highlight=False)
+    show_passages(list(prediction.passages))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index")
+    app.command("rag")(rag)
