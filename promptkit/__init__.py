@@ -29,6 +29,10 @@ _EXPORTS = {
     "Template": "promptkit.prompts",
     "render": "promptkit.prompts",
     "load_settings": "promptkit.config",
+    "Chain": "promptkit.chains",
+    "Step": "promptkit.chains",
+    "ChainResult": "promptkit.chains",
+    "load_chain": "promptkit.chains",
     "Settings": "promptkit.config",
 }
 # public name -> module that *is* it
@@ -42,8 +46,11 @@ _MODULES = {
 
 __all__ = [
     "AdapterParseError",
+    "Chain",
+    "ChainResult",
     "FakeLM",
     "Settings",
+    "Step",
     "StructuredPrompt",
     "Template",
     "TemplateAdapter",
@@ -53,6 +60,7 @@ __all__ = [
     "datasets",
     "errors",
     "lm",
+    "load_chain",
     "load_settings",
     "metrics",
     "prompts",
@@ -62,6 +70,7 @@ __all__ = [
 if TYPE_CHECKING:
     from promptkit import datasets, errors, prompts
     from promptkit.adapter import AdapterParseError, TemplateAdapter
+    from promptkit.chains import Chain, ChainResult, Step, load_chain
     from promptkit.config import Settings, load_settings
     from promptkit.dspy_setup import configure
     from promptkit.evaluation import metrics
