@@ -22,12 +22,6 @@ def show_messages(messages: list[dict[str, Any]]) -> None:
     out.rule()
 
 
-def predictor_for(program: Any) -> Any:
-    """The dspy.Predict that will make the (first) LM call of ``program``."""
-    predictors = program.predictors()
-    return predictors[0]
-
-
 @handle_errors
 def ask(
     question: Annotated[str, typer.Argument(help="the question")],
@@ -35,6 +29,9 @@ def ask(
         str | None, typer.Option("--model", "-m", help="LM route: local, fake, ollama_chat/NAME, ...")
     ] = None,
     cot: Annotated[bool, typer.Option("--cot", help="think step by step (ChainOfThought)")] = False,
+    technique: Annotated[
+        str | None, typer.Option("--technique", "-t", help="a prompting technique id (promptkit techniques list)")
+    ] = None,
     show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered messages")] = False,
     api_base: Annotated[str | None, typer.Option("--api-base", help="LM server URL")] = None,
     temperature: Annotated[float | None, typer.Option("--temperature")] = None,
@@ -45,17 +42,34 @@ def ask(
 
     from promptkit.adapter import TemplateAdapter
 
+    program = build_program(technique, cot)
     lm = build_lm(model, api_base, temperature, max_tokens)
     adapter = TemplateAdapter()
-    program: Any = dspy.ChainOfThought("question -> answer") if cot else dspy.Predict("question -> answer")
     with dspy.context(lm=lm, adapter=adapter):
-        if show_prompt:
-            predictor = predictor_for(program)
-            show_messages(adapter.format(predictor.signature, predictor.demos, {"question": question}))
         prediction = program(question=question)
-    if cot:
-        err.print(f"[dim]reasoning:[/] {prediction.reasoning}", highlight=False)
+    if show_prompt and lm.history:
+        show_messages(lm.history[-1]["messages"])  # the last call's prompt: for multi-step techniques, the final one
+    reasoning = getattr(prediction, "reasoning", None)
+    if reasoning:
+        err.print(f"[dim]reasoning:[/] {reasoning}", highlight=False)
+    votes = getattr(prediction, "votes", None)
+    if votes:
+        err.print(f"[dim]votes:[/] {votes}", highlight=False)
     out.print(str(prediction.answer), markup=False, highlight=False)
+
+
+def build_program(technique: str | None, cot: bool) -> Any:
+    """``question -> answer`` as a plain Predict, a ChainOfThought, or any registered technique."""
+    import dspy
+
+    if technique is None:
+        return dspy.ChainOfThought("question -> answer") if cot else dspy.Predict("question -> answer")
+    from promptkit import techniques
+    from promptkit.errors import InputError
+
+    if cot:
+        raise InputError("--cot and --technique are exclusive", hint="use --technique cot_zeroshot")
+    return techniques.build(technique, "question -> answer")
 
 
 def register(app: typer.Typer) -> None:

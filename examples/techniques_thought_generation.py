@@ -1,0 +1,45 @@
+"""Thought generation: zero-shot and few-shot chain of thought, contrastive CoT, step-back, analogical,
+Thread of Thought.
+
+    python examples/techniques_thought_generation.py            # offline (FakeLM)
+    python examples/techniques_thought_generation.py --model local --technique cot_zeroshot
+"""
+
+from __future__ import annotations
+
+from techniques_common import make_lm, parse_args, run
+
+IDS = ("cot_zeroshot", "cot_fewshot", "contrastive_cot", "step_back", "analogical", "thread_of_thought")
+MATH = "A juggler can juggle 16 balls. Half of the balls are golf balls, and half of the golf balls are blue. How many blue golf balls are there?"  # noqa: E501
+PASSAGES = (
+    "Passage 1: The Eiffel Tower was completed in 1889.\n"
+    "Passage 2: Reclining chairs were popular in the 1970s.\n"
+    "Passage 3: Gustave Eiffel's company designed and built the tower for the 1889 World's Fair."
+)
+
+
+def main() -> None:
+    args = parse_args(__doc__ or "", IDS)
+    lm = make_lm(args.model)
+    chosen = [args.technique] if args.technique else IDS
+    show = args.show_prompt
+    if "cot_zeroshot" in chosen:
+        run(lm, "cot_zeroshot", {"question": MATH}, extras=("reasoning",), show_prompt=show)
+    if "cot_fewshot" in chosen:  # Wei et al.'s GSM8K exemplars go in as FEW_SHOT_EXAMPLES turns
+        run(lm, "cot_fewshot", {"question": MATH}, extras=("reasoning",), show_prompt=show)
+    if "contrastive_cot" in chosen:
+        run(lm, "contrastive_cot", {"question": MATH}, extras=("reasoning",), show_prompt=show)
+    if "step_back" in chosen:
+        question = {"question": "What happens to the pressure of an ideal gas if the temperature doubles "
+                    "and the volume halves?"}
+        run(lm, "step_back", question, extras=("stepback_question", "stepback_answer"), show_prompt=show)
+    if "analogical" in chosen:
+        question = {"question": "What is the area of the square with vertices (-2, 2), (2, -2), (-2, -6), (-6, -2)?"}
+        run(lm, "analogical", question, extras=("relevant_problems",), show_prompt=show, n_exemplars=3)
+    if "thread_of_thought" in chosen:
+        run(lm, "thread_of_thought", {"context": PASSAGES, "question": "Who built the Eiffel Tower, and when?"},
+            signature="context, question -> answer", extras=("reasoning",), show_prompt=show)
+
+
+if __name__ == "__main__":
+    main()

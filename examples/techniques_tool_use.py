@@ -1,0 +1,43 @@
+"""Tool use: ReAct with Search / Lookup / Finish over a small docstore (the seed's HotPotQA trace), DSPy's
+native dspy.ReAct, and the code techniques (Program of Thoughts, PAL) whose Python runs in an OS sandbox.
+
+    python examples/techniques_tool_use.py                      # offline (FakeLM)
+    python examples/techniques_tool_use.py --model ollama_chat/qwen2.5 --technique react
+"""
+
+from __future__ import annotations
+
+from techniques_common import HOTPOT_DOCS, HOTPOT_QUESTION, make_lm, parse_args, run
+
+from promptkit.techniques.react import DocstoreTools
+
+IDS = ("react", "react_native", "program_of_thought", "pal")
+WORD_PROBLEM = "A baker packs 6 muffins per box and fills 7 boxes. How many muffins does she pack?"
+
+
+def main() -> None:
+    args = parse_args(__doc__ or "", IDS)
+    lm = make_lm(args.model)
+    chosen = [args.technique] if args.technique else IDS
+    show = args.show_prompt
+    if "react" in chosen:
+        prediction = run(lm, "react", {"question": HOTPOT_QUESTION}, extras=("finished",), show_prompt=show,
+                         tools=DocstoreTools(HOTPOT_DOCS).tools(), max_steps=6)
+        if prediction is not None:
+            print(prediction.trajectory_text)
+    if "react_native" in chosen:
+        store = DocstoreTools(HOTPOT_DOCS)
+
+        def search(query: str) -> str:
+            """Search the encyclopedia for an entity and return its first paragraph."""
+            return store.search(query)
+
+        run(lm, "react_native", {"question": HOTPOT_QUESTION}, extras=("trajectory",), show_prompt=show,
+            tools=[search], max_iters=4)
+    for technique in ("program_of_thought", "pal"):
+        if technique in chosen:  # refuses with a clear error when the machine has no sandbox
+            run(lm, technique, {"question": WORD_PROBLEM}, extras=("code", "result"), show_prompt=show)
+
+
+if __name__ == "__main__":
+    main()

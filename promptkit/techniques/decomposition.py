@@ -1,0 +1,232 @@
+"""Decomposition: plan_and_solve, least_to_most, step_back, system2_attention, skeleton_of_thought.
+
+Each is a fixed chain of Predict steps; every step's instructions come from its template and its
+extra fields (plan, subquestions, the step-back question, the rewritten input, the skeleton) are
+added to the user's signature, so any signature with the right shape works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import dspy
+
+from promptkit.errors import InputError
+from promptkit.techniques.base import (
+    SignatureLike,
+    TechniqueModule,
+    bullet_list,
+    extend,
+    positive,
+    render_instructions,
+    require_str_output,
+    run_parallel,
+)
+
+PS_VARIANTS = ("ps", "ps+")
+
+
+class PlanAndSolve(TechniqueModule):
+    """Call 1 (the PS / PS+ trigger): ``plan`` and its step-by-step ``solution``. Call 2: extract the
+    answer fields from them, as the paper's answer-extraction step does."""
+
+    technique_id = "plan_and_solve"
+
+    def __init__(self, signature: SignatureLike = "question -> answer", *, variant: str = "ps+") -> None:
+        super().__init__(signature)
+        if variant not in PS_VARIANTS:
+            raise InputError(f"plan_and_solve: unknown variant {variant!r}", hint="use variant='ps' or variant='ps+'")
+        sig, tid = self.signature, self.technique_id
+        plan = ("plan", "a plan that solves the problem, as numbered steps", str)
+        solution = ("solution", "the plan carried out step by step, with the intermediate results", str)
+        self.plan = dspy.Predict(
+            extend(sig, technique=tid, drop_outputs=True, after=(plan, solution),
+                   instructions=render_instructions("plan_and_solve.j2", **self._values(variant=variant)))
+        )
+        self.answer = dspy.Predict(
+            extend(sig, technique=tid, inputs=(plan, solution),
+                   instructions=render_instructions("plan_and_solve_answer.j2", **self._values()))
+        )
+
+    def forward(self, **kwargs: Any) -> dspy.Prediction:
+        inputs = self._inputs(kwargs)
+        planned = self.plan(**inputs)
+        answer = self.answer(**inputs, plan=planned.plan, solution=planned.solution)
+        return dspy.Prediction(plan=planned.plan, solution=planned.solution, **answer.toDict())
+
+
+def format_solved(pairs: Sequence[tuple[str, str]]) -> str:
+    if not pairs:
+        return "(none yet)"
+    return "\n".join(f"Q{i}: {q}\nA{i}: {a}" for i, (q, a) in enumerate(pairs, 1))
+
+
+class LeastToMost(TechniqueModule):
+    """Decompose into subquestions (1 call), answer them in order, each seeing the earlier answers
+    (1 call each), then answer the original problem from all of them (1 call)."""
+
+    technique_id = "least_to_most"
+
+    def __init__(self, signature: SignatureLike = "question -> answer", *, max_subquestions: int = 5) -> None:
+        super().__init__(signature)
+        sig, tid = self.signature, self.technique_id
+        self.max_subquestions = positive("max_subquestions", max_subquestions, tid)
+        subquestions = ("subquestions", "simpler subquestions to answer first, in order", list[str])
+        solved = ("solved", "the subquestions answered so far, with their answers", str)
+        self.decompose = dspy.Predict(
+            extend(sig, technique=tid, drop_outputs=True, after=(subquestions,),
+                   instructions=render_instructions("least_to_most_decompose.j2",
+                                                    **self._values(max_subquestions=self.max_subquestions)))
+        )
+        self.solve = dspy.Predict(
+            extend(sig, technique=tid, drop_outputs=True,
+                   inputs=(solved, ("subquestion", "the subquestion to answer now", str)),
+                   after=(("subanswer", "the answer to the subquestion", str),),
+                   instructions=render_instructions("least_to_most_solve.j2", **self._values()))
+        )
+        self.final = dspy.Predict(
+            extend(sig, technique=tid, inputs=(solved,),
+                   instructions=render_instructions("least_to_most_final.j2", **self._values()))
+        )
+
+    def forward(self, **kwargs: Any) -> dspy.Prediction:
+        inputs = self._inputs(kwargs)
+        subquestions = [str(q) for q in self.decompose(**inputs).subquestions][: self.max_subquestions]
+        pairs: list[tuple[str, str]] = []
+        for subquestion in subquestions:
+            answer = self.solve(**inputs, solved=format_solved(pairs), subquestion=subquestion).subanswer
+            pairs.append((subquestion, str(answer)))
+        final = self.final(**inputs, solved=format_solved(pairs) if pairs else "(no subquestions were needed)")
+        return dspy.Prediction(subquestions=subquestions, subanswers=[a for _, a in pairs], **final.toDict())
+
+
+Retriever = Callable[[str], Any]
+
+
+def _passages(found: Any) -> list[str]:
+    """A retriever's result as a list of strings: a str, a list of str, or an object with ``.passages``."""
+    found = getattr(found, "passages", found)
+    if isinstance(found, str):
+        return [found]
+    return [str(getattr(p, "long_text", p)) for p in found]
+
+
+class StepBack(TechniqueModule):
+    """Call 1: a more generic step-back question and its answer. Call 2: the original outputs, grounded
+    in them. With ``retriever`` (``query -> passages``), passages for both questions go to call 2."""
+
+    technique_id = "step_back"
+
+    def __init__(
+        self, signature: SignatureLike = "question -> answer", *, retriever: Retriever | None = None, k: int = 3
+    ) -> None:
+        super().__init__(signature)
+        sig, tid = self.signature, self.technique_id
+        if retriever is not None and not callable(retriever):
+            raise InputError("step_back: retriever must be callable (query -> passages)",
+                             hint="pass a function or a promptkit / DSPy retriever")
+        self.retriever, self.k = retriever, positive("k", k, tid)
+        question = ("stepback_question", "a more generic question behind the original one", str)
+        answer = ("stepback_answer", "the principles and facts that answer the step-back question", str)
+        self.abstract = dspy.Predict(
+            extend(sig, technique=tid, drop_outputs=True, after=(question, answer),
+                   instructions=render_instructions("step_back.j2", **self._values()))
+        )
+        extra = [question, answer]
+        if retriever is not None:
+            extra.append(("passages", "retrieved passages for the original and the step-back question", str))
+        self.answer = dspy.Predict(
+            extend(sig, technique=tid, inputs=tuple(extra),
+                   instructions=render_instructions("step_back_answer.j2",
+                                                    **self._values(with_passages=retriever is not None)))
+        )
+
+    def forward(self, **kwargs: Any) -> dspy.Prediction:
+        inputs = self._inputs(kwargs)
+        stepped = self.abstract(**inputs)
+        extra: dict[str, Any] = {
+            "stepback_question": stepped.stepback_question,
+            "stepback_answer": stepped.stepback_answer,
+        }
+        if self.retriever is not None:
+            found: list[str] = []
+            for query in (" ".join(str(v) for v in inputs.values()), str(stepped.stepback_question)):
+                found += [p for p in _passages(self.retriever(query))[: self.k] if p not in found]
+            extra["passages"] = bullet_list(found) or "(nothing found)"
+        return dspy.Prediction(**extra, **self.answer(**inputs, **extra).toDict())
+
+
+class System2Attention(TechniqueModule):
+    """Call 1 rewrites each text input without opinions and distractors (``unbiased_<name>``); call 2
+    runs the user's signature on the rewritten inputs only."""
+
+    technique_id = "system2_attention"
+
+    def __init__(self, signature: SignatureLike = "question -> answer", *, fields: Sequence[str] | None = None) -> None:
+        super().__init__(signature)
+        sig, tid = self.signature, self.technique_id
+        text_inputs = [n for n, info in sig.input_fields.items() if info.annotation is str]
+        names = text_inputs if fields is None else list(fields)
+        unknown = [n for n in names if n not in sig.input_fields]
+        if unknown or not names:
+            raise InputError(
+                f"system2_attention: fields={names!r} must name text input fields of {sig.signature!r}",
+                hint=f"choose from {', '.join(sig.input_fields)}",
+            )
+        self.fields = names
+        rewritten = tuple((f"unbiased_{n}", f"the {n} without opinions or irrelevant content", str) for n in names)
+        listing = [{"name": n, "output": f"unbiased_{n}"} for n in names]
+        self.rewrite = dspy.Predict(
+            extend(sig, technique=tid, drop_outputs=True, after=rewritten,
+                   instructions=render_instructions("system2_attention.j2", **self._values(fields=listing)))
+        )
+        self.answer = dspy.Predict(
+            sig.with_instructions(render_instructions("system2_attention_answer.j2", **self._values()))
+        )
+
+    def forward(self, **kwargs: Any) -> dspy.Prediction:
+        inputs = self._inputs(kwargs)
+        rewritten = self.rewrite(**inputs)
+        cleaned = {name: rewritten.get(f"unbiased_{name}") for name in self.fields}
+        answer = self.answer(**{**inputs, **cleaned})
+        return dspy.Prediction(rewritten=cleaned, **answer.toDict())
+
+
+class SkeletonOfThought(TechniqueModule):
+    """Call 1: a skeleton of short points. Calls 2..n+1, in parallel: expand each point. The answer is
+    the expanded points in order. An empty skeleton falls back to one direct call (as SoT-R does)."""
+
+    technique_id = "skeleton_of_thought"
+
+    def __init__(
+        self, signature: SignatureLike = "question -> answer", *, max_points: int = 10, num_threads: int = 4
+    ) -> None:
+        super().__init__(signature)
+        sig, tid = self.signature, self.technique_id
+        self.output = require_str_output(sig, tid, "the expanded points are joined into it")
+        self.max_points = positive("max_points", max_points, tid)
+        self.num_threads = positive("num_threads", num_threads, tid)
+        self.skeleton = dspy.Predict(
+            extend(sig, technique=tid, drop_outputs=True,
+                   after=(("points", "the skeleton: 3-5 word points, in order", list[str]),),
+                   instructions=render_instructions("skeleton_of_thought.j2", **self._values(max_points=max_points)))
+        )
+        self.expand = dspy.Predict(
+            extend(sig, technique=tid, drop_outputs=True,
+                   inputs=(("skeleton", "the whole skeleton", str), ("point", "the point to write", str)),
+                   after=(("expansion", "the point written out in 1-2 sentences", str),),
+                   instructions=render_instructions("skeleton_of_thought_expand.j2", **self._values()))
+        )
+        self.direct = dspy.Predict(sig.with_instructions(render_instructions("vanilla.j2", **self._values())))
+
+    def forward(self, **kwargs: Any) -> dspy.Prediction:
+        inputs = self._inputs(kwargs)
+        points = [str(p) for p in self.skeleton(**inputs).points][: self.max_points]
+        if not points:
+            return dspy.Prediction(points=[], expansions=[], **self.direct(**inputs).toDict())
+        skeleton = bullet_list(points)
+        jobs = [lambda p=p: str(self.expand(**inputs, skeleton=skeleton, point=p).expansion) for p in points]
+        expansions = run_parallel(jobs, self.num_threads)
+        answer = "\n".join(f"{i}. {p}: {e}" for i, (p, e) in enumerate(zip(points, expansions, strict=True), 1))
+        return dspy.Prediction(points=points, expansions=expansions, **{self.output: answer})

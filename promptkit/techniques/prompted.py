@@ -1,0 +1,230 @@
+"""Single-call techniques: one ``dspy.Predict`` whose instructions come from the technique's template.
+
+vanilla, instructed, cot_zeroshot, cot_fewshot, thread_of_thought, analogical, metacognitive,
+contrastive_cot, and rephrase_and_respond (one call; two with ``two_step=True``). They differ in
+their template (the trigger phrase, the stages, the demos) and in the output fields they place
+before the user's outputs (``reasoning``, ``relevant_problems``, ...), so the model writes them first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import dspy
+
+from promptkit.techniques.base import (
+    SignatureLike,
+    TechniqueModule,
+    as_signature,
+    extend,
+    positive,
+    render_instructions,
+)
+from promptkit.techniques.demos import (
+    CONTRASTIVE_DEMOS,
+    COT_DEMOS,
+    as_examples,
+    check_demos,
+    default_demos,
+)
+
+Field = tuple[str, str, Any]
+REASONING: Field = ("reasoning", "your step-by-step reasoning, written before the answer", str)
+ZERO_SHOT_TRIGGER = "Let's think step by step."
+THOT_TRIGGER = "Walk me through this context in manageable parts step by step, summarizing and analyzing as we go."
+
+
+class SingleStep(TechniqueModule):
+    """One Predict over the user's signature, with template instructions and extra leading/trailing outputs."""
+
+    template: ClassVar[str] = ""
+    before: ClassVar[tuple[Field, ...]] = ()
+    after: ClassVar[tuple[Field, ...]] = ()
+
+    def __init__(self, signature: SignatureLike, **template_values: Any) -> None:
+        super().__init__(signature)
+        instructions = render_instructions(self.template, **self._values(**template_values))
+        self.predict = dspy.Predict(
+            extend(self.signature, technique=self.technique_id, instructions=instructions,
+                   before=self.before_fields(), after=self.after)
+        )
+
+    def before_fields(self) -> tuple[Field, ...]:
+        return self.before
+
+    def forward(self, **kwargs: Any) -> dspy.Prediction:
+        return self.predict(**self._inputs(kwargs))
+
+
+class Vanilla(SingleStep):
+    """The structured prompt as is: the task's instructions, optionally behind a persona."""
+
+    technique_id = "vanilla"
+    template = "vanilla.j2"
+
+    def __init__(self, signature: SignatureLike = "question -> answer", *, persona: str = "") -> None:
+        super().__init__(signature, persona=persona)
+
+
+class Instructed(SingleStep):
+    """The task plus an instruction to ignore irrelevant information (GSM-IC)."""
+
+    technique_id = "instructed"
+    template = "instructed.j2"
+
+    def __init__(
+        self,
+        signature: SignatureLike = "question -> answer",
+        *,
+        instruction: str = "Feel free to ignore irrelevant information given in the questions.",
+    ) -> None:
+        super().__init__(signature, instruction=instruction)
+
+
+class ZeroShotCoT(SingleStep):
+    """The task plus a trigger phrase; the model writes ``reasoning`` before the outputs (one call)."""
+
+    technique_id = "cot_zeroshot"
+    template = "cot_zeroshot.j2"
+    before = (REASONING,)
+
+    def __init__(self, signature: SignatureLike = "question -> answer", *, trigger: str = ZERO_SHOT_TRIGGER) -> None:
+        super().__init__(signature, trigger=trigger)
+
+
+class FewShotCoT(SingleStep):
+    """Worked examples with their reasoning, given to the predictor as demos (FEW_SHOT_EXAMPLES turns).
+
+    ``demos``: dicts (or ``dspy.Example``) with every input field, ``reasoning`` and every output field.
+    Without demos, ``question -> answer`` gets Wei et al.'s GSM8K exemplars; other signatures must give some.
+    """
+
+    technique_id = "cot_fewshot"
+    template = "cot_fewshot.j2"
+    before = (REASONING,)
+
+    def __init__(
+        self,
+        signature: SignatureLike = "question -> answer",
+        *,
+        demos: Sequence[Mapping[str, Any] | dspy.Example] | None = None,
+    ) -> None:
+        sig = as_signature(signature, self.technique_id)
+        given = default_demos(sig, COT_DEMOS, self.technique_id) if demos is None else demos
+        checked = check_demos(given, sig, self.technique_id, ("reasoning",))
+        super().__init__(signature, n_demos=len(checked))
+        self.predict.demos = as_examples(checked, self.signature)
+
+
+
+class ThreadOfThought(SingleStep):
+    """Zero-shot CoT with the ThoT trigger for long or chaotic contexts."""
+
+    technique_id = "thread_of_thought"
+    template = "thread_of_thought.j2"
+    before = (REASONING,)
+
+    def __init__(
+        self, signature: SignatureLike = "context, question -> answer", *, trigger: str = THOT_TRIGGER
+    ) -> None:
+        super().__init__(signature, trigger=trigger)
+
+
+class Analogical(SingleStep):
+    """The model recalls ``n_exemplars`` relevant solved problems (and a tutorial if ``with_knowledge``)."""
+
+    technique_id = "analogical"
+    template = "analogical.j2"
+
+    def __init__(
+        self, signature: SignatureLike = "question -> answer", *, n_exemplars: int = 3, with_knowledge: bool = False
+    ) -> None:
+        self.with_knowledge = bool(with_knowledge)
+        positive("n_exemplars", n_exemplars, self.technique_id)
+        super().__init__(signature, n_exemplars=n_exemplars, with_knowledge=self.with_knowledge)
+
+    def before_fields(self) -> tuple[Field, ...]:
+        problems: Field = ("relevant_problems", "relevant, distinct problems you recall, each with its solution", str)
+        knowledge: Field = ("knowledge", "a short tutorial on the core concepts of the problem", str)
+        return (knowledge, problems) if self.with_knowledge else (problems,)
+
+
+class Metacognitive(SingleStep):
+    """Five stages in one call: understand, judge, re-evaluate, decide (the outputs), rate confidence."""
+
+    technique_id = "metacognitive"
+    template = "metacognitive.j2"
+    before = (
+        ("understanding", "your understanding of the input, in your own words", str),
+        ("preliminary_judgment", "your first judgment", str),
+        ("critical_evaluation", "a critical assessment of the preliminary judgment", str),
+    )
+    after = (("confidence", "your confidence (0-100%) in the final decision, with a short explanation", str),)
+
+    def __init__(self, signature: SignatureLike = "question -> answer") -> None:
+        super().__init__(signature)
+
+
+class ContrastiveCoT(SingleStep):
+    """Few-shot CoT whose examples show a correct and a wrong explanation (rendered in the instructions).
+
+    ``demos``: dicts with every input, ``reasoning``, ``wrong_reasoning`` and every output.
+    """
+
+    technique_id = "contrastive_cot"
+    template = "contrastive_cot.j2"
+    before = (REASONING,)
+
+    def __init__(
+        self,
+        signature: SignatureLike = "question -> answer",
+        *,
+        demos: Sequence[Mapping[str, Any] | dspy.Example] | None = None,
+    ) -> None:
+        sig = as_signature(signature, self.technique_id)
+        given = default_demos(sig, CONTRASTIVE_DEMOS, self.technique_id) if demos is None else demos
+        checked = check_demos(given, sig, self.technique_id, ("reasoning", "wrong_reasoning"))
+        rendered = [
+            {
+                "inputs": [{"name": n, "value": str(d[n])} for n in sig.input_fields],
+                "reasoning": str(d["reasoning"]),
+                "wrong_reasoning": str(d["wrong_reasoning"]),
+                "outputs": [{"name": n, "value": str(d[n])} for n in sig.output_fields],
+            }
+            for d in checked
+        ]
+        super().__init__(signature, demos=rendered)
+
+
+REPHRASED: Field = ("rephrased_question", "the question rephrased and expanded, keeping all its information", str)
+
+
+class RephraseAndRespond(TechniqueModule):
+    """One call that rephrases then answers; ``two_step=True``: a rephrasing call, then an answering call
+    that sees the original input and the rephrased question."""
+
+    technique_id = "rephrase_and_respond"
+
+    def __init__(self, signature: SignatureLike = "question -> answer", *, two_step: bool = False) -> None:
+        super().__init__(signature)
+        self.two_step = bool(two_step)
+        sig, tid = self.signature, self.technique_id
+        if not self.two_step:
+            text = render_instructions("rephrase_and_respond.j2", **self._values())
+            self.respond = dspy.Predict(extend(sig, technique=tid, instructions=text, before=(REPHRASED,)))
+            return
+        rephrase_text = render_instructions("rephrase_and_respond_rephrase.j2", **self._values())
+        self.rephrase = dspy.Predict(
+            extend(sig, technique=tid, instructions=rephrase_text, drop_outputs=True, after=(REPHRASED,))
+        )
+        answer_text = render_instructions("rephrase_and_respond_answer.j2", **self._values())
+        self.respond = dspy.Predict(extend(sig, technique=tid, instructions=answer_text, inputs=(REPHRASED,)))
+
+    def forward(self, **kwargs: Any) -> dspy.Prediction:
+        inputs = self._inputs(kwargs)
+        if not self.two_step:
+            return self.respond(**inputs)
+        rephrased = self.rephrase(**inputs).rephrased_question
+        answer = self.respond(**inputs, rephrased_question=rephrased)
+        return dspy.Prediction(rephrased_question=rephrased, **answer.toDict())

@@ -1,0 +1,294 @@
+"""The technique registry: what each technique is (paper, family, cost, needs) and how to build it.
+
+Importing this module imports neither DSPy nor a technique: each entry names its builder as
+``"module:Class"``, loaded on :meth:`TechniqueInfo.load`, so ``promptkit techniques list`` is fast.
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from promptkit.errors import InputError
+
+FAMILIES = (
+    "zero-shot",
+    "few-shot",
+    "thought generation",
+    "decomposition",
+    "ensembling",
+    "self-criticism",
+    "tool use",
+)
+DEFAULT_SIGNATURE = "question -> answer"
+
+
+@dataclass(frozen=True)
+class TechniqueInfo:
+    """One registered technique.
+
+    ``calls`` is the number of LM calls per input as a formula of the options; ``requires`` lists the
+    options ``build`` cannot do without (so the technique does not fit a bare ``question -> answer``);
+    ``templates`` are names under the template roots.
+    """
+
+    id: str
+    name: str
+    family: str
+    paper: str
+    authors: str
+    year: int
+    arxiv: str
+    calls: str
+    needs: tuple[str, ...]
+    description: str
+    templates: tuple[str, ...]
+    builder: str
+    requires: tuple[str, ...] = ()
+    example_signature: str = DEFAULT_SIGNATURE
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv}"
+
+    @property
+    def fits_question_answer(self) -> bool:
+        """True when ``build(id)`` works with ``question -> answer`` and no options."""
+        return not self.requires
+
+    def load(self) -> type[Any]:
+        """The technique's ``dspy.Module`` class (imports DSPy)."""
+        module_name, _, attr = self.builder.partition(":")
+        cls: type[Any] = getattr(importlib.import_module(module_name), attr)
+        return cls
+
+    def option_names(self) -> builtins.list[str]:
+        """The keyword options the builder accepts."""
+        params = inspect.signature(self.load().__init__).parameters.values()
+        return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    def build(self, signature: Any = DEFAULT_SIGNATURE, **options: Any) -> Any:
+        """The technique as a ``dspy.Module`` over ``signature``; unknown or missing options are InputErrors."""
+        accepted = self.option_names()
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise InputError(
+                f"technique {self.id!r} has no option {unknown[0]!r}",
+                hint=f"its options are: {', '.join(accepted) or 'none'}",
+            )
+        missing = [name for name in self.requires if options.get(name) is None]
+        if missing:
+            raise InputError(
+                f"technique {self.id!r} needs option {missing[0]}=... ({', '.join(self.needs)})",
+                hint=f"see `promptkit techniques show {self.id}`",
+            )
+        return self.load()(signature, **options)
+
+
+def _t(**fields: Any) -> TechniqueInfo:
+    fields["templates"] = tuple(f"techniques/{name}" for name in fields.get("templates", ()))
+    return TechniqueInfo(**fields)
+
+
+_P = "promptkit.techniques."
+TECHNIQUES: tuple[TechniqueInfo, ...] = (
+    _t(id="vanilla", name="Vanilla prompting", family="zero-shot",
+       paper="Language Models are Few-Shot Learners", authors="Brown et al.", year=2020, arxiv="2005.14165",
+       calls="1", needs=(), description="The structured prompt as is: the task's instructions and the input.",
+       templates=("vanilla.j2",), builder=_P + "prompted:Vanilla"),
+    _t(id="instructed", name="Instructed prompting", family="zero-shot",
+       paper="Large Language Models Can Be Easily Distracted by Irrelevant Context", authors="Shi et al.",
+       year=2023, arxiv="2302.00093", calls="1", needs=(),
+       description="Adds 'Feel free to ignore irrelevant information given in the questions.'",
+       templates=("instructed.j2",), builder=_P + "prompted:Instructed"),
+    _t(id="cot_zeroshot", name="Zero-shot chain of thought", family="thought generation",
+       paper="Large Language Models are Zero-Shot Reasoners", authors="Kojima et al.", year=2022,
+       arxiv="2205.11916", calls="1", needs=(),
+       description="A trigger phrase (default \"Let's think step by step.\") and a reasoning field before the answer.",
+       templates=("cot_zeroshot.j2", "_partials/cot.j2"), builder=_P + "prompted:ZeroShotCoT",
+       aliases=("zero_shot_cot", "cot")),
+    _t(id="cot_fewshot", name="Few-shot chain of thought", family="few-shot",
+       paper="Chain-of-Thought Prompting Elicits Reasoning in Large Language Models", authors="Wei et al.",
+       year=2022, arxiv="2201.11903", calls="1", needs=("labeled demos",),
+       description="Worked examples with their reasoning as few-shot turns (built-in GSM8K demos).",
+       templates=("cot_fewshot.j2", "_partials/cot.j2"), builder=_P + "prompted:FewShotCoT", aliases=("few_shot_cot",)),
+    _t(id="self_consistency", name="Self-consistency", family="ensembling",
+       paper="Self-Consistency Improves Chain of Thought Reasoning in Language Models", authors="Wang et al.",
+       year=2022, arxiv="2203.11171", calls="N (1 request with n when the backend supports it)", needs=("sampling",),
+       description="N chain-of-thought samples at temperature > 0, normalized answers, majority vote with its counts.",
+       templates=("cot_zeroshot.j2",), builder=_P + "ensembling:SelfConsistency", aliases=("sc",)),
+    _t(id="ensemble_refinement", name="Ensemble refinement", family="ensembling",
+       paper="Towards Expert-Level Medical Question Answering with Large Language Models", authors="Singhal et al.",
+       year=2023, arxiv="2305.09617", calls="N + M", needs=("sampling",),
+       description="N CoT samples, then M refinements that each see all N attempts; plurality vote over refinements.",
+       templates=("cot_zeroshot.j2", "ensemble_refinement.j2"), builder=_P + "ensembling:EnsembleRefinement",
+       aliases=("er",)),
+    _t(id="react", name="ReAct (text actions)", family="tool use",
+       paper="ReAct: Synergizing Reasoning and Acting in Language Models", authors="Yao et al.", year=2022,
+       arxiv="2210.03629", calls="≤ max_steps (+1 to extract the outputs)", needs=("tools",),
+       description="Thought / Action / Observation loop, Name[argument] actions (Search, Lookup, Finish, any tool).",
+       templates=("react.j2", "react_extract.j2"), builder=_P + "react:ReAct", requires=("tools",)),
+    _t(id="react_native", name="ReAct (DSPy function calling)", family="tool use",
+       paper="ReAct: Synergizing Reasoning and Acting in Language Models", authors="Yao et al.", year=2022,
+       arxiv="2210.03629", calls="≤ max_iters + 1", needs=("tools",),
+       description="DSPy's dspy.ReAct: tool name + JSON arguments per step, then an extraction call.",
+       templates=("react_native.j2",), builder=_P + "react:NativeReAct", requires=("tools",)),
+    _t(id="least_to_most", name="Least-to-most prompting", family="decomposition",
+       paper="Least-to-Most Prompting Enables Complex Reasoning in Large Language Models", authors="Zhou et al.",
+       year=2022, arxiv="2205.10625", calls="2 + subquestions", needs=(),
+       description="Decompose into simpler subquestions, solve them in order with earlier answers, then the problem.",
+       templates=("least_to_most_decompose.j2", "least_to_most_solve.j2", "least_to_most_final.j2"),
+       builder=_P + "decomposition:LeastToMost", aliases=("ltm",)),
+    _t(id="plan_and_solve", name="Plan-and-Solve (PS+)", family="decomposition",
+       paper="Plan-and-Solve Prompting: Improving Zero-Shot Chain-of-Thought Reasoning by Large Language Models",
+       authors="Wang et al.", year=2023, arxiv="2305.04091", calls="2", needs=(),
+       description="The PS+ trigger writes a plan and carries it out; a second call extracts the answer.",
+       templates=("plan_and_solve.j2", "plan_and_solve_answer.j2"), builder=_P + "decomposition:PlanAndSolve",
+       aliases=("ps", "ps_plus")),
+    _t(id="step_back", name="Step-back prompting", family="thought generation",
+       paper="Take a Step Back: Evoking Reasoning via Abstraction in Large Language Models", authors="Zheng et al.",
+       year=2023, arxiv="2310.06117", calls="2", needs=("retriever (optional)",),
+       description="Ask and answer a more generic step-back question, then answer the original grounded in it.",
+       templates=("step_back.j2", "step_back_answer.j2"), builder=_P + "decomposition:StepBack"),
+    _t(id="analogical", name="Analogical prompting", family="thought generation",
+       paper="Large Language Models as Analogical Reasoners", authors="Yasunaga et al.", year=2023,
+       arxiv="2310.01714", calls="1", needs=(),
+       description="The model recalls relevant solved problems (self-generated exemplars), then solves this one.",
+       templates=("analogical.j2",), builder=_P + "prompted:Analogical"),
+    _t(id="thread_of_thought", name="Thread of Thought", family="thought generation",
+       paper="Thread of Thought Unraveling Chaotic Contexts", authors="Zhou et al.", year=2023, arxiv="2311.08734",
+       calls="1", needs=(),
+       description="Walk a long or noisy context part by part, summarizing and analyzing, before answering.",
+       templates=("thread_of_thought.j2", "_partials/cot.j2"), builder=_P + "prompted:ThreadOfThought",
+       example_signature="context, question -> answer", aliases=("thot",)),
+    _t(id="system2_attention", name="System 2 Attention", family="zero-shot",
+       paper="System 2 Attention (is something you might need too)", authors="Weston & Sukhbaatar", year=2023,
+       arxiv="2311.11829", calls="2", needs=(),
+       description="Rewrite the input without opinions and distractors, then answer from the rewrite only.",
+       templates=("system2_attention.j2", "system2_attention_answer.j2"),
+       builder=_P + "decomposition:System2Attention", aliases=("s2a",)),
+    _t(id="chain_of_verification", name="Chain-of-Verification", family="self-criticism",
+       paper="Chain-of-Verification Reduces Hallucination in Large Language Models", authors="Dhuliawala et al.",
+       year=2023, arxiv="2309.11495", calls="3 + questions", needs=("parallel calls",),
+       description="Draft, plan verification questions, answer each independently (in parallel), revise.",
+       templates=("vanilla.j2", "chain_of_verification_plan.j2", "chain_of_verification_verify.j2",
+                  "chain_of_verification_revise.j2"),
+       builder=_P + "self_criticism:ChainOfVerification", aliases=("cove",)),
+    _t(id="self_refine", name="Self-Refine", family="self-criticism",
+       paper="Self-Refine: Iterative Refinement with Self-Feedback", authors="Madaan et al.", year=2023,
+       arxiv="2303.17651", calls="≤ 1 + 2·max_rounds", needs=(),
+       description="Generate, then feedback -> revise rounds until the feedback says is_good or max_rounds.",
+       templates=("vanilla.j2", "self_refine_feedback.j2", "self_refine_revise.j2"),
+       builder=_P + "self_criticism:SelfRefine"),
+    _t(id="contrastive_cot", name="Contrastive chain of thought", family="thought generation",
+       paper="Contrastive Chain-of-Thought Prompting", authors="Chia et al.", year=2023, arxiv="2311.09277",
+       calls="1", needs=("labeled demos",),
+       description="Examples with a correct and a wrong explanation (built-in demos for question -> answer).",
+       templates=("contrastive_cot.j2",), builder=_P + "prompted:ContrastiveCoT"),
+    _t(id="tree_of_thoughts", name="Tree of Thoughts", family="decomposition",
+       paper="Tree of Thoughts: Deliberate Problem Solving with Large Language Models", authors="Yao et al.",
+       year=2023, arxiv="2305.10601", calls="≤ 2 + proposals + (depth−1)·breadth·(1 + proposals)", needs=(),
+       description="BFS over reasoning steps: propose next steps, score them with a value prompt, keep the best.",
+       templates=("tree_of_thoughts_propose.j2", "tree_of_thoughts_value.j2", "tree_of_thoughts_answer.j2"),
+       builder=_P + "tree_of_thoughts:TreeOfThoughts", aliases=("tot",)),
+    _t(id="metacognitive", name="Metacognitive prompting", family="decomposition",
+       paper="Metacognitive Prompting Improves Understanding in Large Language Models", authors="Wang & Zhao",
+       year=2023, arxiv="2308.05342", calls="1", needs=(),
+       description="Five stages in one call: understand, judge, re-evaluate, decide, rate confidence.",
+       templates=("metacognitive.j2",), builder=_P + "prompted:Metacognitive", aliases=("mp",)),
+    _t(id="rephrase_and_respond", name="Rephrase and Respond", family="zero-shot",
+       paper="Rephrase and Respond: Let Large Language Models Ask Better Questions for Themselves",
+       authors="Deng et al.", year=2023, arxiv="2311.04205", calls="1 (two_step: 2)", needs=(),
+       description="Rephrase and expand the question, then answer it (one call, or two with two_step=True).",
+       templates=("rephrase_and_respond.j2", "rephrase_and_respond_rephrase.j2", "rephrase_and_respond_answer.j2"),
+       builder=_P + "prompted:RephraseAndRespond", aliases=("rar", "rephrase_respond")),
+    _t(id="skeleton_of_thought", name="Skeleton-of-Thought", family="decomposition",
+       paper="Skeleton-of-Thought: Prompting LLMs for Efficient Parallel Generation", authors="Ning et al.",
+       year=2023, arxiv="2307.15337", calls="1 + points", needs=("parallel calls",),
+       description="A skeleton of short points, then every point expanded in parallel and joined in order.",
+       templates=("skeleton_of_thought.j2", "skeleton_of_thought_expand.j2"),
+       builder=_P + "decomposition:SkeletonOfThought", aliases=("sot",)),
+    _t(id="program_of_thought", name="Program of Thoughts", family="decomposition",
+       paper="Program of Thoughts Prompting: Disentangling Computation from Reasoning for Numerical Reasoning Tasks",
+       authors="Chen et al.", year=2022, arxiv="2211.12588", calls="1 + retries (≤ 1 + max_retries, +1 to map)",
+       needs=("code interpreter",),
+       description="The model writes Python that stores the answer in `ans`; it runs in an OS sandbox.",
+       templates=("program_of_thought.j2", "program_fix.j2", "program_answer.j2", "_partials/program.j2"),
+       builder=_P + "program:ProgramOfThought", aliases=("pot",)),
+    _t(id="pal", name="PAL: program-aided language models", family="tool use",
+       paper="PAL: Program-aided Language Models", authors="Gao et al.", year=2022, arxiv="2211.10435",
+       calls="1 + retries (≤ 1 + max_retries, +1 to map)", needs=("code interpreter",),
+       description="The model writes a commented solution() in Python; the sandboxed interpreter computes the answer.",
+       templates=("pal.j2", "program_fix.j2", "program_answer.j2", "_partials/program.j2"),
+       builder=_P + "program:PAL"),
+    _t(id="chained_tasks", name="Chained tasks (prompt chaining)", family="decomposition",
+       paper="AI Chains: Transparent and Controllable Human-AI Interaction by Chaining Large Language Model Prompts",
+       authors="Wu et al.", year=2021, arxiv="2110.01691", calls="steps (+ re-asks)", needs=("a chain spec",),
+       description="A promptkit.chains Chain (steps feed later steps) run as a technique; see `promptkit chain`.",
+       templates=(), builder=_P + "chained:ChainedTasks", requires=("chain",),
+       example_signature="feedback -> report", aliases=("chain", "prompt_chaining")),
+)
+
+_BY_ID = {t.id: t for t in TECHNIQUES}
+_ALIASES = {alias: t.id for t in TECHNIQUES for alias in t.aliases}
+
+
+def get(technique_id: str) -> TechniqueInfo:
+    """The technique with this id (or alias); an unknown id is an InputError listing close matches."""
+    key = str(technique_id).strip().lower().replace("-", "_")
+    found = _BY_ID.get(key) or _BY_ID.get(_ALIASES.get(key, ""))
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(key, [*_BY_ID, *_ALIASES], n=3, cutoff=0.5)
+    suggestion = ", ".join(dict.fromkeys(_ALIASES.get(c, c) for c in close))
+    raise InputError(
+        f"unknown technique {technique_id!r}" + (f"; did you mean {suggestion}?" if suggestion else ""),
+        hint="run `promptkit techniques list` to see every technique",
+    )
+
+
+def list_techniques(family: str | None = None) -> builtins.list[TechniqueInfo]:
+    """Every registered technique (of ``family`` when given), in registry order."""
+    if family is not None and family not in FAMILIES:
+        raise InputError(f"unknown technique family {family!r}", hint=f"use one of: {', '.join(FAMILIES)}")
+    return [t for t in TECHNIQUES if family is None or t.family == family]
+
+
+def build(technique_id: str, signature: Any = DEFAULT_SIGNATURE, **options: Any) -> Any:
+    """``get(technique_id).build(signature, **options)``: the technique as a ``dspy.Module``."""
+    return get(technique_id).build(signature, **options)
+
+
+def example_options(info: TechniqueInfo) -> dict[str, Any]:
+    """Options that let ``info`` be built for a demonstration (``techniques show``, the examples):
+    a two-page docstore for the ReAct tools, the bundled telecom chain for ``chained_tasks``."""
+    options: dict[str, Any] = {}
+    if "tools" in info.requires:
+        from promptkit.techniques.react import DocstoreTools
+
+        docs = {
+            "Colorado orogeny": "The Colorado orogeny was an episode of mountain building (an orogeny) in Colorado "
+            "and surrounding areas. The eastern sector extends into the High Plains and is called the Central "
+            "Plains orogeny.",
+            "High Plains": "The High Plains are a subregion of the Great Plains. They rise in elevation from around "
+            "1,800 to 7,000 ft (550 to 2,130 m).",
+        }
+        tools = DocstoreTools(docs).tools()
+        options["tools"] = tools if info.id == "react" else [_named(name, fn) for name, fn in tools.items()]
+    if "chain" in info.requires:
+        options["chain"] = "telecom_feedback"
+    return options
+
+
+def _named(name: str, fn: Any) -> Any:
+    def tool(query: str) -> str:
+        return str(fn(query))
+
+    tool.__name__ = name.lower()
+    tool.__doc__ = fn.__doc__
+    return tool
