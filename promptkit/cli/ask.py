@@ -39,6 +39,7 @@ def ask(
 ) -> None:
     """Ask one question (question -> answer) and print the answer."""
     import dspy
+    from rich.markup import escape
 
     from promptkit.adapter import TemplateAdapter
 
@@ -51,10 +52,10 @@ def ask(
         show_messages(lm.history[-1]["messages"])  # the last call's prompt: for multi-step techniques, the final one
     reasoning = getattr(prediction, "reasoning", None)
     if reasoning:
-        err.print(f"[dim]reasoning:[/] {reasoning}", highlight=False)
+        err.print(f"[dim]reasoning:[/] {escape(str(reasoning))}", highlight=False)
     votes = getattr(prediction, "votes", None)
     if votes:
-        err.print(f"[dim]votes:[/] {votes}", highlight=False)
+        err.print(f"[dim]votes:[/] {escape(str(votes))}", highlight=False)
     out.print(str(prediction.answer), markup=False, highlight=False)
 
 

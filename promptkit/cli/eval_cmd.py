@@ -58,7 +58,9 @@ class _RunByDefault(TyperGroup):
 eval_app = typer.Typer(
     cls=_RunByDefault,
     no_args_is_help=True,
-    help="Evaluate programs on datasets, compare runs, run matrices. Exit code 3 = score below --fail-under.",
+    help="Evaluate programs on datasets, compare runs, run matrices. `promptkit eval PROGRAM --data ...` is "
+    "short for `eval run`. Exit codes: 1 runtime failure or stopped at --max-errors, 2 bad input, "
+    "3 score below --fail-under.",
 )
 
 

@@ -26,6 +26,8 @@ def quickstart(
     show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered structured prompt")] = False,
 ) -> None:
     """Answer a question from the bundled corpus with the embedded model (no server, no key, no network)."""
+    from rich.markup import escape
+
     from promptkit.cli.retrieval_cmd import answer_question
     from promptkit.prompts import bundled_pipelines_dir
     from promptkit.retrieval import Retriever, build_index, open_store
@@ -39,7 +41,7 @@ def quickstart(
         f"in {report.seconds:.1f} s[/]"
     )
     retriever = Retriever(store, collection="solar_system", k=k)
-    err.print(f"[dim]question:[/] {question}", highlight=False)
+    err.print(f"[dim]question:[/] {escape(question)}", highlight=False)
     answer_question(question, retriever, k=k, hops=1, model=model, cot=cot, show_prompt=show_prompt)
 
 

@@ -78,7 +78,7 @@ def drop(collection: CollectionOption, store: StoreOption = DEFAULT_STORE) -> No
 def show_passages(passages: list[Any]) -> None:
     for rank, passage in enumerate(passages, 1):
         source = passage.title or passage.source_id or passage.id
-        out.print(f"[{rank}] {passage.score:.3f}  {source}", style="bold", highlight=False)
+        out.print(f"[{rank}] {passage.score:.3f}  {source}", style="bold", markup=False, highlight=False)
         out.print(f"    {passage.text}", markup=False, highlight=False)
 
 
@@ -105,6 +105,7 @@ def answer_question(
 ) -> None:
     """Run RAG (or MultiHopRAG) through the TemplateAdapter and print what a user wants to see."""
     import dspy
+    from rich.markup import escape
 
     from promptkit.adapter import TemplateAdapter
     from promptkit.cli.ask import show_messages
@@ -126,8 +127,8 @@ def answer_question(
     if show_prompt and lm.history:
         show_messages(lm.history[-1]["messages"])
     for number, hop in enumerate(getattr(prediction, "hops", None) or [], 1):
-        err.print(f"[dim]hop {number} query:[/] {hop['query']}", highlight=False)
-    out.print(f"[bold]answer:[/] {prediction.answer}", highlight=False)
+        err.print(f"[dim]hop {number} query:[/] {escape(str(hop['query']))}", highlight=False)
+    out.print(f"[bold]answer:[/] {escape(str(prediction.answer))}", highlight=False)
     show_passages(list(prediction.passages))
 
 

@@ -1,0 +1,72 @@
+"""`promptkit index build|info|drop`, `promptkit rag` and `promptkit quickstart` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.retrieval, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def promptkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PROMPTKIT_MODEL": ""}
+    env.pop("PROMPTKIT_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "promptkit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    rows = [
+        {"id": "p1", "title": "Paris", "text": "Paris is the capital and largest city of France, on the Seine."},
+        {"id": "p2", "title": "Madrid", "text": "Madrid is the capital of Spain and its largest city."},
+        {"id": "p3", "title": "Rome", "text": "Rome is the capital city of Italy, founded in 753 BC."},
+    ]
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_index_build_info_rag_drop(tmp_path: Path, corpus: Path) -> None:
+    store = str(tmp_path / "index")
+    built = promptkit("index", "build", str(corpus), "--collection", "cities", "--store", store, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "3 added, 3 passages in total" in built.stdout
+    again = promptkit("index", "build", str(corpus), "--collection", "cities", "--store", store, cwd=tmp_path)
+    assert "0 added, 3 passages in total" in again.stdout  # content-hash ids: re-indexing adds nothing
+
+    info = promptkit("index", "info", "--collection", "cities", "--store", store, cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    assert "passages:   3" in info.stdout and "all-MiniLM-L6-v2" in info.stdout and "edge" in info.stdout
+
+    rag = promptkit("rag", "What is the capital of Spain?", "--collection", "cities", "--store", store,
+                    "--model", "fake", "--k", "2", "--show-prompt", cwd=tmp_path)
+    assert rag.returncode == 0, rag.stderr
+    assert "answer:" in rag.stdout and "[fake]" in rag.stdout
+    assert rag.stdout.index("Madrid is the capital of Spain") < rag.stdout.index("[2]")  # best passage first
+    assert "<TASK>" in rag.stdout  # --show-prompt
+
+    dropped = promptkit("index", "drop", "--collection", "cities", "--store", store, cwd=tmp_path)
+    assert dropped.returncode == 0
+    missing = promptkit("index", "info", "--collection", "cities", "--store", store, cwd=tmp_path)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_index_build_bad_input(tmp_path: Path) -> None:
+    result = promptkit("index", "build", str(tmp_path / "nope.jsonl"), "--collection", "x", cwd=tmp_path)
+    assert result.returncode == 2 and "nope.jsonl" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_quickstart_on_the_fake_model(tmp_path: Path) -> None:
+    result = promptkit("quickstart", "Which planet has the Great Red Spot?", "--model", "fake", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "answer:" in result.stdout
+    assert "[1]" in result.stdout and "Great Red Spot" in result.stdout
