@@ -29,6 +29,10 @@ _EXPORTS = {
     "Template": "promptkit.prompts",
     "render": "promptkit.prompts",
     "load_settings": "promptkit.config",
+    "evaluate": "promptkit.evaluation",
+    "compile": "promptkit.optimize",
+    "load": "promptkit.optimize",
+    "save_program": "promptkit.optimize",
     "Chain": "promptkit.chains",
     "Step": "promptkit.chains",
     "ChainResult": "promptkit.chains",
@@ -56,15 +60,19 @@ __all__ = [
     "TemplateAdapter",
     "TemplateEnv",
     "__version__",
+    "compile",
     "configure",
     "datasets",
     "errors",
+    "evaluate",
     "lm",
+    "load",
     "load_chain",
     "load_settings",
     "metrics",
     "prompts",
     "render",
+    "save_program",
 ]
 
 if TYPE_CHECKING:
@@ -73,8 +81,9 @@ if TYPE_CHECKING:
     from promptkit.chains import Chain, ChainResult, Step, load_chain
     from promptkit.config import Settings, load_settings
     from promptkit.dspy_setup import configure
-    from promptkit.evaluation import metrics
+    from promptkit.evaluation import evaluate, metrics
     from promptkit.lm import FakeLM
+    from promptkit.optimize import compile, load, save_program
     from promptkit.prompts import StructuredPrompt, Template, TemplateEnv, render
 
 

@@ -1,0 +1,349 @@
+"""Compile DSPy programs with DSPy's optimizers, and save / load them as JSON.
+
+``compile`` wraps BootstrapFewShot, LabeledFewShot, BootstrapFewShotWithRandomSearch and
+MIPROv2 behind one call with validated options and a progress bar. ``save_program`` writes one
+JSON file (never a pickle: unpickling runs code) atomically, with metadata (versions, model,
+template versions, metric, train size, score, date) and without any API key. ``load`` rebuilds
+the program from its recorded ``module:QualName`` class (or fills a given instance) and warns
+when the versions it was saved with differ from the running ones.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import importlib.util
+import inspect
+import json
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from promptkit.errors import DataError, InputError
+from promptkit.evaluation.results import atomic_write_text, known_secrets, read_json, redact, versions
+
+PROGRAM_FORMAT = "promptkit.program/1"
+OPTIMIZERS = {
+    "bootstrap_fewshot": "BootstrapFewShot",
+    "labeled_fewshot": "LabeledFewShot",
+    "bootstrap_random_search": "BootstrapFewShotWithRandomSearch",
+    "miprov2": "MIPROv2",
+}
+_SECRET_KEY = re.compile(
+    r"^(api[_-]?key|apikey|.*secret.*|.*password.*|authorization|.*access[_-]?token|auth[_-]?token|bearer|"
+    r"private[_-]?key|x-api-key)$",
+    re.IGNORECASE,
+)
+logger = logging.getLogger(__name__)
+
+
+class ProgramVersionWarning(UserWarning):
+    """A saved program was written by other promptkit / DSPy / template versions than the running ones."""
+
+
+def compile(
+    program: Any,
+    trainset: Sequence[Any] | str | Path,
+    metric: str | Callable[..., Any] | None,
+    optimizer: str = "bootstrap_fewshot",
+    *,
+    valset: Sequence[Any] | str | Path | None = None,
+    save: str | Path | None = None,
+    progress: bool = True,
+    template_versions: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Any:
+    """Optimize ``program`` on ``trainset`` with a DSPy optimizer and return the compiled program.
+
+    ``options`` go to the optimizer's constructor or its ``compile`` (e.g. ``max_bootstrapped_demos``,
+    ``max_labeled_demos``, ``max_rounds``, ``num_candidate_programs``, ``num_trials``); unknown ones
+    are an error. With ``valset`` the compiled program is scored on it (recorded as ``score``);
+    with ``save`` it is written with :func:`save_program`.
+    """
+    import dspy
+
+    if optimizer not in OPTIMIZERS:
+        raise InputError(f"unknown optimizer {optimizer!r}", hint=f"choose one of: {', '.join(OPTIMIZERS)}")
+    if optimizer == "miprov2" and importlib.util.find_spec("optuna") is None:
+        raise InputError("the miprov2 optimizer needs optuna, which is not installed",
+                         hint="pip install 'dspy[optuna]'  (or: pip install optuna)")
+    train = _examples(trainset)
+    val = _examples(valset) if valset is not None else None
+    if not train:
+        raise InputError("trainset is empty", hint="give the optimizer at least a few labeled examples")
+    if metric is None and optimizer != "labeled_fewshot":
+        raise InputError(f"the {optimizer} optimizer needs a metric", hint="pass metric='exact_match' or a callable")
+    optimizer_cls = getattr(dspy, OPTIMIZERS[optimizer])
+    ctor_kwargs, compile_kwargs = _split_options(optimizer_cls, options)
+    total = len(train) * int(ctor_kwargs.get("max_rounds", 1)) if optimizer == "bootstrap_fewshot" else None
+    with _CompileProgress(progress, f"compile {OPTIMIZERS[optimizer]}", total) as bar:
+        dspy_metric = _dspy_metric(metric, bar.advance) if metric is not None else None
+        if optimizer != "labeled_fewshot":
+            ctor_kwargs["metric"] = dspy_metric
+        try:
+            teleprompter = optimizer_cls(**ctor_kwargs)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"invalid options for {optimizer}: {exc}") from None
+        if val is not None and "valset" in inspect.signature(optimizer_cls.compile).parameters:
+            compile_kwargs["valset"] = val
+        compiled = teleprompter.compile(program, trainset=train, **compile_kwargs)
+    score = None
+    if val is not None and metric is not None:
+        from promptkit.evaluation.runner import evaluate
+
+        score = evaluate(compiled, val, [metric], out=None, progress=False, report=False).score
+    if save is not None:
+        save_program(compiled, save, template_versions=template_versions, metadata={
+            "optimizer": optimizer, "options": _plain_options({**ctor_kwargs, **compile_kwargs}),
+            "metric": _metric_name(metric), "train_size": len(train), "val_size": len(val) if val else None,
+            "score": score,
+        })
+    return compiled
+
+
+def _examples(data: Sequence[Any] | str | Path) -> list[Any]:
+    if isinstance(data, str | Path):
+        from promptkit import datasets
+
+        return list(datasets.load(str(data)))
+    return list(data)
+
+
+def _split_options(optimizer_cls: Any, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Route each option to the optimizer's constructor or its compile(); reject unknown names."""
+    reserved = {"self", "metric", "student", "trainset", "valset"}
+    ctor = set(inspect.signature(optimizer_cls.__init__).parameters) - reserved
+    comp = set(inspect.signature(optimizer_cls.compile).parameters) - reserved
+    ctor_kwargs: dict[str, Any] = {}
+    compile_kwargs: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in ctor:
+            ctor_kwargs[name] = value
+        elif name in comp:
+            compile_kwargs[name] = value
+        else:
+            raise InputError(
+                f"{optimizer_cls.__name__} has no option {name!r}",
+                hint=f"known options: {', '.join(sorted(ctor | comp))}",
+            )
+    return ctor_kwargs, compile_kwargs
+
+
+def _metric_name(metric: Any) -> str | None:
+    if metric is None or isinstance(metric, str):
+        return metric
+    return str(getattr(metric, "name", None) or getattr(metric, "__name__", type(metric).__name__))
+
+
+def _dspy_metric(metric: str | Callable[..., Any], tick: Callable[[], None]) -> Callable[..., Any]:
+    """A ``metric(example, prediction, trace=None)`` that DSPy optimizers can call, counting calls."""
+    if isinstance(metric, str):
+        from promptkit.evaluation import metrics as registry
+
+        fn: Callable[..., Any] = registry.get(metric)
+    else:
+        fn = metric
+    try:
+        positional = [p for p in inspect.signature(fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        positional = []
+    takes_trace = len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+
+    def counted(example: Any, prediction: Any, trace: Any = None) -> Any:
+        try:
+            return fn(example, prediction, trace) if takes_trace else fn(example, prediction)
+        finally:
+            tick()
+
+    counted.__name__ = _metric_name(metric) or "metric"
+    return counted
+
+
+def _plain_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options worth recording: plain values only (an LM object in teacher_settings is not)."""
+    return {k: v for k, v in options.items() if isinstance(v, str | int | float | bool) or v is None}
+
+
+class _CompileProgress:
+    """A rich progress bar counting metric calls (a spinner when the total is unknown)."""
+
+    def __init__(self, enabled: bool, label: str, total: int | None) -> None:
+        self._progress: Any = None
+        self._lock = threading.Lock()
+        if enabled:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+                self._progress = Progress(SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                                          TextColumn("metric calls"), console=console)
+                self._task = self._progress.add_task(label, total=total)
+
+    def __enter__(self) -> _CompileProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def advance(self) -> None:
+        if self._progress is not None:
+            with self._lock:
+                self._progress.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# save / load
+
+
+def class_path(program: Any) -> str:
+    kind = type(program)
+    return f"{kind.__module__}:{kind.__qualname__}"
+
+
+def template_versions_of(program: Any) -> dict[str, str]:
+    """Template versions the program's predictors (or the configured adapter) report, if any."""
+    import dspy
+
+    found: dict[str, str] = {}
+    adapter = dspy.settings.adapter
+    for source, prefix in ((adapter, "adapter"), *((p, n) for n, p in _named_predictors(program))):
+        versions_map = getattr(source, "template_versions", None)
+        if isinstance(versions_map, Mapping):
+            found.update({str(k): str(v) for k, v in versions_map.items()})
+        version = getattr(source, "template_version", None)
+        if isinstance(version, str):
+            found[prefix] = version
+    return found
+
+
+def _named_predictors(program: Any) -> list[tuple[str, Any]]:
+    getter = getattr(program, "named_predictors", None)
+    return list(getter()) if callable(getter) else []
+
+
+def _scrub(value: Any) -> Any:
+    """Drop secret-looking keys everywhere and credentials embedded in URLs (user:pass@host)."""
+    if isinstance(value, Mapping):
+        return {k: _scrub(v) for k, v in value.items() if not (isinstance(k, str) and _SECRET_KEY.match(k))}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    if isinstance(value, str) and "://" in value and "@" in value:
+        return re.sub(r"://[^/@\s]+@", "://", value)
+    return value
+
+
+def _configured_model(program: Any) -> str | None:
+    import dspy
+
+    for _, predictor in _named_predictors(program):
+        lm = getattr(predictor, "lm", None)
+        if lm is not None:
+            return getattr(lm, "model", None)
+    lm = dspy.settings.lm
+    return getattr(lm, "model", None) if lm is not None else None
+
+
+def save_program(
+    program: Any,
+    path: str | Path,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    template_versions: Mapping[str, str] | None = None,
+) -> Path:
+    """Write ``program``'s state and metadata as JSON, atomically (temp file + rename)."""
+    from promptkit.evaluation.results import to_jsonable
+
+    path = Path(path)
+    if path.suffix.lower() in {".pkl", ".pickle"}:
+        raise InputError(f"{path}: promptkit saves programs as JSON only", hint="use a .json path")
+    meta: dict[str, Any] = {
+        **versions(),
+        "model": _configured_model(program),
+        "template_versions": {**template_versions_of(program), **dict(template_versions or {})},
+        "metric": None, "train_size": None, "score": None,
+        "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    meta.update(metadata or {})
+    document = {"format": PROGRAM_FORMAT, "program_class": class_path(program),
+                "metadata": to_jsonable(meta, max_text=None), "state": to_jsonable(program.dump_state(), max_text=None)}
+    text = json.dumps(_scrub(document), indent=2, ensure_ascii=False)
+    atomic_write_text(path, redact(text, known_secrets()) + "\n")
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    return dict(_read_document(Path(path))["metadata"])
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    document = read_json(path, "saved program")
+    if not isinstance(document, dict) or document.get("format") != PROGRAM_FORMAT:
+        raise DataError("not a program saved by promptkit (format key missing or unknown)", path=str(path),
+                        hint="load DSPy's own files with program.load(path); save with promptkit.optimize.save_program")
+    return document
+
+
+def load(path: str | Path, program: Any = None) -> Any:
+    """Load a program saved by :func:`save_program`.
+
+    Without ``program`` the recorded class is imported and built with no arguments; pass an
+    instance when the class needs arguments (e.g. ``load(path, program=RAG(retriever))``).
+    """
+    path = Path(path)
+    document = _read_document(path)
+    meta = document.get("metadata", {})
+    recorded_class = str(document.get("program_class", ""))
+    if program is None:
+        program = _instantiate(recorded_class, path)
+    elif class_path(program) != recorded_class:
+        _warn(f"{path} was saved from {recorded_class}, loading it into {class_path(program)}")
+    _check_versions(path, meta, program)
+    try:
+        program.load_state(document["state"])
+    except (KeyError, AttributeError, TypeError, ValueError) as exc:
+        raise DataError(f"the saved state does not fit {class_path(program)}: {type(exc).__name__}: {exc}",
+                        path=str(path), hint="load it into an instance of the class it was saved from") from None
+    return program
+
+
+def _instantiate(recorded: str, path: Path) -> Any:
+    module_name, _, qualname = recorded.partition(":")
+    hint = "pass the program to fill: promptkit.load(path, program=MyProgram(...))"
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError, ValueError):
+        raise InputError(f"{path}: cannot import the program class {recorded!r}", hint=hint) from None
+    try:
+        return target()
+    except TypeError as exc:
+        raise InputError(f"{path}: {recorded} cannot be built without arguments ({exc})", hint=hint) from None
+
+
+def _check_versions(path: Path, meta: Mapping[str, Any], program: Any) -> None:
+    running = versions()
+    for key, label in (("dspy_version", "DSPy"), ("promptkit_version", "promptkit")):
+        saved = meta.get(key)
+        if saved and saved != running[key]:
+            _warn(f"{path} was saved with {label} {saved}; running {label} {running[key]}: check its predictions")
+    saved_templates = meta.get("template_versions") or {}
+    current = template_versions_of(program)
+    changed = sorted(k for k, v in saved_templates.items() if k in current and current[k] != v)
+    if changed:
+        _warn(f"{path}: templates changed since the program was compiled: {', '.join(changed)}; recompile it")
+
+
+def _warn(message: str) -> None:
+    logger.warning(message)
+    warnings.warn(message, ProgramVersionWarning, stacklevel=3)

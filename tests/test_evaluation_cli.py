@@ -1,0 +1,123 @@
+"""`promptkit eval ...` through typer's CliRunner on an app that registers the eval commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from promptkit.cli.eval_cmd import EXIT_BELOW_THRESHOLD, register, resolve_program
+from promptkit.errors import InputError
+
+PROGRAM = """
+import dspy
+
+def answer(question: str) -> dspy.Prediction:
+    i = int(question[1:])
+    return dspy.Prediction(answer=f"a{i}" if i % 4 else "wrong")   # 3 of every 4 right
+
+class Answerer(dspy.Module):
+    def forward(self, question):
+        return answer(question)
+
+def make():
+    return Answerer()
+"""
+
+
+@pytest.fixture()
+def app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def noop() -> None:  # a second command keeps `eval` a named group, as in the real CLI
+        pass
+
+    return app
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    rows = "".join(json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n" for i in range(8))
+    (tmp_path / "qa.jsonl").write_text(rows)
+    return tmp_path
+
+
+def run(app: typer.Typer, *args: str) -> Result:
+    return CliRunner().invoke(app, list(args), catch_exceptions=True)
+
+
+def base_args(project: Path, out: str) -> list[str]:
+    return [f"{project / 'prog.py'}:answer", "--data", str(project / "qa.jsonl"), "--metric", "exact_match",
+            "--out", str(project / out), "--model", "fake", "--no-progress"]
+
+
+def test_fail_under_gate_exit_codes(app: typer.Typer, project: Path) -> None:
+    passed = run(app, "eval", "run", *base_args(project, "ok"), "--fail-under", "0.7")
+    assert passed.exit_code == 0, passed.output
+    assert "exact_match" in passed.output and (project / "ok" / "report.html").exists()
+    failed = run(app, "eval", "run", *base_args(project, "low"), "--fail-under", "0.8")
+    assert failed.exit_code == EXIT_BELOW_THRESHOLD == 3
+    assert "below --fail-under" in failed.output
+    summary = json.loads((project / "low" / "summary.json").read_text())
+    assert summary["passed"] is False and summary["metrics"]["exact_match"]["mean"] == 0.75
+
+
+def test_eval_program_without_run_is_the_same_command(app: typer.Typer, project: Path) -> None:
+    result = run(app, "eval", *base_args(project, "short"), "--limit", "4")
+    assert result.exit_code == 0, result.output
+    assert json.loads((project / "short" / "summary.json").read_text())["rows_total"] == 4
+
+
+def test_bad_fail_under_and_bad_program_are_input_errors(app: typer.Typer, project: Path) -> None:
+    bad = run(app, "eval", "run", *base_args(project, "x"), "--fail-under", "80")
+    assert isinstance(bad.exception, InputError) and bad.exception.exit_code == 2
+    missing = run(app, "eval", "run", f"{project / 'nope.py'}:answer", "--data", str(project / "qa.jsonl"),
+                  "--metric", "exact_match", "--model", "fake")
+    assert isinstance(missing.exception, InputError) and "not found" in str(missing.exception)
+
+
+def test_resolve_program_kinds(project: Path) -> None:
+    path = project / "prog.py"
+    assert resolve_program(f"{path}:answer")(question="q1").answer == "a1"
+    assert type(resolve_program(f"{path}:Answerer")).__name__ == "Answerer"  # class -> instance
+    assert type(resolve_program(f"{path}:make")).__name__ == "Answerer"  # zero-arg factory -> its result
+    with pytest.raises(InputError, match="has no attribute"):
+        resolve_program(f"{path}:nothing")
+    with pytest.raises(InputError, match="module:attr"):
+        resolve_program("no-colon-here")
+
+
+def test_compare_command_and_regression_gate(app: typer.Typer, project: Path) -> None:
+    better = project / "better.py"
+    better.write_text("import dspy\ndef answer(question):\n    return dspy.Prediction(answer='a' + question[1:])\n")
+    assert run(app, "eval", "run", *base_args(project, "a")).exit_code == 0
+    args_b = base_args(project, "b")
+    args_b[0] = f"{better}:answer"
+    assert run(app, "eval", "run", *args_b).exit_code == 0
+    forward = run(app, "eval", "compare", str(project / "a"), str(project / "b"), "--fail-on-regression")
+    assert forward.exit_code == 0 and "improved 2" in forward.output
+    backward = run(app, "eval", "compare", str(project / "b"), str(project / "a"), "--alpha", "0.6",
+                   "--fail-on-regression")
+    assert backward.exit_code == EXIT_BELOW_THRESHOLD and "B worse" in backward.output
+
+
+def test_matrix_command(app: typer.Typer, project: Path) -> None:
+    spec = project / "matrix.yaml"
+    spec.write_text(
+        f"programs:\n  func: {project / 'prog.py'}:answer\n  module: {project / 'prog.py'}:make\n"
+        f"models: [fake]\ndatasets:\n  qa: {project / 'qa.jsonl'}\nmetrics: [exact_match]\nthreads: 2\n"
+    )
+    result = run(app, "eval", "matrix", str(spec), "--out", str(project / "m"), "--no-progress")
+    assert result.exit_code == 0, result.output
+    cells = json.loads((project / "m" / "matrix.json").read_text())["cells"]
+    assert sorted(c["program"] for c in cells) == ["func", "module"]
+    assert all(c["scores"]["exact_match"] == 0.75 for c in cells)
+    spec.write_text("programs: [x]\ndatasets: [y]\nmetric: [z]\n")
+    bad = run(app, "eval", "matrix", str(spec))
+    assert isinstance(bad.exception, InputError) and "unknown keys ['metric']" in str(bad.exception)
