@@ -1,0 +1,139 @@
+"""Turn a structured-output request (``response_format``) into a llama.cpp grammar.
+
+The embedded model is far too small to follow a text format on its own (DSPy's ChatAdapter
+markers fail 100% of the time with SmolLM2-135M), so the engine constrains decoding instead:
+a JSON schema becomes a GBNF grammar and the model can only emit JSON matching it.
+
+Accepted shapes (everything an adapter may send through DSPy or directly in a Request):
+
+* ``{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": true}}`` (OpenAI style)
+* ``{"type": "json_schema", "schema": {...}, "name": ..., "strict": ...}`` (DSPy's canonical
+  ``Request.config.response_format``: what the engine actually receives from ``dspy.LM``)
+* ``{"type": "json_object", "schema": {...}}`` (llama-cpp-python's dialect)
+* ``{"type": "json_object"}`` (any JSON object)
+* ``{"type": "text"}`` or ``None`` (no constraint)
+* a pydantic model class (what ``dspy.JSONAdapter`` puts in the LM kwargs)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from promptkit.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# Converting a schema to GBNF is pure Python work repeated for every call of the same
+# signature; the result is a plain string, so it is cached by the schema's JSON text.
+_GRAMMAR_CACHE_SIZE = 256
+_grammar_cache: OrderedDict[str, str] = OrderedDict()
+_grammar_cache_lock = threading.Lock()
+
+_FIX = (
+    "pass response_format as {'type': 'json_schema', 'json_schema': {'name': ..., 'schema': {...}}}, "
+    "{'type': 'json_object', 'schema': {...}}, {'type': 'json_object'} or a pydantic model class"
+)
+
+
+def schema_from_response_format(response_format: Any) -> dict[str, Any] | bool | None:
+    """Extract the JSON schema a ``response_format`` asks for.
+
+    Returns the schema dict, ``True`` for "any JSON object", or ``None`` for no constraint.
+    Raises :class:`ConfigError` naming ``response_format`` for a shape it does not know.
+    """
+    if response_format is None:
+        return None
+    if isinstance(response_format, type):
+        model_json_schema = getattr(response_format, "model_json_schema", None)
+        if model_json_schema is None:
+            raise ConfigError(
+                f"response_format={response_format.__name__} is a class but not a pydantic model", hint=_FIX
+            )
+        schema = model_json_schema()
+        return dict(schema)
+    if not isinstance(response_format, dict):
+        kind_name = type(response_format).__name__
+        raise ConfigError(f"response_format must be a dict or a pydantic model class, not {kind_name}", hint=_FIX)
+    kind = response_format.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        schema = response_format.get("schema")
+        return True if schema is None else _check_schema(schema, "response_format['schema']")
+    if kind == "json_schema":
+        if "json_schema" in response_format:
+            inner = response_format["json_schema"]
+            if not isinstance(inner, dict) or "schema" not in inner:
+                raise ConfigError("response_format['json_schema'] must be a dict with a 'schema' key", hint=_FIX)
+            return _check_schema(inner["schema"], "response_format['json_schema']['schema']")
+        if "schema" in response_format:
+            return _check_schema(response_format["schema"], "response_format['schema']")
+        raise ConfigError("response_format of type 'json_schema' has no schema", hint=_FIX)
+    raise ConfigError(f"response_format type {kind!r} is not supported by the local model", hint=_FIX)
+
+
+def canonical_response_format(response_format: Any) -> Any:
+    """Rewrite llama-cpp-python's ``{"type": "json_object", "schema": S}`` as the OpenAI ``json_schema`` form.
+
+    DSPy 3.4 converts LM call kwargs into a canonical Request before any custom engine sees them, and
+    that conversion rejects a ``schema`` key inside ``json_object`` (LMUnsupportedFeatureError). The
+    meaning is the same, so the local LM rewrites it; every other value passes through unchanged.
+    """
+    is_dict = isinstance(response_format, dict)
+    if is_dict and response_format.get("type") == "json_object" and "schema" in response_format:
+        schema = _check_schema(response_format["schema"], "response_format['schema']")
+        return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+    return response_format
+
+
+def _check_schema(schema: Any, where: str) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        raise ConfigError(f"{where} must be a JSON schema object (dict), not {type(schema).__name__}", hint=_FIX)
+    return schema
+
+
+def gbnf_for_response_format(response_format: Any) -> str | None:
+    """The GBNF grammar text that enforces ``response_format``, or ``None`` when unconstrained."""
+    schema = schema_from_response_format(response_format)
+    if schema is None:
+        return None
+    from llama_cpp.llama_grammar import JSON_GBNF
+
+    if schema is True:
+        return str(JSON_GBNF)
+    assert isinstance(schema, dict)
+    return _gbnf_for_schema(schema)
+
+
+def _gbnf_for_schema(schema: dict[str, Any]) -> str:
+    # No sort_keys: the grammar emits properties in the schema's order, and DSPy relies on that order
+    # (ChainOfThought's "reasoning" must come before "answer").
+    key = json.dumps(schema)
+    with _grammar_cache_lock:
+        cached = _grammar_cache.get(key)
+        if cached is not None:
+            _grammar_cache.move_to_end(key)
+            return cached
+    from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
+
+    try:
+        grammar = json_schema_to_gbnf(key)
+    except Exception as exc:  # the converter raises AssertionError/KeyError/ValueError on unsupported features
+        # Still guarantee syntactically valid JSON rather than failing the call: the adapter's parser
+        # then reports a field-level problem with the raw output, which is more useful than a grammar error.
+        logger.warning(
+            "promptkit: the JSON schema could not be turned into a llama.cpp grammar (%s: %s); "
+            "constraining to any JSON object instead",
+            type(exc).__name__,
+            exc,
+        )
+        grammar = str(JSON_GBNF)
+    with _grammar_cache_lock:
+        _grammar_cache[key] = grammar
+        while len(_grammar_cache) > _GRAMMAR_CACHE_SIZE:
+            _grammar_cache.popitem(last=False)
+    return grammar

@@ -1,0 +1,337 @@
+"""``LlamaCppEngine``: a DSPy 3.4 custom engine that runs a GGUF model in-process with llama.cpp.
+
+DSPy gives an engine its cache, retries, usage tracking and history; the engine only turns a
+``dspy.lm15.Request`` into a ``Response``. This one:
+
+* renders the messages with the chat template stored in the GGUF file;
+* turns ``response_format`` (a JSON schema) into grammar-constrained decoding, so JSON output
+  always parses (``supports_response_schema = True`` makes ``dspy.JSONAdapter`` send the schema);
+* shares one loaded model per process (see :mod:`promptkit.lm.local_models`), one caller per
+  llama context at a time;
+* reports real token counts; maps a prompt longer than the context window to DSPy's
+  context-length error; refuses options it cannot honour with a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from dspy.lm15 import (
+    ContextLengthError,
+    Message,
+    Request,
+    Response,
+    StreamDeltaEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+    TextDelta,
+    Usage,
+)
+
+from promptkit.errors import ConfigError
+from promptkit.lm.grammar import gbnf_for_response_format
+from promptkit.lm.local_models import (
+    LoadedModel,
+    ModelPool,
+    acquire_pool,
+    import_llama_cpp,
+    release_pool,
+    resolve_model_path,
+)
+from promptkit.lm.local_requests import chat_messages, refuse_unsupported
+
+_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+_SEED_MODULUS = 2**31
+_FANOUT_MEMORY = 64
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Validated engine settings (also what :meth:`LlamaCppEngine.dump_state` saves)."""
+
+    n_threads: int = 2
+    n_ctx: int = 2048
+    max_tokens: int = 512
+    temperature: float = 0.0
+    seed: int = 0
+    pool_size: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("n_threads", "n_ctx", "max_tokens", "pool_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"local model option {name}={value!r} must be a positive integer")
+        if self.n_ctx < 64:
+            raise ConfigError(f"local model option n_ctx={self.n_ctx} is too small", hint="use n_ctx >= 512")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"local model option seed={self.seed!r} must be an integer")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, int | float) or self.temperature < 0:
+            raise ConfigError(f"local model option temperature={self.temperature!r} must be a number >= 0")
+
+
+class EngineStats:
+    """Counters of real engine calls (DSPy cache hits never reach the engine)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    def record(self, prompt_tokens: int, completion_tokens: int) -> None:
+        with self._lock:
+            self.calls += 1
+            self.prompt_tokens += prompt_tokens
+            self.completion_tokens += completion_tokens
+
+
+class LlamaCppEngine:
+    """Run a GGUF chat model in-process; pass it as ``dspy.LM("local/<name>", engine=LlamaCppEngine(path))``."""
+
+    supports_response_schema = True
+    supports_function_calling = False
+    supports_reasoning = False
+    supported_params = frozenset(
+        {"response_format", "temperature", "max_tokens", "stop", "seed", "top_p", "top_k",
+         "frequency_penalty", "presence_penalty"}
+    )
+
+    def __init__(
+        self,
+        model_path: str | PathLike[str],
+        *,
+        n_threads: int = 2,
+        n_ctx: int = 2048,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int = 0,
+        pool_size: int = 1,
+    ) -> None:
+        self.model_path: Path = resolve_model_path(model_path)
+        self.options = EngineOptions(n_threads, n_ctx, max_tokens, float(temperature), seed, pool_size)
+        self.stats = EngineStats()
+        self._pool: ModelPool | None = None
+        self._pool_lock = threading.Lock()
+        self._seed_lock = threading.Lock()
+        self._draws = 0
+        self._fanout: OrderedDict[int, tuple[Request, int]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        o = self.options
+        return (f"LlamaCppEngine({str(self.model_path)!r}, n_threads={o.n_threads}, n_ctx={o.n_ctx}, "
+                f"max_tokens={o.max_tokens}, temperature={o.temperature}, seed={o.seed}, pool_size={o.pool_size})")
+
+    # -- DSPy engine contract -------------------------------------------------------------
+
+    def complete(self, request: Request) -> Response:
+        messages = chat_messages(request)
+        options = self._generation_options(request)
+        with self._lease() as model:
+            model.start_call()
+            try:
+                result = model.llama.create_chat_completion(messages=messages, **options)
+            except ValueError as exc:
+                raise self._translate(exc) from None
+            usage = result["usage"]
+            model.finish_call(usage["prompt_tokens"])
+        choice = result["choices"][0]
+        self.stats.record(usage["prompt_tokens"], usage["completion_tokens"])
+        return Response(
+            id=result.get("id"),
+            model=request.model,
+            message=Message.assistant(choice["message"].get("content") or ""),
+            finish_reason=_finish_reason(choice.get("finish_reason")),
+            usage=Usage(
+                input_tokens=usage["prompt_tokens"],
+                output_tokens=usage["completion_tokens"],
+                total_tokens=usage["total_tokens"],
+            ),
+        )
+
+    def stream(self, request: Request) -> Iterator[Any]:
+        """Yield lm15 stream events; the llama context stays leased until the stream ends or is closed."""
+        messages = chat_messages(request)
+        options = self._generation_options(request)
+        # llama-cpp-python's stream carries no usage; a logits processor sees every sampling step,
+        # and its first call sees exactly the prompt tokens, which gives real counts.
+        counts = {"prompt": 0, "sampled": 0}
+
+        def count_steps(input_ids: Any, scores: Any) -> Any:
+            if counts["sampled"] == 0:
+                counts["prompt"] = len(input_ids)
+            counts["sampled"] += 1
+            return scores
+
+        with self._lease() as model:
+            model.start_call()
+            chunks = model.llama.create_chat_completion(
+                messages=messages, stream=True, logits_processor=[count_steps], **options
+            )
+            try:
+                first = next(chunks)  # surfaces a context overflow before anything is emitted
+            except ValueError as exc:
+                raise self._translate(exc) from None
+            finish: str | None = None
+            try:
+                yield StreamStartEvent(id=first.get("id"), model=request.model)
+                for chunk in _chain_first(first, chunks):
+                    choice = chunk["choices"][0]
+                    text = choice.get("delta", {}).get("content")
+                    if text:
+                        yield StreamDeltaEvent(TextDelta(text))
+                    finish = choice.get("finish_reason") or finish
+            finally:
+                chunks.close()  # stop generating before the context goes back to the pool
+            model.finish_call(counts["prompt"])
+        reason = _finish_reason(finish)
+        # The step that sampled the end-of-generation token produced no output token.
+        completion = counts["sampled"] - (1 if reason == "stop" and counts["sampled"] else 0)
+        self.stats.record(counts["prompt"], completion)
+        yield StreamEndEvent(
+            finish_reason=reason,
+            usage=Usage(input_tokens=counts["prompt"], output_tokens=completion,
+                        total_tokens=counts["prompt"] + completion),
+        )
+
+    def close(self) -> None:
+        """Release this engine's hold on the shared model; the last holder's release unloads it.
+
+        A later call loads the model again.
+        """
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            release_pool(pool)
+
+    def dump_state(self) -> dict[str, Any]:
+        """What a saved program needs to rebuild the engine: the model path and options (no secrets exist here)."""
+        o = self.options
+        return {"model_path": str(self.model_path), "n_threads": o.n_threads, "n_ctx": o.n_ctx,
+                "max_tokens": o.max_tokens, "temperature": o.temperature, "seed": o.seed, "pool_size": o.pool_size}
+
+    @classmethod
+    def load_state(cls, state: dict[str, Any]) -> LlamaCppEngine:
+        known = {"model_path", "n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size"}
+        unknown = sorted(set(state) - known)
+        if unknown or "model_path" not in state:
+            raise ConfigError(
+                f"saved LlamaCppEngine state is invalid (unknown keys: {unknown or 'none'}; "
+                f"model_path {'present' if 'model_path' in state else 'missing'})",
+                hint="re-save the program with this promptkit version",
+            )
+        options = {key: value for key, value in state.items() if key != "model_path"}
+        return cls(state["model_path"], **options)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _lease(self) -> AbstractContextManager[LoadedModel]:
+        with self._pool_lock:
+            if self._pool is None:
+                import_llama_cpp()  # a missing install is reported before anything else happens
+                o = self.options
+                self._pool = acquire_pool(self.model_path, n_ctx=o.n_ctx, n_threads=o.n_threads, pool_size=o.pool_size)
+            pool = self._pool
+        return pool.lease()
+
+    def _generation_options(self, request: Request) -> dict[str, Any]:
+        refuse_unsupported(request)
+        config = request.config
+        temperature = self.options.temperature if config.temperature is None else config.temperature
+        options: dict[str, Any] = {
+            "temperature": temperature,
+            "max_tokens": self.options.max_tokens if config.max_tokens is None else config.max_tokens,
+            "seed": self._sampling_seed(request, temperature),
+        }
+        if config.stop:
+            options["stop"] = list(config.stop)
+        for name in ("top_p", "top_k", "frequency_penalty", "presence_penalty"):
+            value = getattr(config, name)
+            if value is not None:
+                options[name] = value
+        grammar = gbnf_for_response_format(config.response_format)
+        if grammar is not None:
+            llama_cpp = import_llama_cpp()
+            options["grammar"] = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+        return options
+
+    def _sampling_seed(self, request: Request, temperature: float) -> int:
+        """The sampler seed for this call.
+
+        Greedy decoding ignores the seed. When sampling, DSPy fans ``n > 1`` out into repeated
+        ``complete()`` calls with the *same* Request object (and strips ``rollout_id``), so a fixed
+        seed would make every sample identical. Without an explicit seed each call draws the next
+        seed of a per-engine sequence; with one, the k-th repeat of the same request uses ``seed + k``.
+        """
+        if not temperature:
+            return self.options.seed
+        with self._seed_lock:
+            explicit = request.config.seed
+            if explicit is None:
+                self._draws += 1
+                return (self.options.seed + self._draws) % _SEED_MODULUS
+            entry = self._fanout.get(id(request))
+            repeat = entry[1] + 1 if entry is not None and entry[0] is request else 0
+            self._fanout[id(request)] = (request, repeat)
+            self._fanout.move_to_end(id(request))
+            while len(self._fanout) > _FANOUT_MEMORY:
+                self._fanout.popitem(last=False)
+            return (explicit + repeat) % _SEED_MODULUS
+
+    def _translate(self, exc: ValueError) -> Exception:
+        match = _OVERFLOW.search(str(exc))
+        if match is None:
+            return exc
+        tokens, n_ctx = match.groups()
+        return ContextLengthError(
+            f"the prompt has {tokens} tokens but the local model's context window is n_ctx={n_ctx} "
+            f"({self.model_path.name}); raise n_ctx (e.g. promptkit.lm('local', n_ctx={int(n_ctx) * 2})) "
+            "or shorten the prompt",
+            provider="local",
+        )
+
+
+class AsyncLlamaCppEngine:
+    """The async counterpart DSPy needs for ``acall`` / ``aforward``: runs the sync engine in a worker thread.
+
+    llama.cpp generation is blocking C code; a thread keeps the event loop free while the shared
+    model's lease still serializes calls.
+    """
+
+    supports_response_schema = LlamaCppEngine.supports_response_schema
+    supports_function_calling = False
+    supports_reasoning = False
+    supported_params = LlamaCppEngine.supported_params
+
+    def __init__(self, engine: LlamaCppEngine) -> None:
+        self.engine = engine
+
+    async def complete(self, request: Request) -> Response:
+        return await asyncio.to_thread(self.engine.complete, request)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def dump_state(self) -> dict[str, Any]:
+        return self.engine.dump_state()
+
+    @classmethod
+    def load_state(cls, state: dict[str, Any]) -> AsyncLlamaCppEngine:
+        return cls(LlamaCppEngine.load_state(state))
+
+
+def _finish_reason(reason: str | None) -> Any:
+    return "length" if reason == "length" else "stop"
+
+
+def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
