@@ -288,7 +288,7 @@ def test_secrets_never_reach_the_results(tmp_path: Path, monkeypatch: pytest.Mon
     result = evaluate(leaky, examples, [exact], out=tmp_path, progress=False)
     assert result.rows[0]["error"]["message"] == "401: invalid key *** for q0"
     for path in tmp_path.iterdir():
-        assert secret not in path.read_text(), path.name
+        assert secret.encode() not in path.read_bytes(), path.name
 
 
 def test_interrupt_keeps_finished_rows_on_disk(tmp_path: Path) -> None:
