@@ -1,0 +1,59 @@
+"""Multi-hop RAG (the seed's ``Multihoprag``, DSPy 3.4): per hop, write a search query from the question
+and the context so far, retrieve, de-duplicate; then answer from everything gathered.
+
+The prediction carries every hop (``hops``: ``[{"query": str, "passages": [Passage, ...]}, ...]``)
+and the de-duplicated ``context`` the answer was generated from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dspy
+from dspy.dsp.utils import deduplicate
+
+from promptkit.errors import InputError
+from promptkit.programs.rag import RetrieverLike, SharesRetriever, answer_predictor, retrieve_passages
+
+
+class GenerateSearchQuery(dspy.Signature):
+    """Write a simple search query that will help answer a complex question."""
+
+    context: list[str] = dspy.InputField(desc="may contain relevant facts")
+    question: str = dspy.InputField()
+    query: str = dspy.OutputField()
+
+
+class MultiHopRAG(SharesRetriever, dspy.Module):
+    def __init__(
+        self,
+        retriever: RetrieverLike | None = None,
+        passages_per_hop: int = 3,
+        max_hops: int = 2,
+        *,
+        chain_of_thought: bool = True,
+    ) -> None:
+        super().__init__()
+        if passages_per_hop < 1 or max_hops < 1:
+            raise InputError(
+                f"passages_per_hop and max_hops must be >= 1, got {passages_per_hop} and {max_hops}",
+                hint="e.g. MultiHopRAG(retriever, passages_per_hop=3, max_hops=2)",
+            )
+        self.retriever = retriever
+        self.passages_per_hop = passages_per_hop
+        self.max_hops = max_hops
+        # One query writer per hop, as in the seed: each hop learns its own demos when compiled.
+        make = dspy.ChainOfThought if chain_of_thought else dspy.Predict
+        self.generate_query = [make(GenerateSearchQuery) for _ in range(max_hops)]
+        self.generate_answer = answer_predictor(chain_of_thought)
+
+    def forward(self, question: str) -> dspy.Prediction:
+        context: list[str] = []
+        hops: list[dict[str, Any]] = []
+        for hop in range(self.max_hops):
+            query = self.generate_query[hop](context=context, question=question).query
+            passages = retrieve_passages(self.retriever, query, self.passages_per_hop)
+            hops.append({"query": query, "passages": passages})
+            context = deduplicate(context + [p.text for p in passages])
+        prediction = self.generate_answer(context=context, question=question)
+        return dspy.Prediction(context=context, answer=prediction.answer, hops=hops)

