@@ -33,6 +33,9 @@ _EXPORTS = {
     "compile": "promptkit.optimize",
     "load": "promptkit.optimize",
     "save_program": "promptkit.optimize",
+    "Retriever": "promptkit.retrieval",
+    "RAG": "promptkit.programs",
+    "MultiHopRAG": "promptkit.programs",
     "Chain": "promptkit.chains",
     "Step": "promptkit.chains",
     "ChainResult": "promptkit.chains",
@@ -44,15 +47,19 @@ _MODULES = {
     "lm": "promptkit.lm",  # callable: promptkit.lm("fake") builds an LM; promptkit.lm.FakeLM is the class
     "errors": "promptkit.errors",
     "prompts": "promptkit.prompts",
+    "techniques": "promptkit.techniques",
     "datasets": "promptkit.datasets",
     "metrics": "promptkit.evaluation.metrics",
 }
 
 __all__ = [
+    "RAG",
     "AdapterParseError",
     "Chain",
     "ChainResult",
     "FakeLM",
+    "MultiHopRAG",
+    "Retriever",
     "Settings",
     "Step",
     "StructuredPrompt",
@@ -73,10 +80,11 @@ __all__ = [
     "prompts",
     "render",
     "save_program",
+    "techniques",
 ]
 
 if TYPE_CHECKING:
-    from promptkit import datasets, errors, prompts
+    from promptkit import datasets, errors, prompts, techniques
     from promptkit.adapter import AdapterParseError, TemplateAdapter
     from promptkit.chains import Chain, ChainResult, Step, load_chain
     from promptkit.config import Settings, load_settings
@@ -84,7 +92,9 @@ if TYPE_CHECKING:
     from promptkit.evaluation import evaluate, metrics
     from promptkit.lm import FakeLM
     from promptkit.optimize import compile, load, save_program
+    from promptkit.programs import RAG, MultiHopRAG
     from promptkit.prompts import StructuredPrompt, Template, TemplateEnv, render
+    from promptkit.retrieval import Retriever
 
 
 def __getattr__(name: str) -> Any:

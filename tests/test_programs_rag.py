@@ -172,3 +172,26 @@ def test_rag_and_multihop_over_the_real_retriever(tmp_path: Path) -> None:
     with dspy.context(lm=DummyLM({"camera": {"reasoning": "r", "answer": "Pixel"}}), rm=retriever):
         rag = RAG(k=2)  # via dspy.configure(rm=...), as the seed did
         assert len(rag(question="Which phone has the best night camera?").context) == 2
+
+
+def test_rag_and_multihop_through_the_template_adapter_with_fake_lm() -> None:
+    """The programs' prompts go through promptkit's TemplateAdapter: passages numbered in the TASK."""
+    from promptkit.adapter import TemplateAdapter
+    from promptkit.lm import FakeLM
+
+    retriever = KeywordRetriever()
+    fake = FakeLM(
+        fn=lambda call: (
+            {"reasoning": "context", "answer": "red blood cells"}
+            if "answer" in call.output_fields
+            else {"reasoning": "search", "query": "anemia blood"}
+        )
+    )
+    with dspy.context(lm=fake, adapter=TemplateAdapter()):
+        single = RAG(retriever, k=2)(question="Which cell may suffer from anemia?")
+        multi = MultiHopRAG(retriever, passages_per_hop=2, max_hops=2)(question="Which cell may suffer from anemia?")
+    assert single.answer == multi.answer == "red blood cells"
+    answer_prompt = fake.calls[0].messages[-1]["content"]
+    assert "<TASK>" in answer_prompt and "[1] Anemia is a shortage of red blood cells." in answer_prompt
+    assert [hop["query"] for hop in multi.hops] == ["anemia blood", "anemia blood"]
+    assert multi.context.count("Anemia is a shortage of red blood cells.") == 1  # deduplicated across hops
