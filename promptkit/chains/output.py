@@ -14,7 +14,6 @@ A reply that cannot be used raises :class:`OutputInvalid` with a reason the re-a
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from promptkit.chains.errors import ChainSpecError
 from promptkit.chains.values import json_type_name
+from promptkit.prompts.inputs import import_model
 
 OutputKind = Literal["text", "list", "json"]
 OUTPUT_KINDS: tuple[str, ...] = ("text", "list", "json")
@@ -186,23 +186,6 @@ def check_against_schema(value: Any, schema: Mapping[str, Any]) -> None:
 
 
 # -- building specs ---------------------------------------------------------------------------
-
-
-def import_model(path: str) -> type[BaseModel]:
-    """Import ``module:Class`` (or ``module.Class``); raises ValueError saying what is wrong."""
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ValueError(f"{path!r} is not a 'module:Class' path")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r}: {exc}") from None
-    model = getattr(module, attr, None)
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        raise ValueError(f"{path!r} is not a pydantic model class")
-    return model
 
 
 def check_schema(schema: Any, where: str) -> dict[str, Any]:

@@ -6,8 +6,6 @@ columns become metadata. Bad input raises ``DataError`` naming the file (and lin
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +68,8 @@ def load_passages(
         path = path / "corpus.jsonl"
     cols = columns or (ColumnMap.beir() if fmt == "beir" else ColumnMap())
     records: Iterable[tuple[int | None, dict[str, Any]]]
-    if fmt in ("jsonl", "beir"):
-        records = _jsonl_records(path)
-    elif fmt == "csv":
-        records = _csv_records(path)
-    elif fmt == "parquet":
-        records = _parquet_records(path)
+    if fmt in ("jsonl", "beir", "csv", "parquet"):
+        records = _records(path, fmt)
     elif fmt == "text":
         return _text_lines(path, metadata)
     else:
@@ -116,44 +110,18 @@ def _record_to_passage(
     )
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg}", path=str(path), line=number,
-                                hint="each line must be one JSON object") from None
-            if not isinstance(record, dict):
-                raise DataError(f"expected a JSON object, got {type(record).__name__}", path=str(path), line=number,
-                                hint="each line must be one JSON object")
-            yield number, record
+def _records(path: Path, fmt: str) -> Iterator[tuple[int | None, dict[str, Any]]]:
+    """Rows of a corpus file, read by the dataset readers (one reader per format in the project);
+    a corpus has no skip policy, so a bad row stops the load naming its line."""
+    from promptkit.datasets.core import RowProblem
+    from promptkit.datasets.files import read_csv, read_jsonl, read_parquet
 
-
-def _csv_records(path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            # reader.line_num is the physical line the row ended on (header is line 1).
-            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
-
-
-def _parquet_records(path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DataError(
-            "reading Parquet needs the pyarrow package, which is not installed",
-            path=str(path),
-            hint="pip install pyarrow (or convert the file to JSONL or CSV)",
-        ) from None
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(f"not a readable Parquet file: {exc}", path=str(path), hint="check the file") from None
-    yield from enumerate(table.to_pylist(), start=1)
+    reader = {"jsonl": read_jsonl, "beir": read_jsonl, "csv": read_csv, "parquet": read_parquet}[fmt]
+    for line, record in reader(path):
+        if isinstance(record, RowProblem):
+            hint = "each row must be one record with a text column"
+            raise DataError(str(record), path=str(path), line=line, hint=hint)
+        yield line, record
 
 
 def _text_lines(path: Path, extra: Mapping[str, Any] | None) -> list[Passage]:
