@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "promptkit.cli.quickstart",
     "promptkit.cli.retrieval_cmd",
     "promptkit.cli.eval_cmd",
+    "promptkit.cli.eval_retrieval_cmd",
     "promptkit.cli.techniques_cmd",
     "promptkit.cli.chain_cmd",
 )

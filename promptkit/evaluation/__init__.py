@@ -24,6 +24,8 @@ from promptkit.evaluation.compare import CompareResult, MatrixResult, compare, m
 
 if TYPE_CHECKING:
     from promptkit.evaluation.report import write_report as write_report
+    from promptkit.evaluation.retrieval import RetrievalResult as RetrievalResult
+    from promptkit.evaluation.retrieval import evaluate_retrieval as evaluate_retrieval
     from promptkit.evaluation.runner import EvaluationResult as EvaluationResult
     from promptkit.evaluation.runner import evaluate as evaluate
 
@@ -31,9 +33,21 @@ _EXPORTS = {
     "evaluate": "promptkit.evaluation.runner",
     "EvaluationResult": "promptkit.evaluation.runner",
     "write_report": "promptkit.evaluation.report",
+    "evaluate_retrieval": "promptkit.evaluation.retrieval",
+    "RetrievalResult": "promptkit.evaluation.retrieval",
 }
 
-__all__ = ["CompareResult", "EvaluationResult", "MatrixResult", "compare", "evaluate", "matrix", "write_report"]
+__all__ = [
+    "CompareResult",
+    "EvaluationResult",
+    "MatrixResult",
+    "RetrievalResult",
+    "compare",
+    "evaluate",
+    "evaluate_retrieval",
+    "matrix",
+    "write_report",
+]
 
 
 def __getattr__(name: str) -> Any:

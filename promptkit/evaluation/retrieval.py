@@ -1,0 +1,352 @@
+"""Retrieval evaluation: nDCG@k, recall@k and MRR@k of an index on a BEIR-format query set.
+
+    from promptkit.evaluation.retrieval import evaluate_retrieval
+    result = evaluate_retrieval(".promptkit/index", "scifact", queries="scifact/queries.jsonl",
+                                qrels="scifact/qrels/test.tsv", k=10, out="runs/scifact")
+    result.scores   # {"ndcg@10": ..., "recall@10": ..., "mrr@10": ...}
+
+An index stores passages under content-hash ids and keeps the corpus id (BEIR ``_id``) as
+``Passage.source_id``, so rankings are scored as lists of source ids. A chunked document is
+represented by its best chunk, and more passages are fetched until ``k`` distinct documents are ranked.
+
+Queries without a relevant judgement are skipped and counted (never scored 0: that would hide a
+mismatch between the query and qrels files). ``out/retrieval.json`` holds the summary and one row
+per query, written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptkit.datasets.beir import QRELS_DIR, QUERIES_FILE, qrels_file, read_qrels
+from promptkit.datasets.core import RowErrorPolicy, RowProblem
+from promptkit.datasets.files import open_text, read_jsonl
+from promptkit.errors import DataError, InputError
+from promptkit.evaluation.metrics.retrieval import mrr, ndcg_at_k, recall_at_k
+from promptkit.evaluation.results import atomic_write_json, versions
+from promptkit.evaluation.summary import bootstrap_ci
+
+if TYPE_CHECKING:
+    from promptkit.retrieval import Embedder, Retriever
+    from promptkit.retrieval.stores import VectorStore
+
+RESULT_FILE = "retrieval.json"
+QRELS_COLUMNS = ("query-id", "corpus-id", "score")
+QRELS_HINT = "BEIR qrels are tab-separated lines 'query-id<TAB>corpus-id<TAB>score' (integer score), with that header"
+# A chunked document can fill a top-k with its own chunks: fetch up to this many times k passages
+# to rank k distinct documents, then stop (a ranking shorter than k only lowers recall, honestly).
+MAX_OVERFETCH = 16
+# Judged ids are checked against the index in batches (one filtered query each).
+_ID_CHECK_BATCH = 1000
+
+Queries = Mapping[str, str]
+Qrels = Mapping[str, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class QueryRow:
+    """One evaluated query: what was retrieved (source ids, best first, with scores) and its metrics."""
+
+    query_id: str
+    text: str
+    retrieved: list[tuple[str, float]]
+    relevant: dict[str, float]
+    scores: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id, "query": self.text, **self.scores,
+            "retrieved": [{"id": doc, "score": score} for doc, score in self.retrieved],
+            "relevant": self.relevant,
+        }
+
+
+@dataclass
+class RetrievalResult:
+    """Means over the evaluated queries (``scores``), per-query ``rows``, and what was not evaluated."""
+
+    k: int
+    scores: dict[str, float]
+    rows: list[QueryRow]
+    collection: str
+    skipped: list[str] = field(default_factory=list)  # queries without a relevant judgement
+    missing: list[str] = field(default_factory=list)  # judged query ids absent from the queries
+    store: str = ""
+    engine: str = ""
+    embedder: str = ""
+    seconds: float = 0.0
+    path: Path | None = None  # the saved retrieval.json, when ``out`` was given
+
+    def summary(self) -> dict[str, Any]:
+        per_metric = {name: [row.scores[name] for row in self.rows] for name in self.scores}
+        return {
+            "collection": self.collection, "store": self.store, "engine": self.engine, "embedder": self.embedder,
+            "k": self.k, "scores": dict(self.scores),
+            "ci95": {name: bootstrap_ci(values) for name, values in per_metric.items()},
+            "queries": len(self.rows), "skipped": len(self.skipped), "missing": len(self.missing),
+            "seconds": round(self.seconds, 3),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "skipped_ids": self.skipped, "missing_ids": self.missing,
+                "rows": [row.to_dict() for row in self.rows]}
+
+
+def metric_names(k: int) -> tuple[str, str, str]:
+    return f"ndcg@{k}", f"recall@{k}", f"mrr@{k}"
+
+
+def score_ranking(ranked: Sequence[str], relevance: Mapping[str, float], k: int) -> dict[str, float]:
+    """nDCG@k, recall@k and MRR@k of one ranking (the same functions every retrieval metric uses)."""
+    ndcg, recall, rr = metric_names(k)
+    return {ndcg: ndcg_at_k(ranked, relevance, k), recall: recall_at_k(ranked, relevance, k),
+            rr: mrr(ranked, relevance, k)}
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def _check_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(f"k must be a positive whole number, got {k!r}", hint="use e.g. --k 10")
+    return k
+
+
+def load_queries(source: str | Path | Queries) -> dict[str, str]:
+    """Query id -> text, from a BEIR ``queries.jsonl`` (or its folder) or a mapping."""
+    if isinstance(source, Mapping):
+        queries = {str(qid): text for qid, text in source.items()}
+        bad = [qid for qid, text in queries.items() if not isinstance(text, str) or not text.strip()]
+        if bad:
+            raise InputError(f"queries {bad[:5]} have no text", hint="map each query id to a non-empty string")
+    else:
+        path = Path(source)
+        path = path / QUERIES_FILE if path.is_dir() else path
+        queries = {}
+        hint = 'each line of a BEIR queries file is {"_id": "...", "text": "..."}'
+        for line, record in read_jsonl(path):
+            if isinstance(record, RowProblem):
+                raise DataError(record.message, path=str(path), line=line, hint=hint)
+            query_id, text = record.get("_id"), record.get("text")
+            if query_id is None or isinstance(query_id, bool | dict | list):
+                raise DataError("the query has no '_id'", path=str(path), line=line, hint=hint)
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"query {query_id!r} has no 'text' string", path=str(path), line=line, hint=hint)
+            if str(query_id) in queries:
+                raise DataError(f"query id {query_id!r} appears twice", path=str(path), line=line,
+                                hint="give every query its own '_id'")
+            queries[str(query_id)] = text
+        if not queries:
+            raise DataError("the queries file holds no query", path=str(path), hint=hint)
+    if not queries:
+        raise InputError("no queries given", hint="pass at least one query")
+    return queries
+
+
+class _FailOnBadRow(RowErrorPolicy):
+    """``read_qrels`` reports bad rows through a policy; here every bad row is fatal, with the qrels hint."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "fail")
+
+    def bad_row(self, problem: RowProblem, line: int | None) -> None:
+        where = problem.line if problem.line is not None else line
+        raise DataError(problem.message, path=problem.path or self.path, line=where, hint=QRELS_HINT)
+
+
+def _check_qrels_header(path: Path) -> None:
+    """The first line must be the BEIR header or a 3-column judgement (``read_qrels`` accepts more)."""
+    with open_text(path) as stream:
+        first = next((line for line in stream if line.strip()), None)
+    if first is None:
+        raise DataError("the qrels file is empty", path=str(path), hint=QRELS_HINT)
+    cells = [cell.strip() for cell in first.rstrip("\r\n").split("\t")]
+    if len(cells) != 3:
+        raise DataError(f"expected 3 tab-separated columns {'/'.join(QRELS_COLUMNS)}, got {len(cells)}: {cells[:4]}",
+                        path=str(path), line=1, hint=QRELS_HINT + " (TREC qrels 'qid 0 docid rel' must be converted)")
+    if not cells[2].lstrip("-").isdigit() and tuple(c.lower().replace("_", "-") for c in cells) != QRELS_COLUMNS:
+        raise DataError(f"the columns are {cells}, expected {list(QRELS_COLUMNS)} in that order",
+                        path=str(path), line=1, hint=QRELS_HINT)
+
+
+def load_qrels(source: str | Path | Qrels) -> dict[str, dict[str, float]]:
+    """Query id -> {corpus id: grade}, from a BEIR qrels ``.tsv`` (or a BEIR folder's test split) or a mapping."""
+    if isinstance(source, Mapping):
+        qrels: dict[str, dict[str, float]] = {}
+        for qid, judged in source.items():
+            if not isinstance(judged, Mapping) or not all(
+                isinstance(g, int | float) and not isinstance(g, bool) for g in judged.values()
+            ):
+                raise InputError(f"qrels for query {qid!r} must map corpus ids to numeric grades",
+                                 hint='e.g. {"q1": {"doc7": 1}}')
+            qrels[str(qid)] = {str(doc): float(grade) for doc, grade in judged.items()}
+    else:
+        path = Path(source)
+        if path.is_dir():  # a BEIR dataset folder: its test split (or its only one)
+            if not (path / QRELS_DIR).is_dir():
+                raise DataError("the folder has no qrels/ folder", path=str(path), hint="pass the qrels .tsv file")
+            path = qrels_file(path, None)
+        _check_qrels_header(path)
+        raw = read_qrels(path, _FailOnBadRow(str(path)))
+        qrels = {qid: {doc: float(grade) for doc, grade in judged.items()} for qid, judged in raw.items()}
+        if not qrels:
+            raise DataError("the qrels file holds no judgement", path=str(path), hint=QRELS_HINT)
+    return qrels
+
+
+# ---------------------------------------------------------------------------------------------
+# the index
+
+
+def _safe_location(location: str) -> str:
+    """The store location without credentials (a server URL may carry a user:password or an api key)."""
+    if not location.startswith(("http://", "https://")):
+        return location
+    parts = urllib.parse.urlsplit(location)
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _open_retriever(
+    target: Retriever | VectorStore | str | Path, collection: str | None, embedder: Embedder | None, k: int
+) -> tuple[Retriever, VectorStore | None]:
+    """The retriever to evaluate, and the store to close afterwards (None when the caller owns it)."""
+    from promptkit.retrieval import Embedder, Retriever, open_store
+
+    search_filter = None
+    if isinstance(target, Retriever):
+        collection = collection or target.collection
+        if collection == target.collection and embedder is None:
+            target.store.require(collection)
+            return target, None
+        embedder, search_filter, target = embedder or target.embedder, target.filter, target.store
+    if collection is None:
+        raise InputError("no collection named", hint="pass the collection to evaluate (CLI: --collection NAME)")
+    # create=False: a mistyped index path is an error, not a new empty index.
+    store = open_store(target, create=False)
+    owned = None if store is target else store
+    try:
+        store.require(collection)
+        if embedder is None:
+            # Embed queries with the model the collection was built with (recorded as name@fingerprint).
+            built_with = store.info(collection).embedder
+            embedder = Embedder(built_with.rpartition("@")[0] if built_with else None)
+        return Retriever(store, embedder, collection, k, filter=search_filter), owned
+    except BaseException:
+        if owned is not None:
+            owned.close()
+        raise
+
+
+def _check_ids_known(retriever: Retriever, qrels: Qrels, where: str) -> None:
+    """Fail when no judged document is in the collection: every score would be 0, for a reason a user can fix."""
+    import numpy as np
+
+    judged = sorted({doc for grades in qrels.values() for doc, grade in grades.items() if grade > 0})
+    store, name = retriever.store, retriever.collection
+    probe = np.zeros(store.info(name).dim, dtype=np.float32)
+    probe[0] = 1.0  # any unit vector: only the filter matters
+    for start in range(0, len(judged), _ID_CHECK_BATCH):
+        if store.query(name, probe, 1, {"source_id": judged[start : start + _ID_CHECK_BATCH]}):
+            return
+    shown = ", ".join(repr(doc) for doc in judged[:3]) + (" ..." if len(judged) > 3 else "")
+    raise DataError(
+        f"none of the {len(judged)} judged document ids ({shown}) is in collection {name!r}",
+        path=where,
+        hint="evaluate against the collection built from this dataset's corpus.jsonl (promptkit index build "
+        "CORPUS --collection NAME): its '_id's are the ids the qrels refer to",
+    )
+
+
+def rank_documents(retriever: Retriever, query: str, k: int) -> list[tuple[str, float]]:
+    """The ``k`` best distinct documents (source ids, best chunk's score), fetching more passages if chunks repeat.
+
+    Equal scores (duplicate texts in a corpus embed identically) are ordered by id, so the ranking does
+    not depend on an engine's internal order; one extra hit is fetched so a tie at the cut-off is too.
+    """
+    fetch = k + 1
+    while True:
+        passages = retriever.search(query, fetch)
+        ranked: dict[str, float] = {}
+        for passage in sorted(passages, key=lambda p: (-(p.score or 0.0), p.source_id or p.id)):
+            ranked.setdefault(passage.source_id or passage.id, float(passage.score or 0.0))
+        if len(ranked) >= k or len(passages) < fetch or fetch >= k * MAX_OVERFETCH:
+            return list(ranked.items())[:k]
+        fetch = min(fetch * 4, k * MAX_OVERFETCH)
+
+
+# ---------------------------------------------------------------------------------------------
+# the evaluation
+
+
+def evaluate_retrieval(
+    retriever_or_store: Retriever | VectorStore | str | Path,
+    collection: str | None = None,
+    *,
+    queries: str | Path | Queries,
+    qrels: str | Path | Qrels,
+    k: int = 10,
+    out: str | Path | None = None,
+    embedder: Embedder | None = None,
+) -> RetrievalResult:
+    """Score the top-``k`` of every judged query; save ``out/retrieval.json`` when ``out`` is given.
+
+    ``retriever_or_store``: a ``Retriever``, or a store (spec, path or ``VectorStore``) plus ``collection``.
+    ``embedder`` defaults to the model the collection was built with.
+    """
+    started = time.perf_counter()
+    _check_k(k)
+    query_texts = load_queries(queries)
+    judgements = load_qrels(qrels)
+    queries_where = "the queries given" if isinstance(queries, Mapping) else str(queries)
+    qrels_where = "the qrels given" if isinstance(qrels, Mapping) else str(qrels)
+    relevant = {qid: {d: g for d, g in judgements.get(qid, {}).items() if g > 0} for qid in query_texts}
+    judged = [qid for qid in query_texts if relevant[qid]]
+    if not judged:
+        raise DataError(
+            f"no query in {queries_where} has a relevant judgement in {qrels_where}",
+            path=qrels_where if not isinstance(qrels, Mapping) else None,
+            hint="check that the queries and qrels files belong to the same dataset (their query ids must match)",
+        )
+    retriever, owned = _open_retriever(retriever_or_store, collection, embedder, k)
+    try:
+        _check_ids_known(retriever, judgements, qrels_where)
+        rows = []
+        for qid in judged:
+            retrieved = rank_documents(retriever, query_texts[qid], k)
+            scores = score_ranking([doc for doc, _ in retrieved], relevant[qid], k)
+            rows.append(QueryRow(qid, query_texts[qid], retrieved, relevant[qid], scores))
+        result = RetrievalResult(
+            k=k,
+            scores={name: sum(row.scores[name] for row in rows) / len(rows) for name in metric_names(k)},
+            rows=rows, collection=retriever.collection,
+            skipped=[qid for qid in query_texts if not relevant[qid]],
+            missing=sorted(set(judgements) - set(query_texts)),
+            store=_safe_location(retriever.store.location), engine=retriever.store.engine,
+            embedder=retriever.embedder.identity,
+        )
+    finally:
+        if owned is not None:
+            owned.close()
+    result.seconds = time.perf_counter() - started
+    if out is not None:
+        result.path = save_result(result, Path(out), queries=queries_where, qrels=qrels_where)
+    return result
+
+
+def save_result(result: RetrievalResult, out: Path, *, queries: str, qrels: str) -> Path:
+    """Write ``out/retrieval.json`` atomically (readers see the old file or the new one, never half)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder", hint="pass a folder for the results")
+    path = out / RESULT_FILE
+    data = {**result.to_dict(), "queries_file": queries, "qrels_file": qrels,
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), **versions()}
+    atomic_write_json(path, data)
+    return path
