@@ -13,7 +13,7 @@ import typer
 
 from promptkit.cli._common import err, handle_errors
 
-DEFAULT_QUESTION = "How long does light from the Sun take to reach Earth?"
+DEFAULT_QUESTION = "When will Halley's Comet next appear?"
 CORPUS = "quickstart/solar_system.jsonl"
 
 
