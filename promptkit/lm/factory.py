@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from typing import Any
 
 import dspy
@@ -162,8 +163,24 @@ class PromptkitLM(dspy.LM):
             return False
 
     # -- calls ------------------------------------------------------------------------------------
+    def _wire_request(self, prompt: Any) -> Any:
+        """A typed Request as a self-hosted OpenAI-compatible server needs it.
+
+        DSPy's LiteLLM engine serialises ``Config.max_tokens`` of a typed Request as
+        ``max_completion_tokens``, which llama.cpp's server ignores (it then generates until its
+        context is full). For an ``openai/`` route at an ``api_base`` the limit also goes out as
+        ``max_tokens``, through ``Config.extensions`` (sent verbatim); such servers honour either.
+        """
+        if not (isinstance(prompt, Request) and prompt.config.max_tokens and self.engine == "litellm"):
+            return prompt
+        if not (self.model.startswith(("openai/", "hosted_vllm/")) and self.endpoint):
+            return prompt
+        extensions = {"max_tokens": prompt.config.max_tokens, **(prompt.config.extensions or {})}
+        return replace(prompt, config=replace(prompt.config, extensions=extensions))
+
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         kwargs = self._namespaced(prompt, kwargs)
+        prompt = self._wire_request(prompt)
         problem = self._preflight_problem()
         if problem is not None and not self._answerable_from_cache(prompt, messages, kwargs, False):
             raise problem
@@ -175,6 +192,7 @@ class PromptkitLM(dspy.LM):
 
     async def acall(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         kwargs = self._namespaced(prompt, kwargs)
+        prompt = self._wire_request(prompt)
         problem = None
         if self.endpoint is not None and self._preflight_ok_for != self.endpoint:  # the probe blocks: off the loop
             problem = await asyncio.to_thread(self._preflight_problem)
