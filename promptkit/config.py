@@ -144,3 +144,20 @@ def load_settings(
             for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}", hint="fix the values named above") from None
+
+
+def with_overrides(settings: Settings | None, explicit: Mapping[str, Any]) -> Settings:
+    """``settings`` (default: :func:`load_settings`) with the non-None ``explicit`` values on top."""
+    given = {key: value for key, value in explicit.items() if value is not None}
+    if settings is None:
+        return load_settings(overrides=given)
+    if not given:
+        return settings
+    data = {name: getattr(settings, name) for name in Settings.model_fields if name != "source"}
+    data.update(given)
+    source = {**settings.source, **{key: "argument" for key in given}}
+    try:
+        return Settings(**data, source=source)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid arguments: {problems}", hint="fix the values named above") from None

@@ -25,9 +25,9 @@ from typing import Any
 
 import dspy
 from dspy.lm15 import Request
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
-from promptkit.config import Settings, load_settings
+from promptkit.config import Settings, with_overrides
 from promptkit.errors import BackendUnavailableError, ConfigError, PromptkitError
 from promptkit.lm.failures import causes, translate_failure, unreachable_reason
 from promptkit.lm.ollama import check_ollama_model
@@ -40,6 +40,7 @@ from promptkit.lm.routes import (
     normalize_api_base,
     normalize_ollama_base,
     parse_route,
+    without_userinfo,
 )
 
 ENGINES = ("litellm", "auto", "lm15")
@@ -124,7 +125,7 @@ class PromptkitLM(dspy.LM):
         base = self.kwargs.get("api_base") or self.kwargs.get("base_url")
         if self.ollama_name is not None:
             return normalize_ollama_base(base or os.environ.get("OLLAMA_API_BASE") or DEFAULT_OLLAMA_BASE)
-        return _without_userinfo(str(base)) if base else None
+        return without_userinfo(str(base)) if base else None
 
     def _secret(self) -> str | None:
         key = self.kwargs.get("api_key")
@@ -248,33 +249,6 @@ class PromptkitLM(dspy.LM):
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-def _without_userinfo(url: str) -> str:
-    """``https://user:token@host/v1`` -> ``https://host/v1``: URLs are shown in errors and reprs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = authority.rsplit("@", 1)[1]
-    return f"{scheme}://{authority}{slash}{path}"
-
-
-def _resolve_settings(settings: Settings | None, explicit: dict[str, Any]) -> Settings:
-    given = {key: value for key, value in explicit.items() if value is not None}
-    if settings is None:
-        return load_settings(overrides=given)
-    if not given:
-        return settings
-    data = {name: getattr(settings, name) for name in Settings.model_fields if name != "source"}
-    data.update(given)
-    source = {**settings.source, **{key: "argument" for key in given}}
-    try:
-        return Settings(**data, source=source)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid LM arguments: {problems}", hint="fix the values named above") from None
-
-
 def _secret_value(key: SecretStr | None) -> str | None:
     value = key.get_secret_value() if key is not None else None
     return value or None  # an empty key is no key (DSPy's native engine rejects "")
@@ -307,7 +281,7 @@ def lm(
         )
     if model is not None:
         parse_route(model)  # an explicit "" must fail here, not fall back to the configured model
-    resolved = _resolve_settings(
+    resolved = with_overrides(
         settings,
         {
             "model": model,

@@ -130,3 +130,14 @@ def combine_rollout_ids(namespace: int, rollout_id: int) -> int:
     """Mix a caller's rollout_id (BestOfN, Refine, bootstrap rounds) with the endpoint namespace."""
     digest = hashlib.sha256(f"{namespace}:{rollout_id}".encode()).hexdigest()
     return int(digest[:15], 16)
+
+
+def without_userinfo(url: str) -> str:
+    """``https://user:token@host/v1`` -> ``https://host/v1``: URLs are shown in errors and reprs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = authority.rsplit("@", 1)[1]
+    return f"{scheme}://{authority}{slash}{path}"
