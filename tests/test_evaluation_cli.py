@@ -76,10 +76,11 @@ def test_eval_program_without_run_is_the_same_command(app: typer.Typer, project:
 
 def test_bad_fail_under_and_bad_program_are_input_errors(app: typer.Typer, project: Path) -> None:
     bad = run(app, "eval", "run", *base_args(project, "x"), "--fail-under", "80")
-    assert isinstance(bad.exception, InputError) and bad.exception.exit_code == 2
+    # The CLI reports promptkit errors as one line (no traceback) and exits 2 for bad input.
+    assert bad.exit_code == 2 and "InputError" in bad.output
     missing = run(app, "eval", "run", f"{project / 'nope.py'}:answer", "--data", str(project / "qa.jsonl"),
                   "--metric", "exact_match", "--model", "fake")
-    assert isinstance(missing.exception, InputError) and "not found" in str(missing.exception)
+    assert missing.exit_code == 2 and "not found" in missing.output
 
 
 def test_resolve_program_kinds(project: Path) -> None:
@@ -120,4 +121,37 @@ def test_matrix_command(app: typer.Typer, project: Path) -> None:
     assert all(c["scores"]["exact_match"] == 0.75 for c in cells)
     spec.write_text("programs: [x]\ndatasets: [y]\nmetric: [z]\n")
     bad = run(app, "eval", "matrix", str(spec))
-    assert isinstance(bad.exception, InputError) and "unknown keys ['metric']" in str(bad.exception)
+    assert bad.exit_code == 2 and "unknown keys ['metric']" in bad.output
+
+
+def test_eval_a_technique_and_a_chain_spec(tmp_path: Path) -> None:
+    """PROGRAM may be a technique id or a chain YAML, not only module:attr."""
+    import json as _json
+
+    from typer.testing import CliRunner as _Runner
+
+    from promptkit.cli import app as _app
+
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(_json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n" for i in range(3)))
+    technique = _Runner().invoke(
+        _app, ["eval", "technique:cot_zeroshot", "--data", str(data), "--metric", "exact_match",
+               "--model", "fake", "--out", str(tmp_path / "t"), "--threads", "1"],
+    )
+    assert technique.exit_code == 0, technique.output
+    rows = [_json.loads(line) for line in (tmp_path / "t" / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(row["prediction"]["answer"].startswith("[fake]") for row in rows)
+
+    spec = tmp_path / "echo.yaml"
+    spec.write_text(
+        "name: echo\ninputs:\n  question: {type: str}\nsteps:\n"
+        "  - name: answer\n    prompt: 'Answer briefly: {{ question }}'\noutput: answer\n"
+    )
+    chain = _Runner().invoke(
+        _app, ["eval", str(spec), "--data", str(data), "--metric", "contains", "--model", "fake",
+               "--out", str(tmp_path / "c"), "--threads", "1"],
+    )
+    assert chain.exit_code == 0, chain.output
+    assert len((tmp_path / "c" / "results.jsonl").read_text().splitlines()) == 3
+    bad = _Runner().invoke(_app, ["eval", "technique:nope", "--data", str(data), "--metric", "exact_match"])
+    assert bad.exit_code == 2

@@ -10,6 +10,8 @@ import importlib
 
 import typer
 
+from promptkit.cli._common import handle_errors
+
 app = typer.Typer(
     name="promptkit",
     help="Prompt engineering with DSPy: readable Jinja prompts, techniques, RAG and evaluation.",
@@ -35,6 +37,17 @@ COMMAND_MODULES = (
 def _register_all() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
+    _handle_errors_everywhere(app)
+
+
+def _handle_errors_everywhere(group: typer.Typer) -> None:
+    """Every command, including those of sub-groups, reports errors as one line with its exit code."""
+    for command in group.registered_commands:
+        if command.callback is not None:
+            command.callback = handle_errors(command.callback)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _handle_errors_everywhere(sub.typer_instance)
 
 
 _register_all()

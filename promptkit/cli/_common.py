@@ -10,6 +10,8 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
+import click
+import typer
 from rich.console import Console
 
 from promptkit.errors import EXIT_INPUT, EXIT_RUNTIME, DataError, InputError, PromptkitError
@@ -40,13 +42,15 @@ def report(exc: BaseException) -> int:
 
 def handle_errors(fn: F) -> F:
     """Turn any exception from a command into a one-line message and an exit code."""
+    if getattr(fn, "_promptkit_handled", False):
+        return fn
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except SystemExit:
-            raise
+        except (SystemExit, typer.Exit, click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise  # typer.Exit(code=...) and usage errors carry their own exit code
         except KeyboardInterrupt:
             err.print("interrupted")
             raise SystemExit(130) from None
@@ -55,6 +59,7 @@ def handle_errors(fn: F) -> F:
                 raise
             raise SystemExit(report(exc)) from None
 
+    wrapper._promptkit_handled = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

@@ -73,6 +73,38 @@ def register(app: typer.Typer) -> None:
 # program references
 
 
+def _technique_program(ref: str) -> Any:
+    """``technique:ID`` -> that prompting technique over ``question -> answer``."""
+    if not ref.startswith("technique:"):
+        return None
+    from promptkit import techniques
+
+    return techniques.build(ref.removeprefix("technique:"), "question -> answer")
+
+
+def _chain_program(ref: str) -> Any:
+    """A chain spec (``pipelines/NAME.yaml``) -> a program whose prediction holds the chain's output.
+
+    A dict output becomes the prediction's fields; any other output is its ``answer``.
+    """
+    if not ref.endswith((".yaml", ".yml")):
+        return None
+    import dspy
+
+    from promptkit.chains import load_chain
+
+    chain = load_chain(ref)
+
+    def run_chain(**inputs: Any) -> dspy.Prediction:
+        output = chain.run(**inputs).output
+        return dspy.Prediction(**output) if isinstance(output, dict) else dspy.Prediction(answer=output)
+
+    return run_chain
+
+
+PROGRAM_RESOLVERS.extend([_technique_program, _chain_program])
+
+
 def resolve_program(ref: str) -> Any:
     for resolver in PROGRAM_RESOLVERS:
         program = resolver(ref)
@@ -175,7 +207,10 @@ def _lm_for(model: str | None) -> Any:
 
 @eval_app.command("run")
 def run_command(
-    program: str = typer.Argument(..., help="module:attr or path/to/file.py:attr (a dspy.Module or a factory)"),
+    program: str = typer.Argument(
+        ...,
+        help="module:attr or path/to/file.py:attr (a dspy.Module or a factory), technique:ID, or a chain spec .yaml",
+    ),
     data: Path = typer.Option(..., "--data", help="dataset file (jsonl, csv, parquet, BEIR folder, ...)"),
     metric: list[str] = typer.Option(..., "--metric", help="metric name; repeat for several, the first is primary"),
     threads: int = typer.Option(4, "--threads", help="rows evaluated in parallel"),
