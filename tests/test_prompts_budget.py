@@ -54,7 +54,7 @@ def test_loops_over_data_and_recursive_loops_are_bounded(env: TemplateEnv) -> No
 def test_infinite_macro_recursion_is_a_budget_error(env: TemplateEnv) -> None:
     template = env.from_string("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "rec.j2")
     # Either limit may trip first on a loaded machine: the recursion depth or the time budget.
-    with pytest.raises(TemplateBudgetError, match="recursion|time") as info:
+    with pytest.raises(TemplateBudgetError, match=r"recursion|time") as info:
         template.render_messages()
     assert info.value.template == "rec.j2"
 
