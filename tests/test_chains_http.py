@@ -6,22 +6,15 @@ import json
 import warnings
 from typing import Any
 
-import dspy
 import pytest
-from dspy.clients.cache import Cache
 
 from promptkit.chains import Chain, Step
 from promptkit.lm import lm
 from tests.servers import OpenAICompatServer
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("memory_only_cache")]
 
 SCHEMA = {"type": "object", "additionalProperties": {"type": "string"}}
-
-
-@pytest.fixture(autouse=True)
-def memory_only_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dspy, "cache", Cache(enable_disk_cache=False, enable_memory_cache=True, disk_cache_dir=None))
 
 
 def reply(body: dict[str, Any]) -> str:

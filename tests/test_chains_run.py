@@ -11,20 +11,16 @@ from pathlib import Path
 
 import dspy
 import pytest
-from dspy.clients.cache import Cache
 
 from promptkit.chains import Chain, ChainStepError, Step
 from promptkit.chains.lmcall import build_request, response_format_for
 from promptkit.errors import FakeLMError, InputError
 from promptkit.lm import FakeCall, FakeLM
 
+pytestmark = pytest.mark.usefixtures("memory_only_cache")
+
+
 MAPPING_SCHEMA = {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1}
-
-
-@pytest.fixture(autouse=True)
-def memory_only_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Replies cached by earlier runs (DSPy's disk cache) must never answer these tests."""
-    monkeypatch.setattr(dspy, "cache", Cache(enable_disk_cache=False, enable_memory_cache=True, disk_cache_dir=None))
 
 
 def two_step_chain(**classify: object) -> Chain:

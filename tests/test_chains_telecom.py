@@ -7,14 +7,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-import dspy
 import jsonschema
 import pytest
 import yaml
-from dspy.clients.cache import Cache
 
 from promptkit.chains import ChainResult, load_chain
 from promptkit.lm import FakeCall, FakeLM
+
+pytestmark = pytest.mark.usefixtures("memory_only_cache")
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "pipelines" / "telecom_feedback.yaml"
@@ -25,11 +26,6 @@ KEYWORDS = {
     "pricing concerns": ("charged", "price", "charges", "bill"),
     "customer support quality": ("support", "agent", "hold", "technician"),
 }
-
-
-@pytest.fixture(autouse=True)
-def memory_only_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dspy, "cache", Cache(enable_disk_cache=False, enable_memory_cache=True, disk_cache_dir=None))
 
 
 def step_schemas() -> dict[str, Any]:

@@ -18,7 +18,6 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from dspy.clients.cache import Cache
 from dspy.lm15 import Config as RequestConfig
 from dspy.lm15 import Message, Request
 from dspy.utils.exceptions import ContextWindowExceededError
@@ -28,13 +27,7 @@ from promptkit.lm import local_models
 from promptkit.lm.local import LoadEvent, local_lm, set_load_listener
 from promptkit.lm.local_engine import LlamaCppEngine
 
-pytestmark = pytest.mark.local
-
-
-@pytest.fixture(autouse=True)
-def memory_only_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fresh in-memory DSPy cache per test: answers from earlier runs (disk cache) must not hide engine calls."""
-    monkeypatch.setattr(dspy, "cache", Cache(enable_disk_cache=False, enable_memory_cache=True, disk_cache_dir=None))
+pytestmark = [pytest.mark.local, pytest.mark.usefixtures("memory_only_cache")]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ is answered with HTTP 500 (its request model only knows "text" and "json_object"
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Literal
 
 import dspy
@@ -16,24 +15,17 @@ import pytest
 
 pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
 
-from dspy.clients.cache import Cache
 from dspy.utils.exceptions import LMServerError
 
 import promptkit.lm
 from tests.servers.llamacpp import LlamaCppServer, LlamaCppServerJSONAdapter
 
-pytestmark = [pytest.mark.local, pytest.mark.server]
+pytestmark = [pytest.mark.local, pytest.mark.server, pytest.mark.usefixtures("memory_only_cache")]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LlamaCppServer]:
-    with LlamaCppServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def memory_only_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dspy, "cache", Cache(enable_disk_cache=False, enable_memory_cache=True, disk_cache_dir=None))
+def server(llamacpp_server: LlamaCppServer) -> LlamaCppServer:
+    return llamacpp_server
 
 
 @pytest.fixture

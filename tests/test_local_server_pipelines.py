@@ -7,32 +7,23 @@ sends the output schema in llama-cpp-python's dialect.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import dspy
 import pytest
 
 pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
 
-from dspy.clients.cache import Cache
 
 import promptkit
 from promptkit.adapter import TemplateAdapter
 from promptkit.chains import Chain, Step
 from tests.servers.llamacpp import LlamaCppServer
 
-pytestmark = [pytest.mark.local, pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.local, pytest.mark.server, pytest.mark.slow, pytest.mark.usefixtures("memory_only_cache")]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LlamaCppServer]:
-    with LlamaCppServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def memory_only_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dspy, "cache", Cache(enable_disk_cache=False, enable_memory_cache=True, disk_cache_dir=None))
+def server(llamacpp_server: LlamaCppServer) -> LlamaCppServer:
+    return llamacpp_server
 
 
 @pytest.fixture

@@ -5,24 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import dspy
 import pytest
-from dspy.clients.cache import Cache
 
 from promptkit.errors import ConfigError, InputError
 from promptkit.lm import FakeCall
 from promptkit.techniques import build, chained
+
+pytestmark = pytest.mark.usefixtures("memory_only_cache")
+
 
 RECOMMENDATIONS = {
     "service reliability": "add capacity",
     "pricing concerns": "explain the bill",
     "customer support quality": "shorter hold times",
 }
-
-
-@pytest.fixture(autouse=True)
-def memory_only_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dspy, "cache", Cache(enable_disk_cache=False, enable_memory_cache=True, disk_cache_dir=None))
 
 
 def analyst(call: FakeCall) -> str:

@@ -1,0 +1,31 @@
+"""Fixtures shared by several test files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.servers.llamacpp import LlamaCppServer
+
+
+@pytest.fixture
+def memory_only_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh in-memory DSPy cache for the test: replies cached on disk by earlier runs must never
+    answer it (they would hide the LM calls the test counts)."""
+    import dspy
+    from dspy.clients.cache import Cache
+
+    monkeypatch.setattr(dspy, "cache", Cache(enable_disk_cache=False, enable_memory_cache=True, disk_cache_dir=None))
+
+
+@pytest.fixture(scope="module")
+def llamacpp_server() -> Iterator[LlamaCppServer]:
+    """llama.cpp's OpenAI-compatible server with the embedded GGUF on 127.0.0.1, one per test module."""
+    pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
+    from tests.servers.llamacpp import LlamaCppServer
+
+    with LlamaCppServer() as running:
+        yield running
