@@ -50,6 +50,14 @@ def doctor() -> None:
             highlight=False,
         )
 
+    from promptkit.techniques.sandbox import sandbox_report
+
+    working = [name for name, ok in sandbox_report().items() if ok]
+    out.print(
+        f"code sandbox (program_of_thought, pal): {', '.join(working) if working else 'none — those techniques refuse to run'}",
+        highlight=False,
+    )
+
     parts = Table("optional part", "installed", "for")
     for module, purpose in OPTIONAL_PARTS.items():
         parts.add_row(module, "yes" if importlib.util.find_spec(module) else "no", escape(purpose))
