@@ -52,11 +52,9 @@ def doctor() -> None:
 
     from promptkit.techniques.sandbox import sandbox_report
 
-    working = [name for name, ok in sandbox_report().items() if ok]
-    out.print(
-        f"code sandbox (program_of_thought, pal): {', '.join(working) if working else 'none — those techniques refuse to run'}",
-        highlight=False,
-    )
+    working = ", ".join(name for name, ok in sandbox_report().items() if ok)
+    verdict = working or "none — those techniques refuse to run (install bubblewrap)"
+    out.print(f"code sandbox (program_of_thought, pal): {verdict}", highlight=False)
 
     parts = Table("optional part", "installed", "for")
     for module, purpose in OPTIONAL_PARTS.items():
