@@ -104,6 +104,13 @@ def parse_args(description: str, technique_ids: Sequence[str]) -> argparse.Names
     return parser.parse_args()
 
 
+def setup(description: str, technique_ids: Sequence[str]) -> tuple[Any, tuple[str, ...], bool]:
+    """The command line every technique example takes: ``(lm, chosen technique ids, show_prompt)``."""
+    args = parse_args(description, technique_ids)
+    chosen = (args.technique,) if args.technique else tuple(technique_ids)
+    return make_lm(args.model), chosen, args.show_prompt
+
+
 def run(
     lm: Any,
     technique_id: str,

@@ -7,7 +7,7 @@ Skeleton-of-Thought, and chained tasks (the seed's telecom chain run as a techni
 
 from __future__ import annotations
 
-from techniques_common import make_lm, parse_args, run
+from techniques_common import run, setup
 
 IDS = ("least_to_most", "plan_and_solve", "tree_of_thoughts", "metacognitive", "skeleton_of_thought", "chained_tasks")
 SLIDE = (
@@ -22,10 +22,7 @@ FEEDBACK = (
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "", IDS)
-    lm = make_lm(args.model)
-    chosen = [args.technique] if args.technique else IDS
-    show = args.show_prompt
+    lm, chosen, show = setup(__doc__ or "", IDS)
     if "least_to_most" in chosen:
         run(lm, "least_to_most", {"question": SLIDE}, extras=("subquestions", "subanswers"), show_prompt=show)
     if "plan_and_solve" in chosen:

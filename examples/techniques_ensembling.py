@@ -6,24 +6,22 @@
 
 from __future__ import annotations
 
-from techniques_common import make_lm, parse_args, run
+from techniques_common import run, setup
 
 IDS = ("self_consistency", "ensemble_refinement")
 QUESTION = "When I was 6 my sister was half my age. Now I'm 70. How old is my sister?"
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "", IDS)
-    lm = make_lm(args.model)
-    chosen = [args.technique] if args.technique else IDS
+    lm, chosen, show = setup(__doc__ or "", IDS)
     if "self_consistency" in chosen:
         prediction = run(lm, "self_consistency", {"question": QUESTION}, extras=("votes",),
-                         show_prompt=args.show_prompt, n=5, temperature=0.8)
+                         show_prompt=show, n=5, temperature=0.8)
         if prediction is not None:
             for index, sample in enumerate(prediction.samples, 1):
                 print(f"  sample {index}: {sample.answer}")
     if "ensemble_refinement" in chosen:
-        run(lm, "ensemble_refinement", {"question": QUESTION}, extras=("votes",), show_prompt=args.show_prompt,
+        run(lm, "ensemble_refinement", {"question": QUESTION}, extras=("votes",), show_prompt=show,
             n=3, m=3, temperature=0.8)
 
 

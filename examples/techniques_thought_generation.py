@@ -7,7 +7,7 @@ Thread of Thought.
 
 from __future__ import annotations
 
-from techniques_common import make_lm, parse_args, run
+from techniques_common import run, setup
 
 IDS = ("cot_zeroshot", "cot_fewshot", "contrastive_cot", "step_back", "analogical", "thread_of_thought")
 MATH = "A juggler can juggle 16 balls. Half of the balls are golf balls, and half of the golf balls are blue. How many blue golf balls are there?"  # noqa: E501
@@ -19,10 +19,7 @@ PASSAGES = (
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "", IDS)
-    lm = make_lm(args.model)
-    chosen = [args.technique] if args.technique else IDS
-    show = args.show_prompt
+    lm, chosen, show = setup(__doc__ or "", IDS)
     if "cot_zeroshot" in chosen:
         run(lm, "cot_zeroshot", {"question": MATH}, extras=("reasoning",), show_prompt=show)
     if "cot_fewshot" in chosen:  # Wei et al.'s GSM8K exemplars go in as FEW_SHOT_EXAMPLES turns

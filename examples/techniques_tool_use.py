@@ -7,7 +7,7 @@ native dspy.ReAct, and the code techniques (Program of Thoughts, PAL) whose Pyth
 
 from __future__ import annotations
 
-from techniques_common import HOTPOT_DOCS, HOTPOT_QUESTION, make_lm, parse_args, run
+from techniques_common import HOTPOT_DOCS, HOTPOT_QUESTION, run, setup
 
 from promptkit.techniques.react import DocstoreTools
 
@@ -16,10 +16,7 @@ WORD_PROBLEM = "A baker packs 6 muffins per box and fills 7 boxes. How many muff
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "", IDS)
-    lm = make_lm(args.model)
-    chosen = [args.technique] if args.technique else IDS
-    show = args.show_prompt
+    lm, chosen, show = setup(__doc__ or "", IDS)
     if "react" in chosen:
         prediction = run(lm, "react", {"question": HOTPOT_QUESTION}, extras=("finished",), show_prompt=show,
                          tools=DocstoreTools(HOTPOT_DOCS).tools(), max_steps=6)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from techniques_common import make_lm, parse_args, run
+from techniques_common import run, setup
 
 IDS = ("vanilla", "instructed", "system2_attention", "rephrase_and_respond")
 DISTRACTED = "Mary has 3 apples. Her brother is 12 years old. She buys 4 more apples. How many apples does she have?"
@@ -14,10 +14,7 @@ OPINIONATED = "I think the answer is Johnson, but I'm really not sure. Who was t
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "", IDS)
-    lm = make_lm(args.model)
-    chosen = [args.technique] if args.technique else IDS
-    show = args.show_prompt
+    lm, chosen, show = setup(__doc__ or "", IDS)
     if "vanilla" in chosen:
         run(lm, "vanilla", {"question": "What is the capital of Australia?"}, show_prompt=show,
             persona="You are a concise geography teacher.")
