@@ -93,6 +93,19 @@ class ZeroShotCoT(SingleStep):
         super().__init__(signature, trigger=trigger)
 
 
+def _demos_for(
+    signature: SignatureLike,
+    demos: Sequence[Mapping[str, Any] | dspy.Example] | None,
+    defaults: Any,
+    technique_id: str,
+    rationale_fields: tuple[str, ...],
+) -> tuple[Any, list[Any]]:
+    """The signature and its checked demos: the given ones, else the technique's defaults (question -> answer only)."""
+    sig = as_signature(signature, technique_id)
+    given = default_demos(sig, defaults, technique_id) if demos is None else demos
+    return sig, check_demos(given, sig, technique_id, rationale_fields)
+
+
 class FewShotCoT(SingleStep):
     """Worked examples with their reasoning, given to the predictor as demos (FEW_SHOT_EXAMPLES turns).
 
@@ -110,9 +123,7 @@ class FewShotCoT(SingleStep):
         *,
         demos: Sequence[Mapping[str, Any] | dspy.Example] | None = None,
     ) -> None:
-        sig = as_signature(signature, self.technique_id)
-        given = default_demos(sig, COT_DEMOS, self.technique_id) if demos is None else demos
-        checked = check_demos(given, sig, self.technique_id, ("reasoning",))
+        _, checked = _demos_for(signature, demos, COT_DEMOS, self.technique_id, ("reasoning",))
         super().__init__(signature, n_demos=len(checked))
         self.predict.demos = as_examples(checked, self.signature)
 
@@ -182,9 +193,9 @@ class ContrastiveCoT(SingleStep):
         *,
         demos: Sequence[Mapping[str, Any] | dspy.Example] | None = None,
     ) -> None:
-        sig = as_signature(signature, self.technique_id)
-        given = default_demos(sig, CONTRASTIVE_DEMOS, self.technique_id) if demos is None else demos
-        checked = check_demos(given, sig, self.technique_id, ("reasoning", "wrong_reasoning"))
+        sig, checked = _demos_for(
+            signature, demos, CONTRASTIVE_DEMOS, self.technique_id, ("reasoning", "wrong_reasoning")
+        )
         rendered = [
             {
                 "inputs": [{"name": n, "value": str(d[n])} for n in sig.input_fields],
