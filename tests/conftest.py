@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from tests.servers.llamacpp import LlamaCppServer
+
+
+@pytest.fixture
+def fake(fake_lm: Any) -> Any:
+    """``fake(answers, **kw)``: a FakeLM active for the test, with promptkit's TemplateAdapter."""
+
+    def make(answers: Any = None, **kw: Any) -> Any:
+        from promptkit.adapter import TemplateAdapter
+
+        return fake_lm(answers, adapter=TemplateAdapter(), **kw)
+
+    return make
 
 
 @pytest.fixture

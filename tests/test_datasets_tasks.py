@@ -13,16 +13,9 @@ import pytest
 
 from promptkit.datasets import extract_boxed, extract_gsm8k_answer, hub, load, read_corpus
 from promptkit.errors import DataError, InputError
+from tests.shared_data import shared
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def shared(relative: str) -> Path:
-    path = SHARED_DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared sample {path} is not present (tests read ../shared/data beside the repo)")
-    return path
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import dspy
@@ -14,15 +13,7 @@ import pytest
 from promptkit.datasets import load
 from promptkit.evaluation.metrics import answers_equivalent, extract_number, get, normalize_latex
 from promptkit.evaluation.metrics.latex_sympy import LatexParseError, parse_latex_answer, sympy_equal
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def shared(relative: str) -> Path:
-    path = SHARED_DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared sample {path} is not present (tests read ../shared/data beside the repo)")
-    return path
+from tests.shared_data import shared
 
 
 def score(metric_name: str, gold: Any, answer: Any) -> Any:

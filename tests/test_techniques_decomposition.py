@@ -8,17 +8,8 @@ from typing import Any
 
 import pytest
 
-from promptkit.adapter import TemplateAdapter
 from promptkit.errors import InputError
 from promptkit.techniques import build
-
-
-@pytest.fixture
-def fake(fake_lm: Any) -> Any:
-    def make(answers: Any = None, **kw: Any) -> Any:
-        return fake_lm(answers, adapter=TemplateAdapter(), **kw)
-
-    return make
 
 
 def system(call: Any) -> str:

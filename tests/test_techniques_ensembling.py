@@ -19,14 +19,6 @@ def cot(answer: str, reasoning: str = "because") -> dict[str, str]:
     return {"reasoning": reasoning, "answer": answer}
 
 
-@pytest.fixture
-def fake(fake_lm: Any) -> Any:
-    def make(answers: Any = None, **kw: Any) -> Any:
-        return fake_lm(answers, adapter=TemplateAdapter(), **kw)
-
-    return make
-
-
 def test_majority_vote_over_n_distinct_samples(fake: Any) -> None:
     lm = fake([cot("42", "a"), cot("41", "b"), cot("The answer is 42.", "c"), cot("42.0", "d"), cot("41", "e")])
     prediction = build("self_consistency", n=5, temperature=0.9)(question="6 * 7?")

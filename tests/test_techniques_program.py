@@ -7,20 +7,11 @@ from typing import Any
 
 import pytest
 
-from promptkit.adapter import TemplateAdapter
 from promptkit.techniques import build, sandbox
 from promptkit.techniques.program import ProgramError, strip_fences
 from promptkit.techniques.sandbox import SandboxUnavailableError, detect_sandbox
 
 needs_sandbox = pytest.mark.skipif(detect_sandbox() is None, reason="no sandbox backend works on this machine")
-
-
-@pytest.fixture
-def fake(fake_lm: Any) -> Any:
-    def make(answers: Any = None, **kw: Any) -> Any:
-        return fake_lm(answers, adapter=TemplateAdapter(), **kw)
-
-    return make
 
 
 @needs_sandbox

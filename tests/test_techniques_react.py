@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from promptkit.adapter import TemplateAdapter
 from promptkit.errors import InputError, ParseError
 from promptkit.techniques import build
 from promptkit.techniques.react import ActionFormatError, DocstoreTools, ToolError, parse_action
@@ -23,14 +22,6 @@ QUESTION = "What is the elevation range for the area that the eastern sector of 
 
 def step(thought: str, action: str) -> dict[str, str]:
     return {"thought": thought, "action": action}
-
-
-@pytest.fixture
-def fake(fake_lm: Any) -> Any:
-    def make(answers: Any = None, **kw: Any) -> Any:
-        return fake_lm(answers, adapter=TemplateAdapter(), **kw)
-
-    return make
 
 
 def test_the_seed_hotpotqa_trajectory(fake: Any) -> None:

@@ -6,19 +6,10 @@ from typing import Any
 
 import pytest
 
-from promptkit.adapter import TemplateAdapter
 from promptkit.errors import InputError
 from promptkit.techniques import build
 
 DRAFT = "Politicians born in NY: Hillary Clinton, Donald Trump, Michael Bloomberg"
-
-
-@pytest.fixture
-def fake(fake_lm: Any) -> Any:
-    def make(answers: Any = None, **kw: Any) -> Any:
-        return fake_lm(answers, adapter=TemplateAdapter(), **kw)
-
-    return make
 
 
 def cove_answer(call: Any) -> dict[str, Any]:
