@@ -188,11 +188,13 @@ def _scan_rows(path: Path, primary: str | None, worst: int) -> tuple[list[dict[s
 
 def _plot(summary: Mapping[str, Any], latencies: list[float], scores: list[float]) -> bytes | None:
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401  (an optional dependency: without it the report carries a note)
     except ImportError:
         return None
-    matplotlib.use("Agg")  # no display on servers / CI
-    import matplotlib.pyplot as plt
+    # The object API with the Agg canvas: no pyplot global state (safe off the main thread), and a
+    # fixed layout, because tight_layout measures every tick label and cost more than the drawing.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     names = list(summary["metrics"])
     means = [summary["metrics"][n]["mean"] or 0.0 for n in names]
@@ -200,7 +202,10 @@ def _plot(summary: Mapping[str, Any], latencies: list[float], scores: list[float
         [m - (summary["metrics"][n]["ci95"] or [m, m])[0] for n, m in zip(names, means, strict=True)],
         [(summary["metrics"][n]["ci95"] or [m, m])[1] - m for n, m in zip(names, means, strict=True)],
     ]
-    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 3.6))
+    figure = Figure(figsize=(13, 3.6))
+    FigureCanvasAgg(figure)
+    left, middle, right = figure.subplots(1, 3)
+    figure.subplots_adjust(left=0.05, right=0.99, bottom=0.13, top=0.9, wspace=0.22)
     left.bar(names, means, yerr=errs, capsize=6, color="#4c72b0")
     left.set_ylim(0, 1.05)
     left.set_title("score (mean, 95% CI)")
@@ -208,10 +213,8 @@ def _plot(summary: Mapping[str, Any], latencies: list[float], scores: list[float
     middle.set_title(f"{summary.get('primary_metric')} per row")
     right.hist(latencies, bins=30, color="#c44e52")
     right.set_title("latency per row (s)")
-    figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
     return buffer.getvalue()
 
 
