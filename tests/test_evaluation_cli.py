@@ -155,3 +155,28 @@ def test_eval_a_technique_and_a_chain_spec(tmp_path: Path) -> None:
     assert len((tmp_path / "c" / "results.jsonl").read_text().splitlines()) == 3
     bad = _Runner().invoke(_app, ["eval", "technique:nope", "--data", str(data), "--metric", "exact_match"])
     assert bad.exit_code == 2
+
+
+ADAPTER_PROGRAM = """
+import dspy
+
+def adapter_name(question: str) -> dspy.Prediction:
+    return dspy.Prediction(answer=type(dspy.settings.adapter).__name__)
+"""
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(None, "TemplateAdapter"), ("json", "JSONAdapter")])
+def test_eval_uses_the_template_adapter_unless_one_is_configured(
+    app: typer.Typer, tmp_path: Path, configured: str | None, expected: str
+) -> None:
+    # DSPy's default ChatAdapter sends no output schema: a small local model would run to max_tokens
+    # and pay a JSONAdapter retry on every row.
+    import dspy
+
+    (tmp_path / "prog.py").write_text(ADAPTER_PROGRAM)
+    (tmp_path / "qa.jsonl").write_text(json.dumps({"question": "q", "answer": expected}) + "\n")
+    args = [f"{tmp_path / 'prog.py'}:adapter_name", "--data", str(tmp_path / "qa.jsonl"), "--metric", "exact_match",
+            "--out", str(tmp_path / "run"), "--model", "fake", "--no-progress", "--fail-under", "1"]
+    with dspy.context(adapter=dspy.JSONAdapter() if configured else None):
+        result = run(app, "eval", "run", *args)
+    assert result.exit_code == 0, result.output

@@ -201,6 +201,20 @@ def _lm_for(model: str | None) -> Any:
     return make_lm(model)
 
 
+def _dspy_overrides(lm: Any) -> dict[str, Any]:
+    """The ``dspy.context`` for a CLI evaluation: ``lm`` when given, and promptkit's TemplateAdapter
+    unless the program module configured an adapter. DSPy's default ChatAdapter sends no output
+    schema, so a small model runs to max_tokens, fails to parse and pays a JSONAdapter retry per row."""
+    import dspy
+
+    overrides: dict[str, Any] = {} if lm is None else {"lm": lm}
+    if dspy.settings.adapter is None:
+        from promptkit.adapter import TemplateAdapter
+
+        overrides["adapter"] = TemplateAdapter()
+    return overrides
+
+
 # ---------------------------------------------------------------------------------------------
 # commands
 
@@ -238,7 +252,7 @@ def run_command(
     prog = resolve_program(program)
     lm = _lm_for(model)
     out = out or Path("runs") / f"eval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    with dspy.context(**({"lm": lm} if lm is not None else {})):
+    with dspy.context(**_dspy_overrides(lm)):
         result = evaluate(prog, dataset, metric, num_threads=threads, out=out, resume=resume,
                           retry_errors=retry_errors, limit=limit, max_errors=max_errors, fail_under=fail_under,
                           progress=progress)
@@ -306,6 +320,7 @@ def matrix_command(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Evaluate every program × model × dataset of SPEC, one run directory per cell."""
+    import dspy
     from rich.console import Console
     from rich.table import Table
 
@@ -316,9 +331,10 @@ def matrix_command(
     refs = programs if isinstance(programs, dict) else {str(p): p for p in programs}
     resolved = {name: resolve_program(str(ref)) for name, ref in refs.items()}
     out_dir = out or Path(config.get("out") or Path("runs") / f"matrix-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-    result = matrix(resolved, config.get("models"), config["datasets"], config["metrics"], out=out_dir,
-                    resume=resume, num_threads=int(config.get("threads", 4)), limit=config.get("limit"),
-                    max_errors=config.get("max_errors"), progress=progress)
+    with dspy.context(**_dspy_overrides(None)):
+        result = matrix(resolved, config.get("models"), config["datasets"], config["metrics"], out=out_dir,
+                        resume=resume, num_threads=int(config.get("threads", 4)), limit=config.get("limit"),
+                        max_errors=config.get("max_errors"), progress=progress)
     table = Table(title=f"matrix ({out_dir})")
     rows = result.table()
     columns = ["program", "model", "dataset", *result.metrics, "failed_rows", "tokens", "latency_p50_s", "error"]
