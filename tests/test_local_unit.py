@@ -20,7 +20,12 @@ from promptkit.config import load_settings
 from promptkit.errors import ConfigError
 from promptkit.lm import local as local_module
 from promptkit.lm import local_models
-from promptkit.lm.grammar import canonical_response_format, gbnf_for_response_format, schema_from_response_format
+from promptkit.lm.grammar import (
+    canonical_response_format,
+    gbnf_for_response_format,
+    non_empty_strings,
+    schema_from_response_format,
+)
 from promptkit.lm.local import local_lm
 from promptkit.lm.local_engine import AsyncLlamaCppEngine, LlamaCppEngine
 from promptkit.lm.local_models import ModelKey, ModelPool, display_name, model_stem, resolve_model_path
@@ -100,6 +105,23 @@ def test_grammar_keeps_the_schema_property_order() -> None:
     assert grammar is not None
     root = next(line for line in grammar.splitlines() if line.startswith("root ::="))
     assert root.index("reasoning-kv") < root.index("answer-kv")
+
+
+def test_plain_string_outputs_must_not_be_empty_unless_the_schema_bounds_them() -> None:
+    pytest.importorskip("llama_cpp")
+    schema = {"type": "object", "required": ["answer", "note", "label"],
+              "properties": {"answer": {"type": "string"}, "note": {"type": "string", "minLength": 0},
+                             "label": {"type": "string", "enum": ["a", "b"]}}}
+    assert non_empty_strings(schema)["properties"] == {
+        "answer": {"type": "string", "minLength": 1},  # SmolLM2 answers "" to some questions otherwise
+        "note": {"type": "string", "minLength": 0},  # the schema's own bound wins
+        "label": {"type": "string", "enum": ["a", "b"]},
+    }
+    assert schema["properties"]["answer"] == {"type": "string"}  # the caller's schema is not modified
+    grammar = gbnf_for_response_format({"type": "json_object", "schema": schema})
+    assert grammar is not None
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
+    assert rules["answer"].startswith('"\\"" char+') and "(char)*" in rules["note"]
 
 
 def test_unconvertible_schema_falls_back_to_any_json_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:

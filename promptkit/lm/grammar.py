@@ -106,7 +106,30 @@ def gbnf_for_response_format(response_format: Any) -> str | None:
     if schema is True:
         return str(JSON_GBNF)
     assert isinstance(schema, dict)
-    return _gbnf_for_schema(schema)
+    return _gbnf_for_schema(non_empty_strings(schema))
+
+
+# A plain string property is free; anything saying more about it is left as the user wrote it.
+_STRING_BOUNDS = ("minLength", "maxLength", "enum", "const", "pattern", "format")
+
+
+def non_empty_strings(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with ``minLength: 1`` on each top-level string property that has no bound of its own.
+
+    Under a grammar a tiny model often closes the string at once: SmolLM2 answers
+    ``{"answer": ""}`` to "What is 12 plus 30?". A signature never asks for an empty output, so the
+    grammar forbids it; a schema that allows empty strings says so with ``minLength: 0``.
+    """
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    bounded = {
+        name: {**prop, "minLength": 1}
+        if isinstance(prop, dict) and prop.get("type") == "string" and not any(k in prop for k in _STRING_BOUNDS)
+        else prop
+        for name, prop in properties.items()
+    }
+    return {**schema, "properties": bounded}
 
 
 def _gbnf_for_schema(schema: dict[str, Any]) -> str:
