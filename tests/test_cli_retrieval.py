@@ -60,6 +60,29 @@ def test_index_build_info_rag_drop(tmp_path: Path, corpus: Path) -> None:
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
 
+def test_index_build_names_the_fields_format_and_chunk_unit(tmp_path: Path) -> None:
+    table = tmp_path / "pages.data"  # a suffix that says nothing: --format decides
+    table.write_text(
+        "doc,heading,body\n"
+        "d1,Paris,Paris is the capital and largest city of France on the Seine and has many museums.\n"
+        "d2,Madrid,Madrid is the capital of Spain.\n"
+    )
+    store = str(tmp_path / "index")
+    base = ["index", "build", str(table), "--collection", "pages", "--store", store, "--format", "csv"]
+    missing = promptkit(*base, cwd=tmp_path)
+    assert missing.returncode == 2 and "no 'text' column" in missing.stderr and "--text-field" in missing.stderr
+    built = promptkit(*base, "--text-field", "body", "--title-field", "heading", "--id-field", "doc",
+                      "--chunk-size", "8", "--chunk-unit", "tokens", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "2 read, 2 kept, 4 chunks" in built.stdout  # Paris: 3 chunks of 8 embedder tokens; Madrid: 1
+    rag = promptkit("rag", "capital of Spain", "--collection", "pages", "--store", store, "--model", "fake",
+                    "--k", "1", cwd=tmp_path)
+    assert rag.returncode == 0, rag.stderr
+    assert "[1]" in rag.stdout and "Madrid" in rag.stdout.split("[1]")[1]  # the title came from --title-field
+    bad_unit = promptkit(*base, "--text-field", "body", "--chunk-unit", "chars", cwd=tmp_path)
+    assert bad_unit.returncode == 2 and "--chunk-unit 'chars'" in bad_unit.stderr
+
+
 def test_index_build_bad_input(tmp_path: Path) -> None:
     result = promptkit("index", "build", str(tmp_path / "nope.jsonl"), "--collection", "x", cwd=tmp_path)
     assert result.returncode == 2 and "nope.jsonl" in result.stderr and "Traceback" not in result.stderr

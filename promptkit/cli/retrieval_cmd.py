@@ -26,12 +26,25 @@ def build(
     store: StoreOption = DEFAULT_STORE,
     min_words: Annotated[int, typer.Option("--min-words", help="keep passages with more words than this")] = 0,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="split long passages (words)")] = None,
-    chunk_overlap: Annotated[int, typer.Option("--chunk-overlap", help="words shared by neighbouring chunks")] = 0,
+    chunk_overlap: Annotated[int, typer.Option("--chunk-overlap", help="units shared by neighbouring chunks")] = 0,
+    chunk_unit: Annotated[
+        str, typer.Option("--chunk-unit", help="what --chunk-size counts: words, or tokens of the embedder")
+    ] = "words",
+    source_format: Annotated[
+        str | None, typer.Option("--format", help="jsonl, csv, parquet, text, folder or beir (default: from the name)")
+    ] = None,
+    text_field: Annotated[str, typer.Option("--text-field", help="the record field holding the passage")] = "text",
+    title_field: Annotated[str, typer.Option("--title-field", help="the record field holding its title")] = "title",
+    id_field: Annotated[str, typer.Option("--id-field", help="the record field holding its source id")] = "id",
     embedder: Annotated[str | None, typer.Option("--embedder", help="sentence-transformers model")] = None,
 ) -> None:
     """Embed SOURCE and write it into COLLECTION (re-indexing the same passages adds nothing)."""
-    from promptkit.retrieval import Embedder, build_index
+    from promptkit.errors import InputError
+    from promptkit.retrieval import ColumnMap, Embedder, build_index
 
+    if chunk_unit not in ("words", "tokens"):
+        raise InputError(f"--chunk-unit {chunk_unit!r} is not a chunk unit", hint="use words or tokens")
+    fields = (text_field, title_field, id_field)
     report = build_index(
         source,
         collection,
@@ -40,6 +53,10 @@ def build(
         min_words=min_words,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
+        chunk_unit="tokens" if chunk_unit == "tokens" else "words",
+        format=source_format,
+        # BEIR keeps its own column names unless the user renamed one.
+        columns=None if fields == ("text", "title", "id") else ColumnMap(*fields),
     )
     out.print(
         f"{report.collection}: {report.added} added, {report.total} passages in total "
