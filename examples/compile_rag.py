@@ -25,6 +25,7 @@ from typing import Any
 
 import dspy
 
+from promptkit.adapter import TemplateAdapter
 from promptkit.evaluation import compare, evaluate
 from promptkit.evaluation.metrics import get as get_metric
 from promptkit.optimize import compile, load
@@ -72,7 +73,9 @@ def main(argv: list[str] | None = None, lm: Any = None) -> int:
     questions = load_questions()
     trainset, devset = questions[:8], questions[8:]
     metrics: list[Any] = [validate_context_and_answer, "exact_match", "passage_match"]
-    with dspy.context(lm=lm):
+    # promptkit's adapter sends the output schema where the backend enforces it (the embedded
+    # model's grammar); DSPy's default ChatAdapter would not, and a small model then rambles.
+    with dspy.context(lm=lm, adapter=TemplateAdapter()):
         before = evaluate(RAG(retriever, k=args.k), devset, metrics, out=out / "before", num_threads=2)
         compiled = compile(RAG(retriever, k=args.k), trainset, validate_context_and_answer, "bootstrap_fewshot",
                            max_bootstrapped_demos=2, max_labeled_demos=2, valset=devset, save=out / "rag.json")

@@ -26,6 +26,7 @@ from typing import Any
 
 import dspy
 
+from promptkit.adapter import TemplateAdapter
 from promptkit.datasets import load
 from promptkit.evaluation import evaluate
 from promptkit.evaluation.report import summary_table
@@ -60,7 +61,9 @@ def main(argv: list[str] | None = None, lm: Any = None) -> int:
         lm = make_lm(args.model)
     out = Path(args.out or f"runs/math_algebra-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     module = dspy.ChainOfThought("question -> answer")
-    with dspy.context(lm=lm):
+    # promptkit's adapter sends the output schema where the backend enforces it (the embedded
+    # model's grammar); DSPy's default ChatAdapter would not, and a small model then rambles.
+    with dspy.context(lm=lm, adapter=TemplateAdapter()):
         example = rows[0]
         print("Question:", example.question)
         print("Answer:", example.answer)

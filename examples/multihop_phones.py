@@ -24,6 +24,7 @@ from typing import Any
 import dspy
 from dspy.evaluate.metrics import F1
 
+from promptkit import configure
 from promptkit.programs import MultiHopRAG
 from promptkit.retrieval import Embedder, Retriever, build_index
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     retriever = build_retriever(args.store, k=args.passages_per_hop)
     from promptkit.lm import lm as make_lm  # lazy: the LM layer is only needed from here on
 
-    dspy.configure(lm=make_lm(args.model))
+    configure(lm=make_lm(args.model))  # dspy.configure with promptkit's TemplateAdapter
     trainset = [dspy.Example(question=q, answer=a).with_inputs("question") for q, a in TRAINSET]
     uncompiled = MultiHopRAG(retriever, passages_per_hop=args.passages_per_hop, max_hops=args.hops)
     compiled = dspy.BootstrapFewShot(metric=validate_answer_and_hops).compile(uncompiled, trainset=trainset)

@@ -25,6 +25,7 @@ from typing import Any
 
 import dspy
 
+from promptkit import configure
 from promptkit.programs import RAG
 from promptkit.retrieval import Embedder, Retriever, build_index
 
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     from promptkit.lm import lm as make_lm  # lazy: the LM layer is only needed from here on
 
     llm = make_lm(args.model)
-    dspy.configure(lm=llm, rm=retriever)  # the seed's dspy.settings.configure(lm=llm, rm=rm)
+    # the seed's dspy.settings.configure(lm=llm, rm=rm), with promptkit's TemplateAdapter as the adapter
+    configure(lm=llm, rm=retriever)
     rag = RAG(k=args.k)  # no retriever given: uses the configured rm, like the seed's dspy.Retrieve
     pred = rag(question=args.question)
     print(f"Question: {args.question}")

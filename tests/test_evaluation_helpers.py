@@ -16,7 +16,9 @@ from typing import Any
 import dspy
 from dspy.lm15 import Message, Response, Usage
 
-_FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond|\Z)", re.DOTALL)
+# A field's value ends at the next field, at DSPy's closing instruction, or at the end of the
+# TemplateAdapter's TASK section.
+_FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond|\n</TASK>|\Z)", re.DOTALL)
 
 
 class QAEngine:

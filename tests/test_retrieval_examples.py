@@ -29,7 +29,7 @@ def load_example(name: str) -> ModuleType:
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Examples call dspy.configure: restore DSPy's globals, keep caches out of the home folder."""
     monkeypatch.setenv("PROMPTKIT_EMBED_CACHE", str(tmp_path / "embeddings.sqlite"))
-    saved = {"lm": dspy.settings.lm, "rm": dspy.settings.rm}
+    saved = {"lm": dspy.settings.lm, "rm": dspy.settings.rm, "adapter": dspy.settings.adapter}
     yield
     dspy.configure(**saved)
 
