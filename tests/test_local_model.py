@@ -7,6 +7,7 @@ thread safety, never factual content. Generations are short (max_tokens small).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -272,3 +273,26 @@ def test_any_json_object_mode_returns_a_json_object(lm: dspy.LM) -> None:
                  max_tokens=96, cache=False)
     assert lm.history[-1]["usage"]["completion_tokens"] < 96
     assert isinstance(json.loads(reply), dict)
+
+
+def test_chat_adapter_without_a_schema_gets_one_hint_and_the_template_adapter_none(
+    lm: dspy.LM, caplog: pytest.LogCaptureFixture
+) -> None:
+    from promptkit.adapter import TemplateAdapter
+    from promptkit.lm import local_engine
+
+    local_engine._warned_unconstrained.clear()
+    short = lm.copy(max_tokens=16)
+
+    def hints() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "promptkit.lm.local_engine"]
+
+    with caplog.at_level("WARNING", logger="promptkit.lm.local_engine"):
+        with dspy.context(lm=short, adapter=TemplateAdapter()):
+            dspy.Predict("question -> answer")(question="Name a colour.")
+        assert not hints()  # schema sent, grammar applied: nothing to say
+        with dspy.context(lm=short, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False)):
+            for question in ("Name a fruit.", "Name a tree."):
+                with contextlib.suppress(Exception):  # 8 unconstrained tokens rarely parse
+                    dspy.Predict("question -> answer")(question=question)
+    assert len(hints()) == 1 and "ChatAdapter" in hints()[0] and "TemplateAdapter" in hints()[0]

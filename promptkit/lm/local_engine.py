@@ -15,6 +15,7 @@ DSPy gives an engine its cache, retries, usage tracking and history; the engine 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -49,6 +50,10 @@ from promptkit.lm.local_models import (
 )
 from promptkit.lm.local_requests import chat_messages, refuse_unsupported
 
+logger = logging.getLogger(__name__)
+# DSPy's ChatAdapter ends every output-format instruction with this marker and sends no schema.
+_CHAT_ADAPTER_MARKER = "[[ ## completed ## ]]"
+_warned_unconstrained = threading.Event()
 _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 _SEED_MODULUS = 2**31
 _FANOUT_MEMORY = 64
@@ -135,6 +140,7 @@ class LlamaCppEngine:
     def complete(self, request: Request) -> Response:
         messages = chat_messages(request)
         options = self._generation_options(request)
+        _hint_if_unconstrained(messages, options)
         with self._lease() as model:
             model.start_call()
             try:
@@ -161,6 +167,7 @@ class LlamaCppEngine:
         """Yield lm15 stream events; the llama context stays leased until the stream ends or is closed."""
         messages = chat_messages(request)
         options = self._generation_options(request)
+        _hint_if_unconstrained(messages, options)
         # llama-cpp-python's stream carries no usage; a logits processor sees every sampling step,
         # and its first call sees exactly the prompt tokens, which gives real counts.
         counts = {"prompt": 0, "sampled": 0}
@@ -335,3 +342,21 @@ def _finish_reason(reason: str | None) -> Any:
 def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield first
     yield from rest
+
+
+def _hint_if_unconstrained(messages: list[dict[str, str]], options: dict[str, Any]) -> None:
+    """Say once per process when DSPy's ChatAdapter drives the embedded model without a schema.
+
+    A small model does not keep the ``[[ ## field ## ]]`` format (SmolLM2-135M: 20 of 20 replies
+    failed to parse): it writes until max_tokens, then DSPy retries with its JSONAdapter. The
+    TemplateAdapter sends the output schema, which the engine enforces with a grammar.
+    """
+    if "grammar" in options or _warned_unconstrained.is_set():
+        return
+    if any(_CHAT_ADAPTER_MARKER in message["content"] for message in messages):
+        _warned_unconstrained.set()
+        logger.warning(
+            "promptkit: DSPy's ChatAdapter sends the embedded model no output schema, and a small model "
+            "does not keep its text format; use promptkit.configure(lm=...) or "
+            "dspy.configure(adapter=promptkit.TemplateAdapter()) so the output is grammar-constrained"
+        )
