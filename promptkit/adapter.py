@@ -49,18 +49,28 @@ StructuredPolicy = Literal["auto", "always", "never"]
 _CURRENT_MODE: contextvars.ContextVar[OutputMode] = contextvars.ContextVar("promptkit_output_mode", default="markers")
 
 
+_MARKERS_HINT = (
+    "if the server can enforce a JSON schema, say so: PROMPTKIT_STRUCTURED_OUTPUT=json_schema (OpenAI, vLLM) "
+    "or json_object_schema (a llama.cpp server), or promptkit.lm(..., structured_output=...); otherwise use a "
+    "model that follows the format or TemplateAdapter(retry_on_parse_error=True)"
+)
+_JSON_HINT = (
+    "a reply cut off at max_tokens is not valid JSON: raise max_tokens; otherwise use a model that follows "
+    "the schema or TemplateAdapter(retry_on_parse_error=True)"
+)
+
+
 class AdapterParseError(ParseError, dspy.AdapterParseError):
     """The reply did not contain the signature's output fields. ``raw`` holds the reply."""
 
-    def __init__(self, signature: type[Signature], raw: str, reason: str) -> None:
+    def __init__(self, signature: type[Signature], raw: str, reason: str, mode: OutputMode = "markers") -> None:
         fields = list(signature.output_fields)
         ParseError.__init__(
             self,
             f"could not parse the LM reply into fields {fields}: {reason}",
             raw=raw,
             fields=fields,
-            hint="use a model that follows the format, enable structured output, or "
-            "TemplateAdapter(retry_on_parse_error=True)",
+            hint=_JSON_HINT if mode == "json" else _MARKERS_HINT,
         )
         DSPyError.__init__(self, self.args[0])  # DSPy's structured metadata (code, model, ...), same text
         self.adapter_name = "TemplateAdapter"
@@ -253,20 +263,21 @@ class TemplateAdapter(dspy.ChatAdapter):
 
     def parse(self, signature: type[Signature], completion: str) -> dict[str, Any]:
         names = list(signature.output_fields)
+        mode = _CURRENT_MODE.get()
         try:
-            if _CURRENT_MODE.get() == "json":
+            if mode == "json":
                 raw_fields = parse_json_fields(completion, names)
             else:
                 raw_fields = parse_marker_fields(completion, names)
         except ValueError as exc:
-            raise AdapterParseError(signature, completion, str(exc)) from None
+            raise AdapterParseError(signature, completion, str(exc), mode) from None
         parsed: dict[str, Any] = {}
         for name, info in signature.output_fields.items():
             try:
                 parsed[name] = parse_value(raw_fields[name], info.annotation)
             except (ValueError, TypeError) as exc:
                 reason = f"field {name!r} is not a valid {get_annotation_name(info.annotation)}: {exc}"
-                raise AdapterParseError(signature, completion, reason) from None
+                raise AdapterParseError(signature, completion, reason, mode) from None
         return parsed
 
 

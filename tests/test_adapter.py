@@ -91,6 +91,15 @@ def test_parse_failure_raises_with_raw_text_and_makes_no_second_call() -> None:
     assert isinstance(info.value, ParseError) and isinstance(info.value, dspy.AdapterParseError)
     assert "I refuse to use the format." in str(info.value) and info.value.raw == "I refuse to use the format."
     assert len(fake.calls) == 1
+    assert "PROMPTKIT_STRUCTURED_OUTPUT" in info.value.hint  # markers failed: the fix may be to enable a schema
+
+
+def test_a_json_reply_cut_off_points_at_max_tokens() -> None:
+    fake = FakeLM(['{"reasoning": "First, the capital of France is a city that'])  # max_tokens hit mid-thought
+    fake.structured_output = "json_schema"  # type: ignore[attr-defined]
+    with pytest.raises(AdapterParseError) as info:
+        run(dspy.ChainOfThought(Facts), fake, question="q")
+    assert "max_tokens" in info.value.hint and "PROMPTKIT_STRUCTURED_OUTPUT" not in info.value.hint
 
 
 def test_retry_on_parse_error_retries_once_with_a_reminder(caplog: pytest.LogCaptureFixture) -> None:
