@@ -76,3 +76,23 @@ def test_openai_json_schema_response_format_is_rejected_by_this_server(server_lm
     openai_style = {"type": "json_schema", "json_schema": {"name": "A", "schema": schema, "strict": True}}
     with pytest.raises(LMServerError, match="Input should be 'text' or 'json_object'"):
         server_lm("Say something.", response_format=openai_style)
+
+
+def test_self_consistency_gets_n_samples_though_the_server_ignores_n(server: LlamaCppServer) -> None:
+    """LiteLLM lists ``n`` for OpenAI routes, and this server answers an n=3 request with one choice:
+    the technique requests the missing samples one by one instead of voting over one."""
+    from promptkit.adapter import TemplateAdapter
+    from promptkit.techniques import build
+    from promptkit.techniques.ensembling import supports_n
+
+    lm = promptkit.lm.lm("openai/smollm2", api_base=server.api_base, api_key="x", max_tokens=96, num_retries=0,
+                         structured_output="json_object_schema")
+    assert supports_n(lm)
+    with dspy.context(lm=lm, adapter=TemplateAdapter()):
+        prediction = build("self_consistency", n=3, temperature=0.8)(question="Name a primary colour.")
+    assert len(prediction.samples) + len(prediction.failed_samples) == 3
+    assert all(sample.answer for sample in prediction.samples)  # the schema sent forbids empty outputs
+    sent = lm.history[0]["kwargs"]["response_format"]["schema"]["properties"]
+    assert sent["answer"]["minLength"] == sent["reasoning"]["minLength"] == 1
+    assert [len(entry["outputs"]) for entry in lm.history] == [1, 1, 1]  # one choice for n=3, then two single requests
+    assert lm.history[0]["kwargs"].get("n") == 3 and all("n" not in e["kwargs"] for e in lm.history[1:])

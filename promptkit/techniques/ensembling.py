@@ -1,8 +1,9 @@
 """Ensembling: self-consistency (sample N reasoning paths, majority vote) and ensemble refinement.
 
 Sampling. N samples at ``temperature > 0``: one request with ``n=N`` when the backend takes ``n``
-(the LM's own ``supports_n`` flag, else ``"n" in lm.supported_params``), otherwise N requests, each
-with its own ``rollout_id`` (0..N-1) — ``rollout_id`` is part of DSPy's cache key, so the N requests
+(the LM's own ``supports_n`` flag, else ``"n" in lm.supported_params``; a server that silently
+returns fewer choices gets the rest one by one), otherwise N requests, each with its own
+``rollout_id`` (0..N-1) — ``rollout_id`` is part of DSPy's cache key, so the N requests
 are N distinct cache entries instead of one answer served N times. A sample whose reply does not
 parse is dropped from the vote (kept in ``failed_samples``); if every sample fails, the last error
 is raised.
@@ -74,23 +75,33 @@ def sample(
 ) -> tuple[list[dspy.Prediction], list[str]]:
     """``n`` samples of ``predict`` at ``temperature``: (parsed samples, errors of the failed ones)."""
     lm = getattr(predict, "lm", None) or dspy.settings.lm
+    samples: list[dspy.Prediction] = []
     if n > 1 and supports_n(lm):
         pred = predict(**inputs, config={"n": n, "temperature": temperature})
-        return [pred.completions[i] for i in range(len(pred.completions))], []
+        samples = [pred.completions[i] for i in range(len(pred.completions))][:n]
+        if len(samples) == n:
+            return samples, []
+        # The server ignored n (llama.cpp's OpenAI-compatible server answers with one choice):
+        # the missing samples are requested one by one.
+    more, failures = _distinct_samples(predict, inputs, range(len(samples), n), temperature, num_threads)
+    samples += more
+    if not samples:
+        raise ParseError(f"none of the {n} samples could be parsed", raw="\n".join(failures))
+    return samples, failures
 
+
+def _distinct_samples(
+    predict: dspy.Predict, inputs: dict[str, Any], rollout_ids: range, temperature: float, num_threads: int
+) -> tuple[list[dspy.Prediction], list[str]]:
     def one(rollout_id: int) -> dspy.Prediction | str:
         try:
             return predict(**inputs, config={"temperature": temperature, "rollout_id": rollout_id})
         except _PARSE_ERRORS as exc:
             return f"sample {rollout_id}: {type(exc).__name__}: {str(exc)[:300]}"
 
-    jobs: list[Callable[[], dspy.Prediction | str]] = [functools.partial(one, i) for i in range(n)]
+    jobs: list[Callable[[], dspy.Prediction | str]] = [functools.partial(one, i) for i in rollout_ids]
     results = run_parallel(jobs, num_threads)
-    samples = [r for r in results if isinstance(r, dspy.Prediction)]
-    failures = [r for r in results if isinstance(r, str)]
-    if not samples:
-        raise ParseError(f"none of the {n} samples could be parsed", raw="\n".join(failures))
-    return samples, failures
+    return [r for r in results if isinstance(r, dspy.Prediction)], [r for r in results if isinstance(r, str)]
 
 
 def vote(samples: Sequence[dspy.Prediction], field: str, normalize: Normalizer) -> tuple[int, dict[str, int]]:
