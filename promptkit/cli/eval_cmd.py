@@ -339,7 +339,7 @@ def matrix_command(
     rows = result.table()
     columns = ["program", "model", "dataset", *result.metrics, "failed_rows", "tokens", "latency_p50_s", "error"]
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # names wrap instead of ending in "…"
     for row in rows:
         table.add_row(*("-" if row.get(c) is None else f"{row[c]:.3f}" if isinstance(row.get(c), float)
                         else str(row[c]) for c in columns))
