@@ -58,13 +58,20 @@ def parse_marker_fields(reply: str, names: Sequence[str]) -> dict[str, str]:
 def _first_json_object(text: str) -> Any:
     """The first JSON value in ``text``, tolerating code fences and prose around it."""
     stripped = text.strip()
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", stripped, re.DOTALL)
-    if fenced:
-        stripped = fenced.group(1).strip()
     try:
         return json.loads(stripped)
     except json.JSONDecodeError:
         pass
+    # A fence is only a wrapper when the reply does not itself start as JSON: a grammar-constrained
+    # reply is an object whose string values may hold fenced code, which must stay inside them.
+    if not stripped.startswith("{"):
+        fenced = re.search(r"```(?:json)?\s*(.*?)```", stripped, re.DOTALL)
+        if fenced:
+            stripped = fenced.group(1).strip()
+            try:
+                return json.loads(stripped)
+            except json.JSONDecodeError:
+                pass
     start = stripped.find("{")
     if start >= 0:
         decoder = json.JSONDecoder()

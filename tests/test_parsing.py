@@ -48,6 +48,14 @@ def test_json_reply_with_fence_and_prose() -> None:
     assert parse_json_fields(reply, ["reasoning", "answer"]) == {"reasoning": "r", "answer": 4}
 
 
+def test_fenced_code_inside_a_json_value_stays_in_the_value() -> None:
+    # What the embedded model wrote under its grammar: the fence is content, not a wrapper.
+    reply = '{ "answer": "} ```python\ndef total(x):\n    return [x, 2]\n```\nprint(total(1))" }'
+    assert parse_json_fields(reply, ["answer"])["answer"].startswith("} ```python\ndef total")
+    cut_off = '{ "answer": "Use ```python\nprint([1, 2])\n``` and then'  # max_tokens hit inside the value
+    assert parse_json_fields(cut_off, ["answer"])["answer"].startswith("Use ```python")
+
+
 def test_json_reply_embedded_in_text() -> None:
     assert parse_json_fields('The result: {"answer": "Paris"} done', ["answer"]) == {"answer": "Paris"}
 
