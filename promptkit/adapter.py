@@ -141,8 +141,8 @@ class TemplateAdapter(dspy.ChatAdapter):
         if schema is None:  # open-ended dict outputs cannot be a strict schema
             lm_kwargs.setdefault("response_format", {"type": "json_object"})
         elif mode == "json_object_schema":
-            # llama.cpp's server (and Ollama) turn the schema into a grammar, like the embedded engine,
-            # and a tiny model closes a free string at once: outputs must not be empty there either.
+            # A llama.cpp server turns the schema into a grammar, like the embedded engine, and a tiny
+            # model closes a free string at once: outputs must not be empty there either.
             from promptkit.lm.grammar import non_empty_strings
 
             lm_kwargs.setdefault("response_format", {"type": "json_object", "schema": non_empty_strings(schema)})
