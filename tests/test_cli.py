@@ -40,6 +40,17 @@ def test_help_lists_the_commands() -> None:
         assert command in result.stdout
 
 
+def test_version_names_promptkit_dspy_and_python() -> None:
+    from importlib import metadata
+
+    from promptkit import __version__
+
+    result = promptkit("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["promptkit", __version__]
+    assert f"dspy {metadata.version('dspy')}" in result.stdout and f"python {sys.version.split()[0]}" in result.stdout
+
+
 def test_help_and_render_do_not_import_heavy_libraries() -> None:
     probe = (
         "import sys, runpy\n"
@@ -49,7 +60,7 @@ def test_help_and_render_do_not_import_heavy_libraries() -> None:
         "heavy = [m for m in ('torch', 'sentence_transformers', 'litellm', 'dspy') if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    for args in (["--help"], ["render", "structured.j2", "--vars", str(OBJECTS), "--format", "text"]):
+    for args in (["--help"], ["--version"], ["render", "structured.j2", "--vars", str(OBJECTS), "--format", "text"]):
         result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=ROOT)
         assert "HEAVY []" in result.stderr, (args, result.stderr[-2000:])
 

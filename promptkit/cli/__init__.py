@@ -20,6 +20,31 @@ app = typer.Typer(
     add_completion=False,
 )
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    import platform
+    from importlib import metadata
+
+    import promptkit
+
+    try:
+        dspy_version = metadata.version("dspy")  # the installed version, without importing DSPy
+    except metadata.PackageNotFoundError:
+        dspy_version = "not installed"
+    typer.echo(f"promptkit {promptkit.__version__} (dspy {dspy_version}, python {platform.python_version()})")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the versions and exit."
+    ),
+) -> None:
+    """Prompt engineering with DSPy: readable Jinja prompts, techniques, RAG and evaluation."""
+
+
 # Modules that define commands; each has register(app).
 COMMAND_MODULES = (
     "promptkit.cli.render",
