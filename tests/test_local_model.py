@@ -296,3 +296,21 @@ def test_chat_adapter_without_a_schema_gets_one_hint_and_the_template_adapter_no
                 with contextlib.suppress(Exception):  # 8 unconstrained tokens rarely parse
                     dspy.Predict("question -> answer")(question=question)
     assert len(hints()) == 1 and "ChatAdapter" in hints()[0] and "TemplateAdapter" in hints()[0]
+
+
+def test_sampling_options_reach_llama_cpp(monkeypatch: pytest.MonkeyPatch) -> None:
+    import llama_cpp
+
+    seen: list[dict[str, Any]] = []
+    original = llama_cpp.Llama.create_chat_completion
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(llama_cpp.Llama, "create_chat_completion", spy)
+    tuned = local_lm(max_tokens=8, repeat_penalty=1.1, frequency_penalty=0.3, top_k=20, cache=False)
+    [reply] = tuned("Say hi.")
+    assert isinstance(reply, str)
+    assert seen[-1]["repeat_penalty"] == 1.1 and seen[-1]["frequency_penalty"] == 0.3 and seen[-1]["top_k"] == 20
+    tuned.engine.close()

@@ -170,7 +170,8 @@ def test_unknown_option_is_a_config_error_naming_it(gguf: Path) -> None:
 
 
 @pytest.mark.parametrize(("option", "value"), [("n_threads", 0), ("n_ctx", "big"), ("max_tokens", -1),
-                                               ("temperature", -0.5), ("seed", 1.5), ("pool_size", True)])
+                                               ("temperature", -0.5), ("seed", 1.5), ("pool_size", True),
+                                               ("repeat_penalty", 0)])
 def test_invalid_option_values_name_the_option(gguf: Path, option: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=option):
         local_lm(gguf, **{option: value})
@@ -208,8 +209,10 @@ def test_announcement_is_printed_once_per_process(
 
 
 def test_engine_state_round_trips_without_secrets(gguf: Path) -> None:
-    engine = LlamaCppEngine(gguf, n_threads=1, n_ctx=512, max_tokens=20, temperature=0.3, seed=5, pool_size=2)
+    engine = LlamaCppEngine(gguf, n_threads=1, n_ctx=512, max_tokens=20, temperature=0.3, seed=5, pool_size=2,
+                            repeat_penalty=1.1)
     state = engine.dump_state()
+    assert state["repeat_penalty"] == 1.1
     assert json.loads(json.dumps(state)) == state
     assert not any("key" in name for name in state)
     clone = LlamaCppEngine.load_state(state)

@@ -45,9 +45,11 @@ __all__ = [
     "stderr_load_listener",
 ]
 
-ENGINE_OPTIONS = frozenset({"n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size"})
-# dspy.LM keyword arguments that make sense with an in-process engine.
-LM_OPTIONS = frozenset({"cache", "callbacks", "num_retries", "rollout_id"})
+ENGINE_OPTIONS = frozenset({"n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size", "repeat_penalty"})
+# dspy.LM keyword arguments that make sense with an in-process engine (the sampling ones reach the
+# engine in every request's config).
+SAMPLING_OPTIONS = frozenset({"top_p", "top_k", "frequency_penalty", "presence_penalty", "stop"})
+LM_OPTIONS = frozenset({"cache", "callbacks", "num_retries", "rollout_id"}) | SAMPLING_OPTIONS
 # Settings that only mean something for a server; refused when given explicitly for the local model.
 _SERVER_SETTINGS = ("api_base", "api_key", "engine")
 
@@ -71,8 +73,10 @@ def local_lm(
     ``path`` None means the bundled SmolLM2-135M-Instruct GGUF. ``settings`` supplies
     ``temperature`` / ``max_tokens`` (keyword arguments win). Engine keyword arguments:
     ``n_threads`` (2), ``n_ctx`` (2048), ``max_tokens`` (512), ``temperature`` (0.0), ``seed`` (0),
-    ``pool_size`` (1: calls share one llama context, serialized). ``cache``, ``callbacks``,
-    ``num_retries`` and ``rollout_id`` go to ``dspy.LM``. Anything else raises :class:`ConfigError`.
+    ``pool_size`` (1: calls share one llama context, serialized), ``repeat_penalty`` (1.0: off).
+    ``cache``, ``callbacks``, ``num_retries``, ``rollout_id`` and the sampling options ``top_p``,
+    ``top_k``, ``frequency_penalty``, ``presence_penalty`` and ``stop`` go to ``dspy.LM``.
+    Anything else raises :class:`ConfigError`.
 
     ``announce`` (alias ``default_chosen``): say once per process on stderr that the embedded model
     was picked because nothing was configured. Resolved ``settings`` whose ``model`` is None (what

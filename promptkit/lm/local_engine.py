@@ -69,6 +69,9 @@ class EngineOptions:
     temperature: float = 0.0
     seed: int = 0
     pool_size: int = 1
+    # llama.cpp's penalty on recently generated tokens (1.0 = off, its default). A tiny model under
+    # greedy decoding can loop inside a JSON string until max_tokens; 1.1 roughly halves its tokens.
+    repeat_penalty: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("n_threads", "n_ctx", "max_tokens", "pool_size"):
@@ -81,6 +84,9 @@ class EngineOptions:
             raise ConfigError(f"local model option seed={self.seed!r} must be an integer")
         if isinstance(self.temperature, bool) or not isinstance(self.temperature, int | float) or self.temperature < 0:
             raise ConfigError(f"local model option temperature={self.temperature!r} must be a number >= 0")
+        penalty = self.repeat_penalty
+        if isinstance(penalty, bool) or not isinstance(penalty, int | float) or penalty <= 0:
+            raise ConfigError(f"local model option repeat_penalty={penalty!r} must be a number > 0", hint="1.0 is off")
 
 
 class EngineStats:
@@ -120,9 +126,10 @@ class LlamaCppEngine:
         temperature: float = 0.0,
         seed: int = 0,
         pool_size: int = 1,
+        repeat_penalty: float = 1.0,
     ) -> None:
         self.model_path: Path = resolve_model_path(model_path)
-        self.options = EngineOptions(n_threads, n_ctx, max_tokens, float(temperature), seed, pool_size)
+        self.options = EngineOptions(n_threads, n_ctx, max_tokens, float(temperature), seed, pool_size, repeat_penalty)
         self.stats = EngineStats()
         self._pool: ModelPool | None = None
         self._pool_lock = threading.Lock()
@@ -223,11 +230,12 @@ class LlamaCppEngine:
         """What a saved program needs to rebuild the engine: the model path and options (no secrets exist here)."""
         o = self.options
         return {"model_path": str(self.model_path), "n_threads": o.n_threads, "n_ctx": o.n_ctx,
-                "max_tokens": o.max_tokens, "temperature": o.temperature, "seed": o.seed, "pool_size": o.pool_size}
+                "max_tokens": o.max_tokens, "temperature": o.temperature, "seed": o.seed, "pool_size": o.pool_size,
+                "repeat_penalty": o.repeat_penalty}
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> LlamaCppEngine:
-        known = {"model_path", "n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size"}
+        known = {"model_path", "n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size", "repeat_penalty"}
         unknown = sorted(set(state) - known)
         if unknown or "model_path" not in state:
             raise ConfigError(
@@ -257,6 +265,7 @@ class LlamaCppEngine:
             "temperature": temperature,
             "max_tokens": self.options.max_tokens if config.max_tokens is None else config.max_tokens,
             "seed": self._sampling_seed(request, temperature),
+            "repeat_penalty": self.options.repeat_penalty,
         }
         if config.stop:
             options["stop"] = list(config.stop)
