@@ -85,7 +85,7 @@ def test_self_consistency_gets_n_samples_though_the_server_ignores_n(server: Lla
     from promptkit.techniques import build
     from promptkit.techniques.ensembling import supports_n
 
-    lm = promptkit.lm.lm("openai/smollm2", api_base=server.api_base, api_key="x", max_tokens=96, num_retries=0,
+    lm = promptkit.lm.lm("openai/smollm2", api_base=server.api_base, api_key="x", max_tokens=256, num_retries=0,
                          structured_output="json_object_schema")
     assert supports_n(lm)
     with dspy.context(lm=lm, adapter=TemplateAdapter()):
