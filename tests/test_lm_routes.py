@@ -147,6 +147,21 @@ def test_openai_compatible_server_without_key_gets_placeholder(tmp_path: Path, m
     assert built.kwargs["api_key"]  # the OpenAI client refuses to run without one
 
 
+def test_hosted_provider_without_its_key_is_a_config_error_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("PROMPTKIT_API_KEY", raising=False)
+    keyless = lm("anthropic/claude-x", settings=settings_for(tmp_path), cache=False)
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY is not set") as info:
+        keyless("hi")  # no network: refused before LiteLLM is asked
+    assert "export ANTHROPIC_API_KEY" in (info.value.hint or "")
+    assert lm("anthropic/claude-x", api_key="sk-given", settings=settings_for(tmp_path))._preflight_problem() is None
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-from-env")
+    assert keyless._preflight_problem() is None
+    assert lm("together_ai/m", settings=settings_for(tmp_path))._preflight_problem() is None  # not a known variable
+
+
 # -- cache namespace per endpoint ---------------------------------------------------------------------
 def test_rollout_id_namespaces_the_endpoint(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)

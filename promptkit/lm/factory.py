@@ -49,6 +49,17 @@ PREFLIGHT_TIMEOUT = 2.0
 # Sent to OpenAI-compatible servers (vLLM, llama.cpp, ...) when no key is configured: the OpenAI client
 # refuses to run without one, and these servers accept any.
 NO_KEY_PLACEHOLDER = "sk-no-key-required"
+# Hosted providers whose key LiteLLM reads from one environment variable. Without it a call fails
+# only after LiteLLM's import and DSPy's retries (8 s here), as a server error; it is said up front.
+PROVIDER_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
 
 
 class PromptkitLM(dspy.LM):
@@ -134,7 +145,9 @@ class PromptkitLM(dspy.LM):
     # -- preflight --------------------------------------------------------------------------------
     def _preflight_problem(self) -> PromptkitError | None:
         base = self.endpoint
-        if base is None or self._preflight_ok_for == base:
+        if base is None:
+            return self._missing_key_problem()
+        if self._preflight_ok_for == base:
             return None
         name = self.ollama_name
         if name is not None:
@@ -152,6 +165,16 @@ class PromptkitLM(dspy.LM):
                 )
         self._preflight_ok_for = base
         return None
+
+    def _missing_key_problem(self) -> PromptkitError | None:
+        provider = self.model.split("/", 1)[0]
+        env = PROVIDER_KEY_ENV.get(provider)
+        if env is None or self._secret() or os.environ.get(env):
+            return None
+        return ConfigError(
+            f"model {self.model!r} needs an API key: none was given and {env} is not set",
+            hint=f"export {env}=..., or set PROMPTKIT_API_KEY / api_key=... (never in a committed file)",
+        )
 
     def _answerable_from_cache(self, prompt: Any, messages: Any, kwargs: dict[str, Any], asynchronous: bool) -> bool:
         """Whether DSPy's cache holds this call: a cached answer needs no server."""
@@ -195,7 +218,9 @@ class PromptkitLM(dspy.LM):
         kwargs = self._namespaced(prompt, kwargs)
         prompt = self._wire_request(prompt)
         problem = None
-        if self.endpoint is not None and self._preflight_ok_for != self.endpoint:  # the probe blocks: off the loop
+        if self.endpoint is None:
+            problem = self._preflight_problem()  # no probe, only the key check
+        elif self._preflight_ok_for != self.endpoint:  # the probe blocks: off the loop
             problem = await asyncio.to_thread(self._preflight_problem)
         if problem is not None and not await asyncio.to_thread(
             self._answerable_from_cache, prompt, messages, kwargs, True
