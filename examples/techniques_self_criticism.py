@@ -1,4 +1,6 @@
-"""Self-criticism: Chain-of-Verification and Self-Refine (critique -> revise until the critique says good).
+"""Self-criticism: Chain-of-Verification, Self-Refine (critique -> revise until the critique says good),
+Logical Thoughts (every reasoning step argued for and against, revised when its negation wins) and
+Verify-and-Edit (self-consistency; a split vote gets its rationale fact-checked and edited).
 
     python examples/techniques_self_criticism.py                # offline (FakeLM)
     python examples/techniques_self_criticism.py --model local --technique self_refine
@@ -6,9 +8,15 @@
 
 from __future__ import annotations
 
-from techniques_common import run, setup
+from techniques_common import HOTPOT_DOCS, HOTPOT_QUESTION, run, setup
 
-IDS = ("chain_of_verification", "self_refine")
+IDS = ("chain_of_verification", "self_refine", "logical_thoughts", "verify_and_edit")
+
+
+def wiki(query: str) -> list[str]:
+    """A toy retriever over the seed's two "Wikipedia" pages: the pages sharing most words with the query."""
+    words = set(query.lower().split())
+    return sorted(HOTPOT_DOCS.values(), key=lambda page: -len(words & set(page.lower().split())))
 
 
 def main() -> None:
@@ -22,6 +30,22 @@ def main() -> None:
         if prediction is not None:
             for index, round_ in enumerate(prediction.rounds, 1):
                 print(f"  round {index}: good={round_['is_good']} feedback={round_['feedback']}")
+    if "logical_thoughts" in chosen:
+        prediction = run(lm, "logical_thoughts",
+                         {"question": "A shop sells pens in boxes of 6. How many pens are in 7 boxes?"},
+                         extras=("steps",), show_prompt=show, max_steps=4, max_revisions=2)
+        if prediction is not None:
+            for check in prediction.checks:
+                print(f"  step {check['step']!r}: verdict={check['verdict']}, revised={check['revised']}")
+    if "verify_and_edit" in chosen:
+        # threshold=1.0 verifies even a unanimous vote, so the offline run shows the whole edit stage;
+        # the default (0.5) verifies only when no answer has a strict majority.
+        prediction = run(lm, "verify_and_edit", {"question": HOTPOT_QUESTION},
+                         extras=("votes", "verified", "questions", "answers", "edited_rationale"),
+                         show_prompt=show, n=3, threshold=1.0, retriever=wiki, k=1, num_threads=1)
+        if prediction is not None:
+            for question, passages in zip(prediction.questions, prediction.evidence, strict=True):
+                print(f"  evidence for {question!r}: {passages[0][:70]}...")
 
 
 if __name__ == "__main__":

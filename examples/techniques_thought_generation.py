@@ -1,5 +1,5 @@
 """Thought generation: zero-shot and few-shot chain of thought, contrastive CoT, step-back, analogical,
-Thread of Thought.
+Thread of Thought, Chain-of-Symbol.
 
     python examples/techniques_thought_generation.py            # offline (FakeLM)
     python examples/techniques_thought_generation.py --model local --technique cot_zeroshot
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from techniques_common import run, setup
 
-IDS = ("cot_zeroshot", "cot_fewshot", "contrastive_cot", "step_back", "analogical", "thread_of_thought")
+IDS = ("cot_zeroshot", "cot_fewshot", "contrastive_cot", "step_back", "analogical", "thread_of_thought",
+       "chain_of_symbol")
 MATH = "A juggler can juggle 16 balls. Half of the balls are golf balls, and half of the golf balls are blue. How many blue golf balls are there?"  # noqa: E501
 PASSAGES = (
     "Passage 1: The Eiffel Tower was completed in 1889.\n"
@@ -36,6 +37,10 @@ def main() -> None:
     if "thread_of_thought" in chosen:
         run(lm, "thread_of_thought", {"context": PASSAGES, "question": "Who built the Eiffel Tower, and when?"},
             signature="context, question -> answer", extras=("reasoning",), show_prompt=show)
+    if "chain_of_symbol" in chosen:  # built-in spatial demos whose reasoning is symbols (C/A/B, ->, (x,y))
+        bricks = {"question": "Brick E is on top of brick D. Brick D is on top of brick F. Brick G is alone on the "
+                  "table. To take a brick, first remove every brick above it. How do you get brick F?"}
+        run(lm, "chain_of_symbol", bricks, extras=("reasoning",), show_prompt=show)
 
 
 if __name__ == "__main__":

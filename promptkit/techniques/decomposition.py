@@ -104,7 +104,7 @@ class LeastToMost(TechniqueModule):
 Retriever = Callable[[str], Any]
 
 
-def _passages(found: Any) -> list[str]:
+def passage_texts(found: Any) -> list[str]:
     """A retriever's result as a list of strings: a str, a list of str, or an object with ``.passages``."""
     found = getattr(found, "passages", found)
     if isinstance(found, str):
@@ -152,7 +152,7 @@ class StepBack(TechniqueModule):
         if self.retriever is not None:
             found: list[str] = []
             for query in (" ".join(str(v) for v in inputs.values()), str(stepped.stepback_question)):
-                found += [p for p in _passages(self.retriever(query))[: self.k] if p not in found]
+                found += [p for p in passage_texts(self.retriever(query))[: self.k] if p not in found]
             extra["passages"] = bullet_list(found) or "(nothing found)"
         return dspy.Prediction(**extra, **self.answer(**inputs, **extra).toDict())
 

@@ -121,7 +121,7 @@ def vote(samples: Sequence[dspy.Prediction], field: str, normalize: Normalizer) 
     return first_seen[winner], votes
 
 
-def _check_temperature(temperature: float, technique: str) -> float:
+def check_temperature(temperature: float, technique: str) -> float:
     from promptkit.errors import InputError
 
     if not isinstance(temperature, int | float) or temperature <= 0:
@@ -150,7 +150,7 @@ class SelfConsistency(TechniqueModule):
     ) -> None:
         super().__init__(signature)
         self.n = positive("n", n, self.technique_id)
-        self.temperature = _check_temperature(temperature, self.technique_id)
+        self.temperature = check_temperature(temperature, self.technique_id)
         self.field = pick_output(self.signature, field, self.technique_id)
         self.normalize = normalize
         self.num_threads = positive("num_threads", num_threads, self.technique_id)
@@ -194,7 +194,7 @@ class EnsembleRefinement(TechniqueModule):
         super().__init__(signature)
         tid = self.technique_id
         self.n, self.m = positive("n", n, tid), positive("m", m, tid)
-        self.temperature = _check_temperature(temperature, tid)
+        self.temperature = check_temperature(temperature, tid)
         self.field = pick_output(self.signature, field, tid)
         self.normalize = normalize
         self.num_threads = positive("num_threads", num_threads, tid)
@@ -218,4 +218,12 @@ class EnsembleRefinement(TechniqueModule):
         )
 
 
-__all__ = ["EnsembleRefinement", "SelfConsistency", "normalize_answer", "sample", "supports_n", "vote"]
+__all__ = [
+    "EnsembleRefinement",
+    "SelfConsistency",
+    "check_temperature",
+    "normalize_answer",
+    "sample",
+    "supports_n",
+    "vote",
+]
