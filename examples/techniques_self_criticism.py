@@ -1,6 +1,8 @@
 """Self-criticism: Chain-of-Verification, Self-Refine (critique -> revise until the critique says good),
 Logical Thoughts (every reasoning step argued for and against, revised when its negation wins) and
-Verify-and-Edit (self-consistency; a split vote gets its rationale fact-checked and edited).
+Verify-and-Edit (self-consistency; a split vote gets its rationale fact-checked and edited) and
+Chain-of-Knowledge (self-consistency + knowledge domains; a split vote gets each rationale step queried,
+grounded in retrieved knowledge and corrected in turn).
 
     python examples/techniques_self_criticism.py                # offline (FakeLM)
     python examples/techniques_self_criticism.py --model local --technique self_refine
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from techniques_common import HOTPOT_DOCS, HOTPOT_QUESTION, run, setup
 
-IDS = ("chain_of_verification", "self_refine", "logical_thoughts", "verify_and_edit")
+IDS = ("chain_of_verification", "self_refine", "logical_thoughts", "verify_and_edit", "cok")
 
 
 def wiki(query: str) -> list[str]:
@@ -46,6 +48,15 @@ def main() -> None:
         if prediction is not None:
             for question, passages in zip(prediction.questions, prediction.evidence, strict=True):
                 print(f"  evidence for {question!r}: {passages[0][:70]}...")
+    if "cok" in chosen:
+        # threshold=1.0 corrects even a unanimous vote, so the offline run shows every stage; the default
+        # (0.5) corrects only when no answer has a strict majority. A mapping routes each query by source.
+        prediction = run(lm, "cok", {"question": HOTPOT_QUESTION},
+                         extras=("votes", "domains", "corrected", "corrected_rationale"), show_prompt=show,
+                         n=3, threshold=1.0, retriever={"wikipedia": wiki}, k=1, max_steps=3, num_threads=1)
+        if prediction is not None:
+            for step in prediction.steps:
+                print(f"  step {step['original']!r}: query={step['query']!r} -> {step['evidence'][0][:50]}...")
 
 
 if __name__ == "__main__":

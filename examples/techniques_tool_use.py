@@ -1,5 +1,6 @@
 """Tool use: ReAct with Search / Lookup / Finish over a small docstore (the seed's HotPotQA trace), DSPy's
-native dspy.ReAct, and the code techniques (Program of Thoughts, PAL) whose Python runs in an OS sandbox.
+native dspy.ReAct, and the code techniques (Program of Thoughts, PAL, MathPrompter) whose Python runs in an
+OS sandbox.
 
     python examples/techniques_tool_use.py                      # offline (FakeLM)
     python examples/techniques_tool_use.py --model ollama_chat/qwen2.5 --technique react
@@ -7,12 +8,22 @@ native dspy.ReAct, and the code techniques (Program of Thoughts, PAL) whose Pyth
 
 from __future__ import annotations
 
+from typing import Any
+
 from techniques_common import HOTPOT_DOCS, HOTPOT_QUESTION, run, setup
 
+from promptkit.lm import FakeLM
 from promptkit.techniques.react import DocstoreTools
 
-IDS = ("react", "react_native", "program_of_thought", "pal")
+IDS = ("react", "react_native", "program_of_thought", "pal", "mathprompter")
 WORD_PROBLEM = "A baker packs 6 muffins per box and fills 7 boxes. How many muffins does she pack?"
+
+
+def _offline_mathprompter(call: Any) -> dict[str, Any]:
+    """Offline replies for MathPrompter: both solutions over the variables x1 (6 muffins) and x2 (7 boxes)."""
+    if call.output_fields == ["expression"]:
+        return {"expression": "Answer = x1 * x2"}
+    return {"code": "def solution(x1, x2):\n    per_box, boxes = x1, x2\n    return per_box * boxes"}
 
 
 def main() -> None:
@@ -34,6 +45,12 @@ def main() -> None:
     for technique in ("program_of_thought", "pal"):
         if technique in chosen:  # refuses with a clear error when the machine has no sandbox
             run(lm, technique, {"question": WORD_PROBLEM}, extras=("code", "result"), show_prompt=show)
+    if "mathprompter" in chosen:
+        # The shared offline script writes one parameterless program; MathPrompter needs two solutions
+        # over the templated variables, so offline it gets its own scripted model.
+        model = FakeLM(fn=_offline_mathprompter, model="fake/offline-script") if isinstance(lm, FakeLM) else lm
+        run(model, "mathprompter", {"question": WORD_PROBLEM},
+            extras=("template", "expression", "code", "verified"), show_prompt=show, trials=5)
 
 
 if __name__ == "__main__":

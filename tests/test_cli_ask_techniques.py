@@ -10,7 +10,7 @@ from promptkit.cli import app
 
 QA_TECHNIQUES = [info.id for info in techniques.list() if info.fits_question_answer]
 # The fake model echoes text, which is not Python: these techniques must fail cleanly, not run it.
-WRITES_CODE = {"program_of_thought", "pal"}
+WRITES_CODE = {"program_of_thought", "pal", "mathprompter"}
 
 
 def test_every_registered_technique_is_listed_with_its_paper() -> None:

@@ -78,7 +78,7 @@ def test_unknown_technique_lists_close_matches() -> None:
 
 def test_list_filters_by_family() -> None:
     ensembling = techniques.list("ensembling")
-    assert {t.id for t in ensembling} == {"self_consistency", "ensemble_refinement", "federated_sc"}
+    assert {t.id for t in ensembling} == {"self_consistency", "ensemble_refinement", "federated_sc", "mathprompter"}
     with pytest.raises(InputError, match="unknown technique family"):
         techniques.list("magic")
 

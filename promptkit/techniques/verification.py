@@ -158,7 +158,7 @@ class LogicalThoughts(TechniqueModule):
         return dspy.Prediction(**outputs, steps=steps, checks=checks, initial_steps=initial)
 
 
-def _check_threshold(threshold: float, technique: str) -> float:
+def check_threshold(threshold: float, technique: str) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
         raise InputError(
             f"technique {technique!r}: option threshold={threshold!r} must be a number in [0, 1] "
@@ -194,7 +194,7 @@ class VerifyAndEdit(TechniqueModule):
         sig, tid = self.signature, self.technique_id
         self.n = positive("n", n, tid)
         self.temperature = check_temperature(temperature, tid)
-        self.threshold = _check_threshold(threshold, tid)
+        self.threshold = check_threshold(threshold, tid)
         self.max_questions = positive("max_questions", max_questions, tid)
         if retriever is not None and not callable(retriever):
             raise InputError(f"technique {tid!r}: option retriever={retriever!r} must be callable (query -> passages)",
