@@ -52,6 +52,9 @@ class Settings(BaseModel):
     render_max_bytes: int = Field(1_000_000, gt=0, description="max size of one rendered template")
     render_timeout: float = Field(5.0, gt=0, description="max seconds to render one template")
     cache_dir: str | None = Field(None, description="DSPy cache directory (default: DSPy's)")
+    # The embedded model's own knobs: a CLI user can only reach them through the environment or the toml.
+    n_ctx: int | None = Field(None, ge=64, description="embedded model: context window in tokens (default 2048)")
+    n_threads: int | None = Field(None, ge=1, description="embedded model: CPU threads (default 2)")
     source: dict[str, str] = Field(default_factory=dict, description="where each set value came from")
 
     @property

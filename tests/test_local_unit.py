@@ -208,6 +208,15 @@ def test_announcement_is_printed_once_per_process(
     assert "PROMPTKIT_MODEL" in err
 
 
+def test_environment_sets_the_context_window_and_threads_and_arguments_win(gguf: Path) -> None:
+    settings = load_settings(environ={"PROMPTKIT_N_CTX": "4096", "PROMPTKIT_N_THREADS": "1"}, cwd=gguf.parent)
+    assert local_lm(gguf, settings=settings).engine.options.n_ctx == 4096
+    assert local_lm(gguf, settings=settings).engine.options.n_threads == 1
+    assert local_lm(gguf, settings=settings, n_ctx=1024).engine.options.n_ctx == 1024
+    with pytest.raises(ConfigError, match="n_ctx"):
+        load_settings(environ={"PROMPTKIT_N_CTX": "12"}, cwd=gguf.parent)
+
+
 def test_engine_state_round_trips_without_secrets(gguf: Path) -> None:
     engine = LlamaCppEngine(gguf, n_threads=1, n_ctx=512, max_tokens=20, temperature=0.3, seed=5, pool_size=2,
                             repeat_penalty=1.1)
@@ -245,6 +254,7 @@ def test_context_overflow_becomes_dspy_context_length_error_with_numbers(gguf: P
     error = engine._translate(ValueError("Requested tokens (3000) exceed context window of 2048"))
     assert isinstance(error, ContextLengthError)
     assert "3000 tokens" in error.message and "n_ctx=2048" in error.message and "shorten the prompt" in error.message
+    assert "PROMPTKIT_N_CTX=4096" in error.message  # the CLI's way to raise it
     other = ValueError("something else")
     assert engine._translate(other) is other
 

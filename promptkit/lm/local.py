@@ -116,8 +116,7 @@ def _engine_options(settings: Settings | None, kwargs: dict[str, Any]) -> dict[s
             options["temperature"] = settings.temperature
         if settings.max_tokens is not None:
             options["max_tokens"] = settings.max_tokens
-        # Settings has no fields for these yet; honour them if a later Settings adds them.
-        for name in ("n_threads", "n_ctx", "seed"):
+        for name in ("n_threads", "n_ctx"):
             value = getattr(settings, name, None)
             if value is not None:
                 options[name] = value

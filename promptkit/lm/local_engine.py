@@ -309,8 +309,8 @@ class LlamaCppEngine:
         tokens, n_ctx = match.groups()
         return ContextLengthError(
             f"the prompt has {tokens} tokens but the local model's context window is n_ctx={n_ctx} "
-            f"({self.model_path.name}); raise n_ctx (e.g. promptkit.lm('local', n_ctx={int(n_ctx) * 2})) "
-            "or shorten the prompt",
+            f"({self.model_path.name}); raise n_ctx (promptkit.lm('local', n_ctx={int(n_ctx) * 2}), or "
+            f"PROMPTKIT_N_CTX={int(n_ctx) * 2} for the CLI) or shorten the prompt (fewer or shorter passages)",
             provider="local",
         )
 
