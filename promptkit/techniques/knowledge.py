@@ -45,9 +45,9 @@ from promptkit.techniques.base import (
     render_instructions,
 )
 from promptkit.techniques.decomposition import Retriever, passage_texts
-from promptkit.techniques.ensembling import Normalizer, check_temperature, normalize_answer, sample, vote
+from promptkit.techniques.ensembling import Normalizer, check_temperature, normalize_answer
 from promptkit.techniques.prompted import REASONING, ZERO_SHOT_TRIGGER
-from promptkit.techniques.verification import check_threshold
+from promptkit.techniques.verification import check_threshold, consensus
 
 Field = tuple[str, str, Any]
 DOMAINS: Field = ("domains", "the knowledge domains the task needs, comma-separated", str)
@@ -178,15 +178,12 @@ class ChainOfKnowledge(TechniqueModule):
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        samples, failures = sample(self.predict, inputs, self.n, self.temperature, self.num_threads)
+        best, common = consensus(self.predict, inputs, self.n, self.temperature, self.num_threads, self.field,
+                                 self.normalize)
         domains = [str(d) for d in self.domains(**inputs).domains or []]
-        winner, votes = vote(samples, self.field, self.normalize)
-        share = max(votes.values(), default=0) / self.n  # over the n requested: a failed sample is no agreement
-        best = samples[winner]
-        rationale = str(best.get("reasoning") or "")
-        common = {"votes": votes, "share": share, "domains": domains, "rationale": rationale, "samples": samples,
-                  "failed_samples": failures}
-        if share > self.threshold:
+        common["domains"] = domains
+        rationale = common["rationale"]
+        if common["share"] > self.threshold:
             return dspy.Prediction(**outputs_of(best, self.signature), **common, corrected=False, steps=[],
                                    corrected_rationale=None)
         steps: list[dict[str, Any]] = []

@@ -158,6 +158,22 @@ class LogicalThoughts(TechniqueModule):
         return dspy.Prediction(**outputs, steps=steps, checks=checks, initial_steps=initial)
 
 
+def consensus(
+    predict: dspy.Predict, inputs: dict[str, Any], n: int, temperature: float, num_threads: int, field: str,
+    normalize: Normalizer,
+) -> tuple[dspy.Prediction, dict[str, Any]]:
+    """The self-consistency stage of verify_and_edit and cok: (the winning sample, what the prediction reports:
+    ``votes``, ``share``, ``rationale``, ``samples``, ``failed_samples``)."""
+    samples, failures = sample(predict, inputs, n, temperature, num_threads)
+    winner, votes = vote(samples, field, normalize)
+    best = samples[winner]
+    # Share over the n requested samples: an unparsed or empty sample is not agreement.
+    share = max(votes.values(), default=0) / n
+    rationale = str(best.get("reasoning") or "")
+    report = {"votes": votes, "share": share, "rationale": rationale, "samples": samples, "failed_samples": failures}
+    return best, report
+
+
 def check_threshold(threshold: float, technique: str) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
         raise InputError(
@@ -239,15 +255,10 @@ class VerifyAndEdit(TechniqueModule):
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        samples, failures = sample(self.predict, inputs, self.n, self.temperature, self.num_threads)
-        winner, votes = vote(samples, self.field, self.normalize)
-        # Share over the n requested samples: an unparsed or empty sample is not agreement.
-        share = max(votes.values(), default=0) / self.n
-        best = samples[winner]
-        rationale = str(best.get("reasoning") or "")
-        common = {"votes": votes, "share": share, "rationale": rationale, "samples": samples,
-                  "failed_samples": failures}
-        if share > self.threshold:
+        best, common = consensus(self.predict, inputs, self.n, self.temperature, self.num_threads, self.field,
+                                 self.normalize)
+        rationale = common["rationale"]
+        if common["share"] > self.threshold:
             return dspy.Prediction(**outputs_of(best, self.signature), **common, verified=False,
                                    edited_rationale=None, questions=[], answers=[], evidence=[])
         asked = self.ask(**inputs, rationale=rationale).verifying_questions
