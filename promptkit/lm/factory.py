@@ -37,6 +37,7 @@ from promptkit.lm.routes import (
     Route,
     combine_rollout_ids,
     endpoint_rollout_id,
+    missing_key_error,
     normalize_api_base,
     normalize_ollama_base,
     parse_route,
@@ -49,17 +50,6 @@ PREFLIGHT_TIMEOUT = 2.0
 # Sent to OpenAI-compatible servers (vLLM, llama.cpp, ...) when no key is configured: the OpenAI client
 # refuses to run without one, and these servers accept any.
 NO_KEY_PLACEHOLDER = "sk-no-key-required"
-# Hosted providers whose key LiteLLM reads from one environment variable. Without it a call fails
-# only after LiteLLM's import and DSPy's retries (8 s here), as a server error; it is said up front.
-PROVIDER_KEY_ENV = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "groq": "GROQ_API_KEY",
-    "mistral": "MISTRAL_API_KEY",
-    "deepseek": "DEEPSEEK_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-}
 
 
 class PromptkitLM(dspy.LM):
@@ -146,7 +136,7 @@ class PromptkitLM(dspy.LM):
     def _preflight_problem(self) -> PromptkitError | None:
         base = self.endpoint
         if base is None:
-            return self._missing_key_problem()
+            return missing_key_error(self.model, has_key=bool(self._secret()))
         if self._preflight_ok_for == base:
             return None
         name = self.ollama_name
@@ -165,16 +155,6 @@ class PromptkitLM(dspy.LM):
                 )
         self._preflight_ok_for = base
         return None
-
-    def _missing_key_problem(self) -> PromptkitError | None:
-        provider = self.model.split("/", 1)[0]
-        env = PROVIDER_KEY_ENV.get(provider)
-        if env is None or self._secret() or os.environ.get(env):
-            return None
-        return ConfigError(
-            f"model {self.model!r} needs an API key: none was given and {env} is not set",
-            hint=f"export {env}=..., or set PROMPTKIT_API_KEY / api_key=... (never in a committed file)",
-        )
 
     def _answerable_from_cache(self, prompt: Any, messages: Any, kwargs: dict[str, Any], asynchronous: bool) -> bool:
         """Whether DSPy's cache holds this call: a cached answer needs no server."""

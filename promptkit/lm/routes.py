@@ -12,6 +12,7 @@ A *route* says which kind of backend a model string names:
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -22,6 +23,18 @@ RouteKind = Literal["fake", "local", "ollama", "remote"]
 
 OLLAMA_PREFIXES = ("ollama/", "ollama_chat/")
 DEFAULT_OLLAMA_BASE = "http://localhost:11434"
+
+# Hosted providers whose key LiteLLM reads from one environment variable. Without it a call fails
+# only after LiteLLM's import and DSPy's retries (8 s here), as a server error; it is said up front.
+PROVIDER_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
 
 _EXAMPLES = "e.g. 'openai/gpt-4o-mini', 'ollama_chat/qwen2.5:0.5b', 'local' or 'fake'"
 
@@ -141,3 +154,14 @@ def without_userinfo(url: str) -> str:
     if "@" in authority:
         authority = authority.rsplit("@", 1)[1]
     return f"{scheme}://{authority}{slash}{path}"
+
+
+def missing_key_error(model: str, *, has_key: bool) -> ConfigError | None:
+    """The error for a hosted provider called with no key and its key variable unset, else None."""
+    env = PROVIDER_KEY_ENV.get(model.split("/", 1)[0])
+    if env is None or has_key or os.environ.get(env):
+        return None
+    return ConfigError(
+        f"model {model!r} needs an API key: none was given and {env} is not set",
+        hint=f"export {env}=..., or set PROMPTKIT_API_KEY / api_key=... (never in a committed file)",
+    )
