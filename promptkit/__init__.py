@@ -41,6 +41,8 @@ _EXPORTS = {
     "ChainResult": "promptkit.chains",
     "load_chain": "promptkit.chains",
     "Settings": "promptkit.config",
+    "StreamListener": "promptkit.streaming",
+    "streamify": "promptkit.streaming",
 }
 # public name -> module that *is* it
 _MODULES = {
@@ -62,6 +64,7 @@ __all__ = [
     "Retriever",
     "Settings",
     "Step",
+    "StreamListener",
     "StructuredPrompt",
     "Template",
     "TemplateAdapter",
@@ -80,6 +83,7 @@ __all__ = [
     "prompts",
     "render",
     "save_program",
+    "streamify",
     "techniques",
 ]
 
@@ -95,6 +99,7 @@ if TYPE_CHECKING:
     from promptkit.programs import RAG, MultiHopRAG
     from promptkit.prompts import StructuredPrompt, Template, TemplateEnv, render
     from promptkit.retrieval import Retriever
+    from promptkit.streaming import StreamListener, streamify
 
 
 def __getattr__(name: str) -> Any:

@@ -13,9 +13,10 @@ import dspy
 import pytest
 
 from promptkit.chains import Chain, ChainStepError, Step
-from promptkit.chains.lmcall import build_request, response_format_for
+from promptkit.chains.lmcall import build_request, request_slots
 from promptkit.errors import FakeLMError, InputError
 from promptkit.lm import FakeCall, FakeLM
+from promptkit.parsing import response_format_for
 
 pytestmark = pytest.mark.usefixtures("memory_only_cache")
 
@@ -194,18 +195,16 @@ def test_step_settings_and_structured_output_reach_the_request() -> None:
     assert json_call.config["response_format"]["schema"] == MAPPING_SCHEMA
 
 
-def test_response_format_shapes() -> None:
+def test_a_llama_cpp_dialect_response_format_travels_in_the_request_extensions() -> None:
     closed = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"],
               "additionalProperties": False}
-    fmt, ext = response_format_for(closed, "json_schema")
-    assert ext is None and fmt["json_schema"]["strict"] is True and fmt["json_schema"]["schema"] == closed
-    fmt, _ = response_format_for(MAPPING_SCHEMA, "json_schema")
-    assert fmt["json_schema"]["strict"] is False  # open objects are not valid in OpenAI's strict mode
-    assert response_format_for(closed, "none") == (None, None)
-    fmt, ext = response_format_for(closed, "json_object_schema")
-    assert fmt is None and ext == {"response_format": {"type": "json_object", "schema": closed}}
+    fmt, ext = request_slots(response_format_for(closed, "json_schema"))
+    assert ext is None and fmt["json_schema"]["schema"] == closed
+    assert request_slots(response_format_for(closed, "none")) == (None, None)
+    fmt, ext = request_slots(response_format_for(closed, "json_object_schema"))
+    assert fmt is None and ext is not None and ext["response_format"]["type"] == "json_object"
     request = build_request(FakeLM(["x"]), [{"role": "user", "content": "hi"}], extensions=ext)
-    assert request.config.extensions["response_format"]["schema"] == closed
+    assert request.config.extensions["response_format"]["schema"]["properties"]["a"]["type"] == "string"
 
 
 def test_cached_replies_stay_with_their_lm() -> None:

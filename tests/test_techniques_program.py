@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from promptkit.parsing import strip_fences
 from promptkit.techniques import build, sandbox
-from promptkit.techniques.program import ProgramError, strip_fences
+from promptkit.techniques.program import ProgramError
 from promptkit.techniques.sandbox import SandboxUnavailableError, detect_sandbox
 
 needs_sandbox = pytest.mark.skipif(detect_sandbox() is None, reason="no sandbox backend works on this machine")

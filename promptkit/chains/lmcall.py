@@ -38,36 +38,18 @@ class Reply:
     finish_reason: str | None
 
 
-def response_format_for(schema: Mapping[str, Any] | None, mode: str) -> tuple[Any, Any]:
-    """``(response_format, extensions)`` that make a backend enforce ``schema``.
+def request_slots(response_format: Mapping[str, Any] | None) -> tuple[Any, Any]:
+    """``(response_format, extensions)`` for a request carrying ``response_format`` (built by
+    :func:`promptkit.parsing.response_format_for`).
 
-    ``mode`` comes from :func:`promptkit.adapter.structured_mode`. llama-cpp-python's own dialect
-    (``{"type": "json_object", "schema": ...}``) has no slot in a canonical Request, so it travels in
-    ``Config.extensions``, which the LiteLLM engine sends verbatim.
+    llama-cpp-python's own dialect (``{"type": "json_object", "schema": ...}``) has no slot in a
+    canonical Request, so it travels in ``Config.extensions``, which the LiteLLM engine sends verbatim.
     """
-    if schema is None or mode == "none":
+    if response_format is None:
         return None, None
-    if mode == "json_object_schema":
-        return None, {"response_format": {"type": "json_object", "schema": dict(schema)}}
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "promptkit_step_output", "schema": dict(schema), "strict": _strict_ok(schema)},
-    }, None
-
-
-def _strict_ok(schema: Any) -> bool:
-    """OpenAI's strict mode takes closed objects whose properties are all required; anything else is sent
-    non-strict (backends that compile the schema to a grammar, like llama.cpp, enforce it either way)."""
-    if not isinstance(schema, Mapping):
-        return True
-    if schema.get("type") == "object":
-        properties = schema.get("properties") or {}
-        if schema.get("additionalProperties") is not False or set(schema.get("required") or ()) != set(properties):
-            return False
-        return all(_strict_ok(sub) for sub in properties.values())
-    if schema.get("type") == "array":
-        return _strict_ok(schema.get("items"))
-    return True
+    if response_format.get("type") == "json_object" and "schema" in response_format:
+        return None, {"response_format": dict(response_format)}
+    return dict(response_format), None
 
 
 def generation_defaults(lm: Any) -> dict[str, Any]:
@@ -140,4 +122,4 @@ def resolve_lm(lm: Any) -> Any:
     return make_lm()
 
 
-__all__ = ["Reply", "build_request", "call_lm", "generation_defaults", "resolve_lm", "response_format_for"]
+__all__ = ["Reply", "build_request", "call_lm", "generation_defaults", "request_slots", "resolve_lm"]

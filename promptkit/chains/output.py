@@ -5,8 +5,9 @@
   lines, else split on ``;``), ``lines``, ``semicolon``, ``comma``, or any literal string (a reply
   without that separator but with several lines is split into lines). Bullets (``-``, ``*``, ``1.``)
   are dropped; a reply that is a JSON array of strings is taken as is.
-* ``json``: the first JSON value in the reply (code fences and surrounding prose tolerated), repaired
-  with ``json_repair`` when it is broken, then validated against the JSON schema or pydantic model.
+* ``json``: the last JSON value in the reply that validates against the JSON schema or pydantic model
+  (code fences and surrounding prose tolerated; see :mod:`promptkit.parsing.json_text`), repaired with
+  ``json_repair`` when it is broken.
   A model's output is stored as plain JSON (``model_dump(mode="json")``) so results stay serializable.
 
 A reply that cannot be used raises :class:`OutputInvalid` with a reason the re-ask shows the model.
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from promptkit import parsing
 from promptkit.chains.errors import ChainSpecError
 from promptkit.chains.values import json_type_name
 from promptkit.prompts.inputs import import_model
@@ -30,7 +32,6 @@ from promptkit.prompts.inputs import import_model
 OutputKind = Literal["text", "list", "json"]
 OUTPUT_KINDS: tuple[str, ...] = ("text", "list", "json")
 _SEPARATOR_ALIASES = {"semicolon": ";", "comma": ","}
-_FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,3}[.)]|\(\d{1,3}\))\s+")
 _MAX_SHOWN = 200  # characters of a value quoted in a validation message
 
@@ -80,8 +81,16 @@ class OutputSpec:
             return raw.strip(), False
         if self.kind == "list":
             return parse_list(raw, self.separator), False
-        value, repaired = extract_json(raw, repair=self.repair)
+        # The last JSON value that fits wins: a reply quoting a passage's JSON before answering ends with its answer.
+        value, repaired = extract_json(raw, repair=self.repair, accept=self._fits)
         return self.validate(value), repaired
+
+    def _fits(self, value: Any) -> bool:
+        try:
+            self.validate(value)
+        except OutputInvalid:
+            return False
+        return True
 
     def validate(self, value: Any) -> Any:
         if self.model is not None:
@@ -106,14 +115,9 @@ def _json_kind(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def strip_fences(text: str) -> str:
-    match = _FENCE.search(text)
-    return match.group(1).strip() if match else text.strip()
-
-
 def parse_list(raw: str, separator: str = "auto") -> list[str]:
     """Split a reply into items (see the module docstring)."""
-    text = strip_fences(raw)
+    text = parsing.strip_fences(raw)
     if text.startswith("["):
         try:
             value = json.loads(text)
@@ -145,29 +149,15 @@ def _non_empty(items: list[str]) -> list[str]:
     return kept
 
 
-def extract_json(raw: str, *, repair: bool = True) -> tuple[Any, bool]:
-    """The first JSON value in ``raw`` and whether it had to be repaired."""
-    text = strip_fences(raw)
+def extract_json(raw: str, *, repair: bool = True, accept: Callable[[Any], bool] | None = None) -> tuple[Any, bool]:
+    """The JSON value in ``raw`` and whether it had to be repaired (:func:`promptkit.parsing.extract_json`,
+    with the reason as :class:`OutputInvalid`)."""
     try:
-        return json.loads(text), False
-    except json.JSONDecodeError as exc:
-        error = exc
-    starts = [i for i in (text.find("{"), text.find("[")) if i >= 0]
-    if starts:
-        try:
-            value, _ = json.JSONDecoder().raw_decode(text[min(starts) :])
-            return value, False
-        except json.JSONDecodeError as exc:
-            error = exc
-    if not repair:
-        raise OutputInvalid(f"the reply is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})")
-    import json_repair  # a DSPy dependency; imported on the rare broken reply only
-
-    repaired = json_repair.loads(text[min(starts) :] if starts else text)
-    # json_repair turns any prose into *something* (often ""): only a container counts as repaired JSON.
-    if not isinstance(repaired, dict | list) or not starts:
-        raise OutputInvalid(f"the reply contains no JSON object or array ({error.msg})")
-    return repaired, True
+        return parsing.extract_json(raw, accept=accept, repair=repair)
+    except parsing.JSONNotFound as exc:
+        if exc.found is not None:
+            return exc.found, False  # JSON, but not what was asked: validation names the problem
+        raise OutputInvalid(str(exc)) from None
 
 
 def check_against_schema(value: Any, schema: Mapping[str, Any]) -> None:

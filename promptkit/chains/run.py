@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptkit.chains.errors import ChainStepError
-from promptkit.chains.lmcall import build_request, call_lm, response_format_for
+from promptkit.chains.lmcall import build_request, call_lm, request_slots
 from promptkit.chains.output import OutputInvalid, OutputSpec
 from promptkit.chains.plan import StepPlan
 from promptkit.chains.result import StepResult
+from promptkit.parsing import response_format_for, structured_mode
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ def reask_message(spec: OutputSpec, reason: str) -> str:
 
 def run_step(plan: StepPlan, lm: Any, state: RunState) -> StepResult:
     """Render, call (re-asking up to ``retries`` times), parse. Raises ChainStepError when out of tries."""
-    from promptkit.adapter import structured_mode
-
     started = time.perf_counter()
     values: dict[str, Any] = {}
     for variable, ref in plan.bindings.items():
@@ -66,8 +65,9 @@ def run_step(plan: StepPlan, lm: Any, state: RunState) -> StepResult:
     messages = plan.template.render_messages(values)
     spec = plan.output
     response_format, extensions = (None, None)
-    if spec.kind == "json":
-        response_format, extensions = response_format_for(spec.json_schema, structured_mode(lm))
+    if spec.kind == "json" and spec.json_schema is not None:
+        fmt = response_format_for(spec.json_schema, structured_mode(lm), name="promptkit_step_output")
+        response_format, extensions = request_slots(fmt)
     overrides = {"temperature": plan.step.temperature, "max_tokens": plan.step.max_tokens}
     conversation: list[dict[str, str]] = list(messages)
     attempts: list[dict[str, str]] = []

@@ -36,6 +36,7 @@ def ask(
     api_base: Annotated[str | None, typer.Option("--api-base", help="LM server URL")] = None,
     temperature: Annotated[float | None, typer.Option("--temperature")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
+    stream: Annotated[bool, typer.Option("--stream", help="print the answer as it is generated")] = False,
 ) -> None:
     """Ask one question (question -> answer) and print the answer."""
     import dspy
@@ -46,8 +47,9 @@ def ask(
     program = build_program(technique, cot)
     lm = build_lm(model, api_base, temperature, max_tokens)
     adapter = TemplateAdapter()
+    printer = AnswerPrinter()
     with dspy.context(lm=lm, adapter=adapter):
-        prediction = program(question=question)
+        prediction = stream_answer(program, question, printer) if stream else program(question=question)
     if show_prompt and lm.history:
         show_messages(lm.history[-1]["messages"])  # the last call's prompt: for multi-step techniques, the final one
     reasoning = getattr(prediction, "reasoning", None)
@@ -56,7 +58,51 @@ def ask(
     votes = getattr(prediction, "votes", None)
     if votes:
         err.print(f"[dim]votes:[/] {escape(str(votes))}", highlight=False)
-    out.print(str(prediction.answer), markup=False, highlight=False)
+    answer = str(prediction.answer)
+    if answer != printer.last:  # not streamed, or the technique's answer is a vote or an edit of what was
+        if printer.generations:
+            err.print("[dim]final answer:[/]", highlight=False)
+        out.print(answer, markup=False, highlight=False)
+
+
+def stream_answer(program: Any, question: str, printer: AnswerPrinter) -> Any:
+    from promptkit.streaming import stream_field
+
+    try:
+        return stream_field(program, "answer", printer, question=question)
+    finally:
+        printer.end_line()  # an error message must not start in the middle of the answer's line
+
+
+class AnswerPrinter:
+    """Writes answer chunks to stdout as they arrive, one line per generation of the answer.
+
+    A technique may generate the answer several times (samples, a draft and its revision); each
+    generation gets its own line. ``last`` is the text of the latest one.
+    """
+
+    def __init__(self) -> None:
+        self.generations = 0
+        self.last: str | None = None
+        self._generating = False
+        self._line_open = False
+
+    def __call__(self, chunk: Any) -> None:
+        if not self._generating:
+            self.end_line()
+            self.generations += 1
+            self.last = ""
+            self._generating = True
+        if chunk.chunk:
+            typer.echo(chunk.chunk, nl=False)  # click flushes after each write
+            self._line_open = True
+        self.last = (self.last or "") + chunk.chunk
+        self._generating = not chunk.is_last_chunk
+
+    def end_line(self) -> None:
+        if self._line_open:
+            typer.echo("")
+            self._line_open = False
 
 
 def build_program(technique: str | None, cot: bool) -> Any:

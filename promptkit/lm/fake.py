@@ -10,7 +10,9 @@ history and callbacks all run as they do against a server. Answer modes::
 
 Dict answers are rendered the way the active adapter (Chat, JSON, XML, a template adapter) expects, so
 its parser really runs; strings are returned verbatim. Faults: ``FakeLM(answers, faults=["rate_limit",
-None, "timeout", "server_error", "malformed"])`` gives the i-th call the i-th fault.
+None, "timeout", "server_error", "malformed"])`` gives the i-th call the i-th fault. Under
+``dspy.streamify`` a reply arrives in token-like pieces (a word, or a run of punctuation), so stream
+listeners meet field markers split across chunks, as they do against a server.
 """
 
 from __future__ import annotations

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import sys
 import threading
 import types
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin
@@ -27,6 +28,10 @@ FAULTS = ("rate_limit", "timeout", "server_error", "malformed")
 # Text no adapter can parse: no [[ ## field ## ]] markers, no JSON object, no XML tags.
 MALFORMED_TEXT = "Sorry, I lost track of the requested format ~~ no fields here ~~"
 ECHO_CHARS = 60
+# A streamed reply arrives in token-like pieces: a word or a run of punctuation, each with the
+# whitespace before it. Real tokenizers split `[[ ## answer ## ]]` and `{"answer":` the same way,
+# so stream listeners meet markers and keys split across chunks, as they do against a server.
+_PIECE = re.compile(r"\s*(?:\w+|[^\w\s]+)")
 
 Answer = Mapping[str, Any] | str
 
@@ -35,7 +40,7 @@ Answer = Mapping[str, Any] | str
 class FakeCall:
     """One call the FakeLM received (recorded even when a fault was injected)."""
 
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]  # role, content (text); parts too when a message has images/files/audio
     inputs: dict[str, Any]
     output_fields: list[str]
     signature: Any | None  # the DSPy signature class, None outside an adapter call
@@ -117,14 +122,28 @@ def _config(request: Any) -> dict[str, Any]:
     return config
 
 
-def _messages(request: Any) -> list[dict[str, str]]:
-    messages: list[dict[str, str]] = []
+def _messages(request: Any) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
     system = request.system
     if system is not None:
         text = system if isinstance(system, str) else "".join(getattr(p, "text", "") or "" for p in system)
         messages.append({"role": "system", "content": text})
-    messages.extend({"role": m.role, "content": m.text or ""} for m in request.messages)
+    for message in request.messages:
+        recorded: dict[str, Any] = {"role": message.role, "content": "".join(_part_text(p) for p in message.parts)}
+        if any(p.type != "text" for p in message.parts):  # images, files, audio: kept for tests to inspect
+            recorded["parts"] = [_part_record(p) for p in message.parts]
+        messages.append(recorded)
     return messages
+
+
+def _part_text(part: Any) -> str:
+    return str(getattr(part, "text", "") or "") if part.type == "text" else ""
+
+
+def _part_record(part: Any) -> dict[str, Any]:
+    """A content part as plain data: its type and whichever source and text fields it has."""
+    fields = ("text", "url", "file_id", "media_type", "data", "filename")
+    return {"type": part.type, **{k: getattr(part, k) for k in fields if getattr(part, k, None) is not None}}
 
 
 def echo_value(annotation: Any, text: str) -> Any:
@@ -319,14 +338,35 @@ class FakeScript:
         return str(context.adapter.format_assistant_message_content(signature, values))
 
 
+def stream_pieces(text: str) -> list[str]:
+    """``text`` cut into the token-like pieces a streamed reply arrives in (they join back to ``text``)."""
+    pieces = _PIECE.findall(text)
+    rest = text[sum(map(len, pieces)) :]  # trailing whitespace, which no piece starts with
+    return [*pieces, rest] if rest else pieces
+
+
+def stream_events(response: Any) -> Iterator[Any]:
+    """A complete ``Response`` replayed as the lm15 events of a stream (start, text deltas, end)."""
+    from dspy.lm15 import StreamDeltaEvent, StreamEndEvent, StreamStartEvent, TextDelta
+
+    yield StreamStartEvent(id=response.id, model=response.model)
+    for piece in stream_pieces(response.message.text or ""):
+        yield StreamDeltaEvent(TextDelta(piece))
+    yield StreamEndEvent(finish_reason=response.finish_reason, usage=response.usage)
+
+
 class FakeEngine:
-    """Sync engine: ``complete(Request) -> Response``."""
+    """Sync engine: ``complete(Request) -> Response``; ``stream`` replays the same reply in pieces."""
 
     def __init__(self, script: FakeScript) -> None:
         self.script = script
 
     def complete(self, request: Any) -> Any:
         return self.script.respond(request)
+
+    def stream(self, request: Any) -> Iterator[Any]:
+        # respond() runs at the first next(), inside DSPy's call, where it finds the adapter call.
+        yield from stream_events(self.script.respond(request))
 
     def close(self) -> None:
         return None
@@ -340,6 +380,10 @@ class AsyncFakeEngine:
 
     async def complete(self, request: Any) -> Any:
         return self.script.respond(request)
+
+    async def stream(self, request: Any) -> AsyncIterator[Any]:
+        for event in stream_events(self.script.respond(request)):
+            yield event
 
     async def aclose(self) -> None:
         return None

@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from os import PathLike
@@ -170,7 +170,7 @@ class LlamaCppEngine:
             ),
         )
 
-    def stream(self, request: Request) -> Iterator[Any]:
+    def stream(self, request: Request) -> Generator[Any, None, None]:
         """Yield lm15 stream events; the llama context stays leased until the stream ends or is closed."""
         messages = chat_messages(request)
         options = self._generation_options(request)
@@ -332,6 +332,24 @@ class AsyncLlamaCppEngine:
 
     async def complete(self, request: Request) -> Response:
         return await asyncio.to_thread(self.engine.complete, request)
+
+    async def stream(self, request: Request) -> AsyncIterator[Any]:
+        """The sync stream, each step in a worker thread; closing it stops generation and frees the context."""
+        loop = asyncio.get_running_loop()
+        events = self.engine.stream(request)
+        step: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                step = loop.run_in_executor(None, next, events, None)
+                # Shielded: a cancelled consumer must not abandon a step still running in its thread.
+                event = await asyncio.shield(step)
+                if event is None:
+                    break
+                yield event
+        finally:
+            if step is not None and not step.done():
+                await asyncio.wait([step])  # a generator cannot be closed while it runs
+            await loop.run_in_executor(None, events.close)
 
     def close(self) -> None:
         self.engine.close()

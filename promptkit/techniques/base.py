@@ -161,8 +161,12 @@ def positive(name: str, value: int, technique: str, *, minimum: int = 1) -> int:
 def run_parallel(jobs: Sequence[Callable[[], T]], num_threads: int) -> list[T]:
     """Run ``jobs`` on a thread pool, each inside a copy of the caller's context (so ``dspy.context``
     overrides — the LM, the adapter — reach the workers; plain threads would see only the global
-    settings). Results keep the jobs' order; the first exception is raised."""
-    if len(jobs) <= 1 or num_threads <= 1:
+    settings). Results keep the jobs' order; the first exception is raised.
+
+    Under ``dspy.streamify`` the jobs run one after another: DSPy hands stream chunks over with
+    ``anyio.from_thread.run``, which works only in the thread streamify runs the program in, and
+    concurrent calls of one predictor would interleave their chunks in its listener."""
+    if len(jobs) <= 1 or num_threads <= 1 or dspy.settings.send_stream is not None:
         return [job() for job in jobs]
     with ThreadPoolExecutor(max_workers=min(num_threads, len(jobs))) as pool:
         futures = [pool.submit(contextvars.copy_context().run, job) for job in jobs]

@@ -12,12 +12,12 @@ times — then :class:`ProgramError`. With one output field the program's result
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 import dspy
 from dspy.adapters.utils import parse_value
 
+from promptkit.parsing import strip_fences  # models often fence code despite being told not to
 from promptkit.techniques.base import (
     SignatureLike,
     TechniqueError,
@@ -28,7 +28,6 @@ from promptkit.techniques.base import (
 )
 from promptkit.techniques.sandbox import ExecutionResult, PythonSandbox, SandboxLimits, require_sandbox
 
-_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_+-]*\s*\n(.*?)\n?```\s*$", re.S)
 CODE = ("code", "a complete Python program", str)
 
 
@@ -38,12 +37,6 @@ class ProgramError(TechniqueError):
     def __init__(self, message: str, *, attempts: list[dict[str, Any]], hint: str | None = None) -> None:
         self.attempts = attempts
         super().__init__(message, hint=hint)
-
-
-def strip_fences(code: str) -> str:
-    """Models often wrap code in Markdown fences despite being told not to."""
-    match = _FENCE.match(code)
-    return match.group(1) if match else code.strip()
 
 
 class ProgramTechnique(TechniqueModule):

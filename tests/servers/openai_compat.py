@@ -8,20 +8,21 @@ from typing import Any
 
 from .base import JSON, RecordedRequest, Reply, TestServer
 
-ReplyText = str | Callable[[JSON], str]
+ReplyText = str | JSON | Callable[[JSON], str | JSON]
 
 
-def chat_completion(model: str, texts: list[str], prompt_tokens: int = 7) -> JSON:
-    """A ``chat.completion`` object with one choice per text."""
-    completion_tokens = sum(len(t.split()) for t in texts)
+def chat_completion(model: str, texts: list[str | JSON], prompt_tokens: int = 7) -> JSON:
+    """A ``chat.completion`` object with one choice per text (or per assistant message, e.g. with tool_calls)."""
+    messages = [{"role": "assistant", **({"content": t} if isinstance(t, str) else t)} for t in texts]
+    completion_tokens = sum(len(str(m.get("content") or "").split()) for m in messages)
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            for i, text in enumerate(texts)
+            {"index": i, "message": message, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}
+            for i, message in enumerate(messages)
         ],
         "usage": {
             "prompt_tokens": prompt_tokens,
@@ -34,7 +35,8 @@ def chat_completion(model: str, texts: list[str], prompt_tokens: int = 7) -> JSO
 class OpenAICompatServer(TestServer):
     """Serves ``POST /v1/chat/completions`` (and ``GET /v1/models``).
 
-    ``reply`` is the assistant text, or a function of the request JSON returning it.
+    ``reply`` is the assistant text (or an assistant message dict, e.g. with ``tool_calls``), or a
+    function of the request JSON returning one.
     ``fail_next`` holds ``(status, body)`` pairs answered (in order) before normal replies.
     """
 

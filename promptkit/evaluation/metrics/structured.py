@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from promptkit import parsing
 from promptkit.errors import DataError, InputError
 
 from .base import FieldSpec, Metric, MetricError, gold, predicted
-
-_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
 def parse_json_answer(value: Any, strip_fences: bool = False) -> tuple[bool, Any]:
@@ -21,14 +19,15 @@ def parse_json_answer(value: Any, strip_fences: bool = False) -> tuple[bool, Any
         return True, value
     if not isinstance(value, str):
         return False, None
-    text = value
-    if strip_fences:
-        fenced = _FENCE.match(text)
-        text = fenced.group(1) if fenced else text
-    try:
-        return True, json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        return False, None
+    texts = [value]
+    if strip_fences:  # after the whole value: a JSON string may itself hold fenced code
+        texts.append(parsing.strip_fences(value))
+    for text in texts:
+        try:
+            return True, json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            pass
+    return False, None
 
 
 class JsonValid(Metric):
