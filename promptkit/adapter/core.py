@@ -39,7 +39,8 @@ from dspy.adapters.base import _tool_calls_from_message
 from dspy.clients._deprecation import adapter_message_call
 from dspy.signatures.signature import Signature
 
-from promptkit.adapter.mode import CURRENT_MODE, OutputMode
+from promptkit.adapter.budgets import field_budgets, max_tokens_of, with_budgets
+from promptkit.adapter.mode import CURRENT_BUDGETS, CURRENT_MODE, OutputMode
 from promptkit.adapter.replies import AdapterParseError, parse_reply
 from promptkit.adapter.values import field_docs, field_text, input_values, json_reply, output_json_schema
 from promptkit.parsing import response_format_for, structured_mode
@@ -50,6 +51,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_TEMPLATE = "dspy/chat.j2"
 StructuredPolicy = Literal["auto", "always", "never"]
 _POLICIES: tuple[str, ...] = get_args(StructuredPolicy)
+# Routes whose schema a grammar enforces (the embedded model, llama.cpp / vLLM / Ollama servers, as
+# promptkit's LM factory states them): the ones that get length budgets in the schema.
+_GRAMMAR_ROUTES = ("json_schema", "json_object_schema")
 
 
 class TemplateAdapter(dspy.ChatAdapter):
@@ -62,6 +66,9 @@ class TemplateAdapter(dspy.ChatAdapter):
             ``always`` asks for JSON even without enforcement, ``never`` always uses markers.
         retry_on_parse_error: on a parse failure, call the LM once more with a format reminder
             (logged, never silent). Off by default.
+        field_budgets: length budgets per string output field, derived from ``max_tokens`` so the
+            reply closes in time (:mod:`promptkit.adapter.budgets`): ``True`` (default), ``False``,
+            or ``{field: characters}`` to set some.
         use_native_function_calling, native_response_types, parallel_tool_calls, callbacks: as for
             DSPy's ChatAdapter.
     """
@@ -73,6 +80,7 @@ class TemplateAdapter(dspy.ChatAdapter):
         env: TemplateEnv | None = None,
         structured: StructuredPolicy = "auto",
         retry_on_parse_error: bool = False,
+        field_budgets: bool | Mapping[str, int] = True,
         callbacks: list[Any] | None = None,
         use_native_function_calling: bool = False,
         native_response_types: list[Any] | None = None,
@@ -93,6 +101,7 @@ class TemplateAdapter(dspy.ChatAdapter):
         self._env = env
         self.structured = structured
         self.retry_on_parse_error = retry_on_parse_error
+        self.field_budgets = field_budgets
 
     @property
     def template(self) -> Template:
@@ -121,6 +130,8 @@ class TemplateAdapter(dspy.ChatAdapter):
         return processed
 
     def _choose_mode(self, lm: Any, lm_kwargs: dict[str, Any], signature: type[Signature]) -> OutputMode:
+        budgets = self._budgets(lm, lm_kwargs, signature)
+        CURRENT_BUDGETS.set(budgets)
         if self.structured == "never" or not signature.output_fields:
             return "markers"
         mode = structured_mode(lm)
@@ -128,10 +139,22 @@ class TemplateAdapter(dspy.ChatAdapter):
             return "json" if self.structured == "always" else "markers"
         if "tools" in lm_kwargs:
             return "markers"  # a schema-constrained reply could not call a tool instead
-        fmt = response_format_for(output_json_schema(signature), mode)
+        schema = output_json_schema(signature)
+        if schema is not None and budgets and getattr(lm, "structured_output", None) in _GRAMMAR_ROUTES:
+            schema = with_budgets(schema, budgets)
+        fmt = response_format_for(schema, mode)
         if fmt is not None:
             lm_kwargs.setdefault("response_format", fmt)
         return "json"
+
+    def _budgets(self, lm: Any, lm_kwargs: dict[str, Any], signature: type[Signature]) -> dict[str, int]:
+        if self.field_budgets is False:
+            return {}
+        max_tokens = max_tokens_of(lm, lm_kwargs)
+        if max_tokens is None:
+            return {}
+        overrides = self.field_budgets if isinstance(self.field_budgets, Mapping) else None
+        return field_budgets(signature, max_tokens, overrides)
 
     def __call__(
         self,
@@ -141,7 +164,7 @@ class TemplateAdapter(dspy.ChatAdapter):
         demos: list[dict[str, Any]],
         inputs: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        token = CURRENT_MODE.set("markers")
+        token, budgets_token = CURRENT_MODE.set("markers"), CURRENT_BUDGETS.set({})
         try:
             try:
                 return super().__call__(lm, lm_kwargs, signature, demos, inputs)
@@ -155,6 +178,7 @@ class TemplateAdapter(dspy.ChatAdapter):
                 return self._call_postprocess(first.signature, signature, outputs, lm, lm_kwargs)
         finally:
             CURRENT_MODE.reset(token)
+            CURRENT_BUDGETS.reset(budgets_token)
 
     async def acall(
         self,
@@ -164,7 +188,7 @@ class TemplateAdapter(dspy.ChatAdapter):
         demos: list[dict[str, Any]],
         inputs: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        token = CURRENT_MODE.set("markers")
+        token, budgets_token = CURRENT_MODE.set("markers"), CURRENT_BUDGETS.set({})
         try:
             try:
                 return await super().acall(lm, lm_kwargs, signature, demos, inputs)
@@ -178,6 +202,7 @@ class TemplateAdapter(dspy.ChatAdapter):
                 return self._call_postprocess(first.signature, signature, outputs, lm, lm_kwargs)
         finally:
             CURRENT_MODE.reset(token)
+            CURRENT_BUDGETS.reset(budgets_token)
 
     def _retry_messages(
         self,
@@ -263,6 +288,9 @@ class TemplateAdapter(dspy.ChatAdapter):
             reply = self._reply(output_fields, message, missing=None) if has_outputs else ""
             turns.append({"inputs": input_values(input_fields, message), "reply": reply})
         input_docs, output_docs = field_docs(signature)
+        budgets = CURRENT_BUDGETS.get()
+        if budgets:  # per call: the docs are cached per signature, budgets depend on max_tokens
+            output_docs = [{**doc, "budget": str(budgets.get(doc["name"], ""))} for doc in output_docs]
         return {
             "instructions": signature.instructions,
             "input_fields": input_docs,

@@ -16,5 +16,9 @@ OutputMode = Literal["markers", "json"]
 CURRENT_MODE: contextvars.ContextVar[OutputMode] = contextvars.ContextVar("promptkit_output_mode", default="markers")
 
 
+# Characters per output field for the call in progress (see promptkit.adapter.budgets); empty: none.
+CURRENT_BUDGETS: contextvars.ContextVar[dict[str, int]] = contextvars.ContextVar("promptkit_budgets", default={})  # noqa: B039
+
+
 def current_mode() -> OutputMode:
     return CURRENT_MODE.get()

@@ -49,6 +49,10 @@ class AdapterParseError(ParseError, dspy.AdapterParseError):
         self.parsed_result = None
 
 
+# A reply that did not parse, from any adapter: ours, DSPy's own (an empty reply), promptkit's ParseError.
+PARSE_ERRORS: tuple[type[Exception], ...] = (dspy.AdapterParseError, ParseError)
+
+
 def parse_reply(signature: type[Signature], completion: str, mode: OutputMode) -> dict[str, Any]:
     """The output fields of ``completion``, typed; :class:`AdapterParseError` when it has not got them."""
     output_fields = signature.output_fields

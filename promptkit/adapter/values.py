@@ -50,7 +50,8 @@ def _field_doc(name: str, info: Any, *, output: bool) -> FieldDoc:
     # What a value must look like (an int, one of a Literal's values, a JSON schema): DSPy's own wording.
     note = translate_field_type(name, info) if output else ""
     fmt = note.split(_NOTE, 1)[1] if _NOTE in note else ""
-    return {"name": name, "type": get_annotation_name(info.annotation), "description": desc, "format": fmt}
+    doc = {"name": name, "type": get_annotation_name(info.annotation), "description": desc, "format": fmt}
+    return {**doc, "budget": ""}  # a length budget is per call (see promptkit.adapter.budgets)
 
 
 def input_values(input_fields: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -133,13 +134,19 @@ def json_reply(values: Mapping[str, Any]) -> str:
     return json.dumps(serialize_for_json(dict(values)), ensure_ascii=False, indent=2)
 
 
+_SCHEMAS: weakref.WeakKeyDictionary[type[Signature], dict[str, Any] | None] = weakref.WeakKeyDictionary()
+
+
 def output_json_schema(signature: type[Signature]) -> dict[str, Any] | None:
-    """The strict JSON schema of the signature's outputs, or None when an output is an open-ended dict."""
+    """The strict JSON schema of the signature's outputs, or None when an output is an open-ended dict.
+    Built once per signature class (a pydantic model per call cost ~1 ms); treat it as read-only."""
+    if signature in _SCHEMAS:
+        return _SCHEMAS[signature]
     from dspy.adapters.json_adapter import _get_structured_outputs_response_format
 
     try:
-        model = _get_structured_outputs_response_format(signature)
+        schema: dict[str, Any] | None = _get_structured_outputs_response_format(signature).model_json_schema()
     except ValueError:
-        return None
-    schema: dict[str, Any] = model.model_json_schema()
+        schema = None
+    _SCHEMAS[signature] = schema
     return schema

@@ -145,6 +145,8 @@ def answer_question(
         show_messages(lm.history[-1]["messages"])
     for number, hop in enumerate(getattr(prediction, "hops", None) or [], 1):
         err.print(f"[dim]hop {number} query:[/] {escape(str(hop['query']))}", highlight=False)
+    for note in getattr(prediction, "degraded", None) or []:  # a step whose reply did not parse
+        err.print(f"[yellow]{note['step']}: {note['action']}[/] ({escape(note['error'][:160])})", highlight=False)
     out.print(f"[bold]answer:[/] {escape(str(prediction.answer))}", highlight=False)
     show_passages(list(prediction.passages))
 

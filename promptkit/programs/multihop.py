@@ -1,8 +1,10 @@
 """Multi-hop RAG (the seed's ``Multihoprag``, DSPy 3.4): per hop, write a search query from the question
 and the context so far, retrieve, de-duplicate; then answer from everything gathered.
 
-The prediction carries every hop (``hops``: ``[{"query": str, "passages": [Passage, ...]}, ...]``)
-and the de-duplicated ``context`` the answer was generated from.
+The prediction carries every hop (``hops``: ``[{"query": str, "passages": [Passage, ...]}, ...]``),
+the de-duplicated ``context`` the answer was generated from, and ``degraded``: the steps whose reply
+did not parse and what was done instead (see :mod:`promptkit.programs.steps`; by default a failed
+hop query searches with the question, and a failed answer is asked once more, sampled).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dspy.dsp.utils import deduplicate
 
 from promptkit.errors import InputError
 from promptkit.programs.rag import RetrieverLike, SharesRetriever, answer_predictor, retrieve_passages
+from promptkit.programs.steps import OnParseError, check_on_parse_error, run_step
 
 
 class GenerateSearchQuery(dspy.Signature):
@@ -32,6 +35,7 @@ class MultiHopRAG(SharesRetriever, dspy.Module):
         max_hops: int = 2,
         *,
         chain_of_thought: bool = True,
+        on_parse_error: OnParseError = "degrade",
     ) -> None:
         super().__init__()
         if passages_per_hop < 1 or max_hops < 1:
@@ -42,6 +46,7 @@ class MultiHopRAG(SharesRetriever, dspy.Module):
         self.retriever = retriever
         self.passages_per_hop = passages_per_hop
         self.max_hops = max_hops
+        self.on_parse_error = check_on_parse_error(on_parse_error)
         # One query writer per hop, as in the seed: each hop learns its own demos when compiled.
         make = dspy.ChainOfThought if chain_of_thought else dspy.Predict
         self.generate_query = [make(GenerateSearchQuery) for _ in range(max_hops)]
@@ -50,10 +55,17 @@ class MultiHopRAG(SharesRetriever, dspy.Module):
     def forward(self, question: str) -> dspy.Prediction:
         context: list[str] = []
         hops: list[dict[str, Any]] = []
+        degraded: list[dict[str, Any]] = []
         for hop in range(self.max_hops):
-            query = self.generate_query[hop](context=context, question=question).query
+            # A query that does not parse is sound to replace: search with the question itself.
+            query = run_step(
+                self.generate_query[hop], f"query {hop + 1}", self.on_parse_error, degraded,
+                fallback={"query": question}, context=context, question=question,
+            ).query  # fmt: skip
             passages = retrieve_passages(self.retriever, query, self.passages_per_hop)
             hops.append({"query": query, "passages": passages})
             context = deduplicate(context + [p.text for p in passages])
-        prediction = self.generate_answer(context=context, question=question)
-        return dspy.Prediction(context=context, answer=prediction.answer, hops=hops)
+        # Nothing stands in for the answer: degrading it means asking once more.
+        retry: OnParseError = "raise" if self.on_parse_error == "raise" else "retry"
+        prediction = run_step(self.generate_answer, "answer", retry, degraded, context=context, question=question)
+        return dspy.Prediction(context=context, answer=prediction.answer, hops=hops, degraded=degraded)

@@ -46,7 +46,8 @@ from typing import Any
 import dspy
 import numpy as np
 
-from promptkit.errors import InputError, ParseError
+from promptkit.adapter import PARSE_ERRORS
+from promptkit.errors import InputError
 from promptkit.techniques.base import (
     SignatureLike,
     TechniqueModule,
@@ -60,7 +61,6 @@ from promptkit.techniques.demos import as_examples
 from promptkit.techniques.prompted import REASONING, ZERO_SHOT_TRIGGER
 
 Embed = Callable[[list[str]], Any]
-_PARSE_ERRORS = (dspy.AdapterParseError, ParseError)
 _WORD = re.compile(r"\w+")
 # Function words carry no topic; in short questions they would otherwise dominate the TF-IDF vectors.
 _STOPWORDS = frozenset({
@@ -290,7 +290,7 @@ class AutoCoT(TechniqueModule):
             def call() -> dspy.Prediction | None:
                 try:
                     return self.zero_shot(**self.pool[i])
-                except _PARSE_ERRORS:  # an unparseable chain just fails the filters
+                except PARSE_ERRORS:  # an unparseable chain just fails the filters
                     return None
             return call
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import dspy
 
+from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import ParseError
 from promptkit.techniques.base import (
     SignatureLike,
@@ -67,7 +68,6 @@ def supports_n(lm: Any) -> bool:
         return False
 
 
-_PARSE_ERRORS = (dspy.AdapterParseError, ParseError)
 
 
 def sample(
@@ -77,8 +77,11 @@ def sample(
     lm = getattr(predict, "lm", None) or dspy.settings.lm
     samples: list[dspy.Prediction] = []
     if n > 1 and supports_n(lm):
-        pred = predict(**inputs, config={"n": n, "temperature": temperature})
-        samples = [pred.completions[i] for i in range(len(pred.completions))][:n]
+        try:
+            pred = predict(**inputs, config={"n": n, "temperature": temperature})
+        except PARSE_ERRORS:  # one choice that does not parse fails them all: ask one by one instead
+            pred = None
+        samples = [pred.completions[i] for i in range(len(pred.completions))][:n] if pred is not None else []
         if len(samples) == n:
             return samples, []
         # The server ignored n (llama.cpp's OpenAI-compatible server answers with one choice):
@@ -96,7 +99,7 @@ def _distinct_samples(
     def one(rollout_id: int) -> dspy.Prediction | str:
         try:
             return predict(**inputs, config={"temperature": temperature, "rollout_id": rollout_id})
-        except _PARSE_ERRORS as exc:
+        except PARSE_ERRORS as exc:
             return f"sample {rollout_id}: {type(exc).__name__}: {str(exc)[:300]}"
 
     jobs: list[Callable[[], dspy.Prediction | str]] = [functools.partial(one, i) for i in rollout_ids]

@@ -29,6 +29,7 @@ from typing import Any
 
 import dspy
 
+from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import InputError, ParseError
 from promptkit.techniques.base import (
     SignatureLike,
@@ -43,7 +44,6 @@ from promptkit.techniques.ensembling import Normalizer, normalize_answer, vote
 from promptkit.techniques.prompted import REASONING, ZERO_SHOT_TRIGGER
 
 Pool = Callable[[str], Sequence[str]] | Mapping[str, Sequence[str]] | Sequence[str]
-_PARSE_ERRORS = (dspy.AdapterParseError, ParseError)
 
 
 def _strings(value: Any) -> bool:
@@ -146,7 +146,7 @@ class FederatedSelfConsistency(TechniqueModule):
             try:
                 written = self.paraphrase(**inputs).get("paraphrases") or []
                 paraphrases = clean([str(p) for p in written], question, self.n)
-            except _PARSE_ERRORS as exc:  # answer the original question alone rather than fail
+            except PARSE_ERRORS as exc:  # answer the original question alone rather than fail
                 failures.append(f"paraphrase call: {type(exc).__name__}: {str(exc)[:300]}")
         questions = ([question] if self.include_original or not paraphrases else []) + paraphrases
         jobs = [functools.partial(self._ask, inputs, q) for q in questions]
@@ -164,7 +164,7 @@ class FederatedSelfConsistency(TechniqueModule):
     def _ask(self, inputs: dict[str, Any], question: str) -> dspy.Prediction | str:
         try:
             return self.answer(**{**inputs, self.question_field: question})
-        except _PARSE_ERRORS as exc:
+        except PARSE_ERRORS as exc:
             return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
