@@ -42,7 +42,14 @@ from dspy.signatures.signature import Signature
 from promptkit.adapter.budgets import field_budgets, max_tokens_of, with_budgets
 from promptkit.adapter.mode import CURRENT_BUDGETS, CURRENT_MODE, OutputMode
 from promptkit.adapter.replies import AdapterParseError, parse_reply
-from promptkit.adapter.values import field_docs, field_text, input_values, json_reply, output_json_schema
+from promptkit.adapter.values import (
+    field_docs,
+    field_text,
+    input_values,
+    json_reply,
+    output_json_schema,
+    without_field,
+)
 from promptkit.parsing import response_format_for, structured_mode
 from promptkit.prompts import Template, TemplateEnv, default_env
 
@@ -240,7 +247,7 @@ class TemplateAdapter(dspy.ChatAdapter):
         spliced: list[dict[str, Any]] = []
         values_signature, history = signature, None
         if history_name is not None:
-            values_signature = signature.delete(history_name)
+            values_signature = without_field(signature, history_name)
             inputs = dict(inputs)
             history = inputs.pop(history_name, None)
             if history is not None and not self._template_renders(template, history):

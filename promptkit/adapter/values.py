@@ -134,6 +134,18 @@ def json_reply(values: Mapping[str, Any]) -> str:
     return json.dumps(serialize_for_json(dict(values)), ensure_ascii=False, indent=2)
 
 
+_WITHOUT: weakref.WeakKeyDictionary[type[Signature], dict[str, type[Signature]]] = weakref.WeakKeyDictionary()
+
+
+def without_field(signature: type[Signature], name: str) -> type[Signature]:
+    """``signature.delete(name)``, built once per signature class: DSPy builds a pydantic model per
+    call (2 ms), and the field docs and schema caches key on the class it returns."""
+    by_name = _WITHOUT.setdefault(signature, {})
+    if name not in by_name:
+        by_name[name] = signature.delete(name)
+    return by_name[name]
+
+
 _SCHEMAS: weakref.WeakKeyDictionary[type[Signature], dict[str, Any] | None] = weakref.WeakKeyDictionary()
 
 
