@@ -79,6 +79,10 @@ def test_index_build_names_the_fields_format_and_chunk_unit(tmp_path: Path) -> N
                     "--k", "1", cwd=tmp_path)
     assert rag.returncode == 0, rag.stderr
     assert "[1]" in rag.stdout and "Madrid" in rag.stdout.split("[1]")[1]  # the title came from --title-field
+    multihop = promptkit("rag", "capital of Spain", "--collection", "pages", "--store", store, "--model", "fake",
+                         "--k", "1", "--hops", "2", cwd=tmp_path)
+    assert multihop.returncode == 0, multihop.stderr  # it printed "internal error" (no passages) once
+    assert "hop 2 query:" in multihop.stderr and "[1]" in multihop.stdout
     bad_unit = promptkit(*base, "--text-field", "body", "--chunk-unit", "chars", cwd=tmp_path)
     assert bad_unit.returncode == 2 and "--chunk-unit 'chars'" in bad_unit.stderr
 

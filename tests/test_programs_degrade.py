@@ -28,6 +28,7 @@ def test_degrade_searches_with_the_question_when_a_hop_query_does_not_parse() ->
     program = MultiHopRAG(retriever, passages_per_hop=2, max_hops=2)
     prediction, fake = run(program, [GARBLED, {"reasoning": "r", "query": "pixel selfie"}, ANSWER])
     assert prediction.answer == "Pixel 8 Pro" and len(fake.calls) == 3
+    assert [p.text for p in prediction.passages] == prediction.context
     assert [query for query, _ in retriever.calls] == ["Which pixel phone takes night photos?", "pixel selfie"]
     [note] = prediction.degraded
     assert note["step"] == "query 1" and note["action"] == "fallback" and "AdapterParseError" in note["error"]

@@ -2,7 +2,7 @@
 and the context so far, retrieve, de-duplicate; then answer from everything gathered.
 
 The prediction carries every hop (``hops``: ``[{"query": str, "passages": [Passage, ...]}, ...]``),
-the de-duplicated ``context`` the answer was generated from, and ``degraded``: the steps whose reply
+the de-duplicated ``context`` the answer was generated from (and its ``passages``, like RAG's), and ``degraded``: the steps whose reply
 did not parse and what was done instead (see :mod:`promptkit.programs.steps`; by default a failed
 hop query searches with the question, and a failed answer is asked once more, sampled).
 """
@@ -68,4 +68,7 @@ class MultiHopRAG(SharesRetriever, dspy.Module):
         # Nothing stands in for the answer: degrading it means asking once more.
         retry: OnParseError = "raise" if self.on_parse_error == "raise" else "retry"
         prediction = run_step(self.generate_answer, "answer", retry, degraded, context=context, question=question)
-        return dspy.Prediction(context=context, answer=prediction.answer, hops=hops, degraded=degraded)
+        passages = list({p.text: p for hop in hops for p in hop["passages"]}.values())  # as RAG's: one per text
+        return dspy.Prediction(
+            context=context, answer=prediction.answer, passages=passages, hops=hops, degraded=degraded
+        )
