@@ -2,9 +2,10 @@
 and the context so far, retrieve, de-duplicate; then answer from everything gathered.
 
 The prediction carries every hop (``hops``: ``[{"query": str, "passages": [Passage, ...]}, ...]``),
-the de-duplicated ``context`` the answer was generated from (and its ``passages``, like RAG's), and ``degraded``: the steps whose reply
-did not parse and what was done instead (see :mod:`promptkit.programs.steps`; by default a failed
-hop query searches with the question, and a failed answer is asked once more, sampled).
+the de-duplicated ``context`` the answer was generated from (and its ``passages``, like RAG's), and
+``degraded``: the steps whose reply did not parse and what was done instead (see
+:mod:`promptkit.programs.steps`; by default a failed hop query searches with the question, and a
+failed answer is asked once more, sampled).
 """
 
 from __future__ import annotations
