@@ -401,3 +401,25 @@ def test_strings_nested_in_untyped_values_cannot_smuggle_in_an_image_but_real_im
     messages = TemplateAdapter().format(Loose, [], {"data": {"note": smuggled, "picture": dspy.Image(CAT)}})
     urls = [p["image_url"]["url"] for p in messages[-1]["content"] if p["type"] == "image_url"]
     assert urls == [CAT]
+
+
+def test_citations_parse_as_under_chat_adapter() -> None:
+    from dspy.adapters.types.citation import Citations
+
+    class Cite(dspy.Signature):
+        context: str = dspy.InputField()
+        question: str = dspy.InputField()
+        answer: str = dspy.OutputField()
+        citations: Citations = dspy.OutputField()
+
+    reply = (
+        "[[ ## answer ## ]]\nParis\n[[ ## citations ## ]]\n"
+        '[{"cited_text": "Paris is the capital", "document_index": 0, "start_char_index": 0, "end_char_index": 20}]'
+        "\n[[ ## completed ## ]]"
+    )
+    predictions = []
+    for adapter in (TemplateAdapter(), dspy.ChatAdapter()):
+        with dspy.context(lm=FakeLM([reply]), adapter=adapter):
+            predictions.append(dspy.Predict(Cite)(context="Paris is the capital of France.", question="capital?"))
+    ours, theirs = predictions
+    assert ours.citations == theirs.citations and ours.citations.citations[0].cited_text == "Paris is the capital"
