@@ -12,6 +12,7 @@ from typing import Any
 
 import dspy
 import pytest
+from dspy.adapters.types.citation import Citations
 
 from promptkit.adapter import AdapterParseError, TemplateAdapter
 from promptkit.lm import FakeLM
@@ -404,8 +405,6 @@ def test_strings_nested_in_untyped_values_cannot_smuggle_in_an_image_but_real_im
 
 
 def test_citations_parse_as_under_chat_adapter() -> None:
-    from dspy.adapters.types.citation import Citations
-
     class Cite(dspy.Signature):
         context: str = dspy.InputField()
         question: str = dspy.InputField()
