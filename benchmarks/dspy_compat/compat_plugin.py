@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from id_lists import read_id_list
 
 ADAPTER_ENV = "PROMPTKIT_COMPAT_ADAPTER"
 ADAPTERS = ("default", "template")
@@ -80,18 +81,6 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 _CHOICE = pytest.StashKey[str]()
-
-
-def read_id_list(path: str | Path) -> dict[str, str]:
-    """``{test id: reason}`` from a file of ``id  # reason`` lines (blank lines and ``#`` lines skipped)."""
-    ids: dict[str, str] = {}
-    for raw in Path(path).read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        test_id, _, reason = line.partition(" #")
-        ids[test_id.strip()] = reason.strip()
-    return ids
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -32,6 +32,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from id_lists import read_id_list
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TESTS = HERE / "dspy_tests"
@@ -217,19 +219,6 @@ def parse_junit(path: Path) -> dict[str, Outcome]:
         if previous is None or _RANK[status] > _RANK[previous.status]:
             outcomes[nid] = Outcome(status, message)
     return outcomes
-
-
-def read_id_list(path: Path) -> dict[str, str]:
-    ids: dict[str, str] = {}
-    if not path.exists():
-        return ids
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        test_id, _, reason = line.partition(" #")
-        ids[test_id.strip()] = reason.strip()
-    return ids
 
 
 # -- report -----------------------------------------------------------------------------------------------
