@@ -99,3 +99,20 @@ def test_the_embedded_model_closes_a_long_reasoning_within_its_budget() -> None:
     budgets = field_budgets(dspy.ChainOfThought("question -> answer").predict.signature, 96)
     assert prediction.answer and len(prediction.reasoning) <= budgets["reasoning"]
     assert lm.history[-1]["usage"]["completion_tokens"] < 96  # the object closed before the limit
+
+
+@pytest.mark.server
+def test_the_budgets_reach_a_llama_cpp_server_in_the_request_body() -> None:
+    import promptkit
+    from tests.servers.openai_compat import OpenAICompatServer
+
+    with OpenAICompatServer(reply='{"reasoning": "It is the capital.", "answer": "Paris"}') as server:
+        lm = promptkit.lm("openai/smollm2", api_base=f"{server.url}/v1", api_key="x",
+                          structured_output="json_object_schema", max_tokens=256)
+        with dspy.context(lm=lm, adapter=TemplateAdapter()):
+            assert dspy.ChainOfThought("question -> answer")(question="Capital of France?").answer == "Paris"
+        body = server.chat_requests[-1].body
+    signature = dspy.ChainOfThought("question -> answer").predict.signature
+    expected = field_budgets(signature, 256)
+    props = body["response_format"]["schema"]["properties"]
+    assert {name: props[name]["maxLength"] for name in expected} == expected and body["max_tokens"] == 256
