@@ -90,11 +90,12 @@ def test_relevant_document_first_scores_one_and_lower_ranks_score_less(edge_inde
 
 def test_identical_to_a_numpy_cosine_baseline(edge_index: str, embedder: Embedder) -> None:
     k = 10
-    result = evaluate_retrieval(edge_index, "small", queries=QUERIES, qrels=QRELS, k=k, embedder=embedder)
+    result = evaluate_retrieval(edge_index, "small", queries=QUERIES, qrels=QRELS, k=k, embedder=embedder,
+                                mode="dense")
 
     passages = load_passages(BEIR)
     doc_ids = np.array([p.source_id for p in passages])
-    doc_vectors = embedder.encode([p.text for p in passages])
+    doc_vectors = embedder.encode([p.embedding_text() for p in passages])  # title + text, as indexed
     queries = {json.loads(line)["_id"]: json.loads(line)["text"] for line in QUERIES.read_text().splitlines()}
     qrels: dict[str, dict[str, float]] = {}
     for line in QRELS.read_text().splitlines()[1:]:

@@ -86,8 +86,8 @@ def test_scores_equal_a_numpy_cosine_baseline(embedder: Embedder) -> None:
     passages = load_passages(BIO)
     spec = f"memory:{uuid.uuid4().hex}"
     build_index(passages, "bio", store=spec, embedder=embedder)
-    retriever = Retriever(spec, embedder, "bio", k=4)
-    matrix = embedder.encode([p.text for p in passages])
+    retriever = Retriever(spec, embedder, "bio", k=4, mode="dense")
+    matrix = embedder.encode([p.embedding_text() for p in passages])  # title + text, as indexed
     for query in QUERIES:
         scores = matrix @ embedder.encode_query(query)
         best = np.argsort(-scores)[:4]

@@ -2,7 +2,7 @@
 
     promptkit index build data/scifact/corpus.jsonl --collection scifact
     promptkit eval retrieval --collection scifact --queries data/scifact/queries.jsonl \\
-        --qrels data/scifact/qrels/test.tsv [--k 10] [--store DIR] [--out DIR]
+        --qrels data/scifact/qrels/test.tsv [--k 10] [--store DIR] [--out DIR] [--mode M] [--fusion F]
 
 Prints the scores as a table and saves ``retrieval.json`` (summary + one row per query) in --out.
 Exit codes: 0 ok, 2 bad input (missing file, wrong qrels columns, unknown collection, ids that match
@@ -20,7 +20,14 @@ import typer
 
 from promptkit.cli._common import handle_errors, out
 from promptkit.cli.eval_cmd import eval_app
-from promptkit.cli.retrieval_cmd import DEFAULT_STORE, CollectionOption, StoreOption
+from promptkit.cli.retrieval_cmd import (
+    DEFAULT_FUSION,
+    DEFAULT_STORE,
+    CollectionOption,
+    FusionOption,
+    ModeOption,
+    StoreOption,
+)
 
 
 @eval_app.command("retrieval")
@@ -37,15 +44,19 @@ def retrieval_command(
     embedder: Annotated[
         str | None, typer.Option("--embedder", help="query embedder (default: the one the index was built with)")
     ] = None,
+    mode: ModeOption = None,
+    fusion: FusionOption = DEFAULT_FUSION,
 ) -> None:
     """Score COLLECTION's top-k for every judged query: nDCG@k, recall@k, MRR@k; save retrieval.json."""
     from promptkit.evaluation.retrieval import evaluate_retrieval
     from promptkit.retrieval import Embedder
+    from promptkit.retrieval.modes import check_fusion, check_mode
 
     target = out_dir or Path("runs") / f"retrieval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     result = evaluate_retrieval(
         store, collection, queries=queries, qrels=qrels, k=k, out=target,
-        embedder=Embedder(embedder) if embedder else None,
+        embedder=Embedder(embedder) if embedder else None, mode=check_mode(mode) if mode else None,
+        fusion=check_fusion(fusion),
     )
     out.print(_table(result.summary()))
     out.print(f"saved: {result.path}", highlight=False)
@@ -64,7 +75,8 @@ def _table(summary: Mapping[str, Any]) -> Any:
         table.add_row(name, f"{value:.4f}", f"[{low:.4f}, {high:.4f}]", str(summary["queries"]))
     table.caption = (
         f"{summary['queries']} queries scored · {summary['skipped']} without a relevant judgement (skipped) · "
-        f"{summary['missing']} judged but not in the queries file · {summary['engine']} · {summary['embedder']}"
+        f"{summary['missing']} judged but not in the queries file · {summary['engine']} · {summary['mode']} · "
+        f"{summary['embedder']}"
     )
     return table
 

@@ -8,12 +8,19 @@ from typing import Annotated, Any
 import typer
 
 from promptkit.cli._common import err, handle_errors, out
+from promptkit.retrieval.modes import DEFAULT_FUSION
 
 DEFAULT_STORE = ".promptkit/index"
 StoreOption = Annotated[
     str, typer.Option("--store", help="'memory', an index folder (Qdrant engine in-process) or http(s)://qdrant:6333")
 ]
 CollectionOption = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
+ModeOption = Annotated[
+    str | None,
+    typer.Option("--mode", help="dense, sparse (BM25) or hybrid (both, fused by Qdrant); "
+                 "default: the best the collection holds"),
+]
+FusionOption = Annotated[str, typer.Option("--fusion", help="how hybrid mode fuses: rrf (rank) or dbsf (score)")]
 
 index_app = typer.Typer(help="Build, inspect and drop vector indexes.", no_args_is_help=True)
 
@@ -37,10 +44,20 @@ def build(
     title_field: Annotated[str, typer.Option("--title-field", help="the record field holding its title")] = "title",
     id_field: Annotated[str, typer.Option("--id-field", help="the record field holding its source id")] = "id",
     embedder: Annotated[str | None, typer.Option("--embedder", help="sentence-transformers model")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="what a new collection holds: dense, sparse (BM25) or hybrid (both; default)"),
+    ] = None,
+    embed_template: Annotated[
+        str | None,
+        typer.Option("--embed-template", help="what is embedded and BM25-indexed per passage, a format string "
+                     "over {title}, {text}, {source_id} (default '{title} {text}')"),
+    ] = None,
 ) -> None:
     """Embed SOURCE and write it into COLLECTION (re-indexing the same passages adds nothing)."""
     from promptkit.errors import InputError
     from promptkit.retrieval import ColumnMap, Embedder, build_index
+    from promptkit.retrieval.modes import check_mode
 
     if chunk_unit not in ("words", "tokens"):
         raise InputError(f"--chunk-unit {chunk_unit!r} is not a chunk unit", hint="use words or tokens")
@@ -50,6 +67,8 @@ def build(
         collection,
         store=store,
         embedder=Embedder(embedder) if embedder else None,
+        mode=check_mode(mode) if mode else None,
+        embed_template=embed_template,
         min_words=min_words,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
@@ -61,7 +80,7 @@ def build(
     out.print(
         f"{report.collection}: {report.added} added, {report.total} passages in total "
         f"({report.loaded} read, {report.kept} kept, {report.chunks} chunks, {report.encoded} encoded) "
-        f"in {report.seconds:.1f} s — {report.engine} at {report.store}",
+        f"in {report.seconds:.1f} s — {report.engine} at {report.store}; vectors: {' + '.join(report.vectors)}",
         highlight=False,
     )
 
@@ -69,14 +88,23 @@ def build(
 @index_app.command("info")
 @handle_errors
 def info(collection: CollectionOption, store: StoreOption = DEFAULT_STORE) -> None:
-    """Print the number of passages, the embedder and the engine of COLLECTION."""
+    """Print the passages, vectors, search modes, embedder and engine of COLLECTION."""
     from promptkit.retrieval import index_info
+    from promptkit.retrieval.passages import LEGACY_EMBED_TEMPLATE
 
     details = index_info(collection, store=store)
+    bm25 = details.metadata.get("bm25")
     out.print(f"collection: {details.name}", highlight=False)
     out.print(f"passages:   {details.count}", highlight=False)
-    out.print(f"dimension:  {details.dim}", highlight=False)
-    out.print(f"embedder:   {details.embedder or 'unknown'}", highlight=False)
+    out.print(f"vectors:    {' + '.join(details.vectors)}", highlight=False)
+    out.print(f"modes:      {', '.join(details.modes)}", highlight=False)
+    if details.dim:
+        out.print(f"dimension:  {details.dim}", highlight=False)
+        out.print(f"embedder:   {details.embedder or 'unknown'}", highlight=False)
+    out.print(f"embeds:     {details.metadata.get('embed_template') or LEGACY_EMBED_TEMPLATE!r}", highlight=False)
+    if isinstance(bm25, dict):
+        out.print("bm25:       " + ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+                                             for key, value in bm25.items()), highlight=False)
     out.print(f"engine:     {details.engine} at {details.location}", highlight=False)
 
 
@@ -109,11 +137,15 @@ def rag(
     model: Annotated[str | None, typer.Option("--model", "-m", help="LM route (default: the embedded model)")] = None,
     cot: Annotated[bool, typer.Option("--cot", help="reason before answering")] = False,
     show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered messages")] = False,
+    mode: ModeOption = None,
+    fusion: FusionOption = DEFAULT_FUSION,
 ) -> None:
     """Answer QUESTION from COLLECTION: the answer, then the passages with scores and sources."""
     from promptkit.retrieval import Retriever
+    from promptkit.retrieval.modes import check_fusion, check_mode
 
-    retriever = Retriever(store, collection=collection, k=k)
+    retriever = Retriever(store, collection=collection, k=k, mode=check_mode(mode) if mode else None,
+                          fusion=check_fusion(fusion))
     answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt)
 
 

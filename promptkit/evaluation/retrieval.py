@@ -34,6 +34,7 @@ from promptkit.evaluation.summary import bootstrap_ci
 
 if TYPE_CHECKING:
     from promptkit.retrieval import Embedder, Retriever
+    from promptkit.retrieval.modes import Fusion, Mode
     from promptkit.retrieval.stores import VectorStore
 
 RESULT_FILE = "retrieval.json"
@@ -80,6 +81,7 @@ class RetrievalResult:
     store: str = ""
     engine: str = ""
     embedder: str = ""
+    mode: str = ""  # dense, sparse or hybrid (with its fusion)
     seconds: float = 0.0
     path: Path | None = None  # the saved retrieval.json, when ``out`` was given
 
@@ -87,7 +89,7 @@ class RetrievalResult:
         per_metric = {name: [row.scores[name] for row in self.rows] for name in self.scores}
         return {
             "collection": self.collection, "store": self.store, "engine": self.engine, "embedder": self.embedder,
-            "k": self.k, "scores": dict(self.scores),
+            "mode": self.mode, "k": self.k, "scores": dict(self.scores),
             "ci95": {name: bootstrap_ci(values) for name, values in per_metric.items()},
             "queries": len(self.rows), "skipped": len(self.skipped), "missing": len(self.missing),
             "seconds": round(self.seconds, 3),
@@ -215,7 +217,8 @@ def _safe_location(location: str) -> str:
 
 
 def _open_retriever(
-    target: Retriever | VectorStore | str | Path, collection: str | None, embedder: Embedder | None, k: int
+    target: Retriever | VectorStore | str | Path, collection: str | None, embedder: Embedder | None, k: int,
+    mode: Mode | None, fusion: Fusion | None,
 ) -> tuple[Retriever, VectorStore | None]:
     """The retriever to evaluate, and the store to close afterwards (None when the caller owns it)."""
     from promptkit.retrieval import Embedder, Retriever, open_store
@@ -223,9 +226,10 @@ def _open_retriever(
     search_filter = None
     if isinstance(target, Retriever):
         collection = collection or target.collection
-        if collection == target.collection and embedder is None:
+        if collection == target.collection and embedder is None and mode is None and fusion is None:
             target.store.require(collection)
             return target, None
+        mode, fusion = mode or target.mode, fusion or target.fusion
         embedder, search_filter, target = embedder or target.embedder, target.filter, target.store
     if collection is None:
         raise InputError("no collection named", hint="pass the collection to evaluate (CLI: --collection NAME)")
@@ -238,7 +242,10 @@ def _open_retriever(
             # Embed queries with the model the collection was built with (recorded as name@fingerprint).
             built_with = store.info(collection).embedder
             embedder = Embedder(built_with.rpartition("@")[0] if built_with else None)
-        return Retriever(store, embedder, collection, k, filter=search_filter), owned
+        retriever = Retriever(store, embedder, collection, k, filter=search_filter, mode=mode,
+                              **({"fusion": fusion} if fusion else {}))
+        retriever.resolved_mode  # noqa: B018 - checks now that the collection can serve the mode
+        return retriever, owned
     except BaseException:
         if owned is not None:
             owned.close()
@@ -247,14 +254,10 @@ def _open_retriever(
 
 def _check_ids_known(retriever: Retriever, qrels: Qrels, where: str) -> None:
     """Fail when no judged document is in the collection: every score would be 0, for a reason a user can fix."""
-    import numpy as np
-
     judged = sorted({doc for grades in qrels.values() for doc, grade in grades.items() if grade > 0})
     store, name = retriever.store, retriever.collection
-    probe = np.zeros(store.info(name).dim, dtype=np.float32)
-    probe[0] = 1.0  # any unit vector: only the filter matters
     for start in range(0, len(judged), _ID_CHECK_BATCH):
-        if store.query(name, probe, 1, {"source_id": judged[start : start + _ID_CHECK_BATCH]}):
+        if store.count_matching(name, {"source_id": judged[start : start + _ID_CHECK_BATCH]}):
             return
     shown = ", ".join(repr(doc) for doc in judged[:3]) + (" ..." if len(judged) > 3 else "")
     raise DataError(
@@ -295,11 +298,14 @@ def evaluate_retrieval(
     k: int = 10,
     out: str | Path | None = None,
     embedder: Embedder | None = None,
+    mode: Mode | None = None,
+    fusion: Fusion | None = None,
 ) -> RetrievalResult:
     """Score the top-``k`` of every judged query; save ``out/retrieval.json`` when ``out`` is given.
 
     ``retriever_or_store``: a ``Retriever``, or a store (spec, path or ``VectorStore``) plus ``collection``.
-    ``embedder`` defaults to the model the collection was built with.
+    ``embedder`` defaults to the model the collection was built with; ``mode`` to the best the collection
+    holds (hybrid where it has dense and BM25 vectors), ``fusion`` to rrf.
     """
     started = time.perf_counter()
     _check_k(k)
@@ -315,7 +321,7 @@ def evaluate_retrieval(
             path=qrels_where if not isinstance(qrels, Mapping) else None,
             hint="check that the queries and qrels files belong to the same dataset (their query ids must match)",
         )
-    retriever, owned = _open_retriever(retriever_or_store, collection, embedder, k)
+    retriever, owned = _open_retriever(retriever_or_store, collection, embedder, k, mode, fusion)
     try:
         _check_ids_known(retriever, judgements, qrels_where)
         rows = []
@@ -330,7 +336,8 @@ def evaluate_retrieval(
             skipped=[qid for qid in query_texts if not relevant[qid]],
             missing=sorted(set(judgements) - set(query_texts)),
             store=_safe_location(retriever.store.location), engine=retriever.store.engine,
-            embedder=retriever.embedder.identity,
+            embedder=retriever.embedder.identity if retriever.resolved_mode != "sparse" else "",
+            mode=_mode_label(retriever),
         )
     finally:
         if owned is not None:
@@ -339,6 +346,11 @@ def evaluate_retrieval(
     if out is not None:
         result.path = save_result(result, Path(out), queries=queries_where, qrels=qrels_where)
     return result
+
+
+def _mode_label(retriever: Retriever) -> str:
+    mode = retriever.resolved_mode
+    return f"{mode} ({retriever.fusion})" if mode == "hybrid" else mode
 
 
 def save_result(result: RetrievalResult, out: Path, *, queries: str, qrels: str) -> Path:

@@ -16,8 +16,15 @@ import dspy
 from dspy.dsp.utils import deduplicate
 
 from promptkit.errors import InputError
-from promptkit.programs.rag import RetrieverLike, SharesRetriever, answer_predictor, retrieve_passages
+from promptkit.programs.rag import (
+    RetrieverLike,
+    SharesRetriever,
+    answer_predictor,
+    retrieve_passages,
+    search_options,
+)
 from promptkit.programs.steps import OnParseError, check_on_parse_error, run_step
+from promptkit.retrieval.modes import Fusion, Mode
 
 
 class GenerateSearchQuery(dspy.Signature):
@@ -37,6 +44,8 @@ class MultiHopRAG(SharesRetriever, dspy.Module):
         *,
         chain_of_thought: bool = True,
         on_parse_error: OnParseError = "degrade",
+        mode: Mode | None = None,
+        fusion: Fusion | None = None,
     ) -> None:
         super().__init__()
         if passages_per_hop < 1 or max_hops < 1:
@@ -48,6 +57,7 @@ class MultiHopRAG(SharesRetriever, dspy.Module):
         self.passages_per_hop = passages_per_hop
         self.max_hops = max_hops
         self.on_parse_error = check_on_parse_error(on_parse_error)
+        self.search = search_options(mode, fusion)  # for a promptkit Retriever: its own when empty
         # One query writer per hop, as in the seed: each hop learns its own demos when compiled.
         make = dspy.ChainOfThought if chain_of_thought else dspy.Predict
         self.generate_query = [make(GenerateSearchQuery) for _ in range(max_hops)]
@@ -63,7 +73,7 @@ class MultiHopRAG(SharesRetriever, dspy.Module):
                 self.generate_query[hop], f"query {hop + 1}", self.on_parse_error, degraded,
                 fallback={"query": question}, context=context, question=question,
             ).query  # fmt: skip
-            passages = retrieve_passages(self.retriever, query, self.passages_per_hop)
+            passages = retrieve_passages(self.retriever, query, self.passages_per_hop, self.search)
             hops.append({"query": query, "passages": passages})
             context = deduplicate(context + [p.text for p in passages])
         # Nothing stands in for the answer: degrading it means asking once more.

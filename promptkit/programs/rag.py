@@ -15,7 +15,8 @@ from typing import Any
 import dspy
 
 from promptkit.errors import ConfigError, InputError
-from promptkit.retrieval.passages import Passage
+from promptkit.retrieval import Passage, Retriever
+from promptkit.retrieval.modes import Fusion, Mode, check_fusion, check_mode
 
 # Anything that maps (query, k) to hits: a promptkit Retriever, or any DSPy-style rm.
 RetrieverLike = Callable[..., Sequence[Any]]
@@ -47,15 +48,35 @@ def as_passage(hit: Any) -> Passage:
     return Passage(text=text, score=float(score) if isinstance(score, int | float) else None)
 
 
-def retrieve_passages(retriever: RetrieverLike | None, query: str, k: int) -> list[Passage]:
-    """Top-``k`` passages from ``retriever``, or from ``dspy.settings.rm`` when it is None."""
+def search_options(mode: Mode | None, fusion: Fusion | None) -> dict[str, Any]:
+    """The search mode and fusion a program asks its retriever for (only those it names)."""
+    options: dict[str, Any] = {}
+    if mode is not None:
+        options["mode"] = check_mode(mode)
+    if fusion is not None:
+        options["fusion"] = check_fusion(fusion)
+    return options
+
+
+def retrieve_passages(
+    retriever: RetrieverLike | None, query: str, k: int, options: dict[str, Any] | None = None
+) -> list[Passage]:
+    """Top-``k`` passages from ``retriever``, or from ``dspy.settings.rm`` when it is None.
+
+    ``options`` (a search mode and fusion) go to a promptkit ``Retriever``; other rms take none.
+    """
     source = retriever if retriever is not None else dspy.settings.rm
     if source is None:
         raise ConfigError(
             "this program has no retriever and no DSPy rm is configured",
             hint="pass a promptkit Retriever (RAG(retriever)) or call dspy.configure(rm=retriever)",
         )
-    return [as_passage(hit) for hit in source(query, k=k)]
+    if options and not isinstance(source, Retriever):
+        raise ConfigError(
+            f"a search mode or fusion ({options}) needs a promptkit Retriever, not a {type(source).__name__}",
+            hint="leave out mode= and fusion=, or pass a promptkit Retriever",
+        )
+    return [as_passage(hit) for hit in source(query, k=k, **(options or {}))]
 
 
 def answer_predictor(chain_of_thought: bool) -> dspy.Module:
@@ -82,19 +103,25 @@ class RAG(SharesRetriever, dspy.Module):
     """Retrieve ``k`` passages, answer with ``GenerateAnswer``; returns ``Prediction(context, answer, passages)``.
 
     ``context`` is the list of passage texts the answer was generated from; ``passages`` keeps their
-    scores, ids and sources. ``chain_of_thought`` (the seed's choice) adds a reasoning step.
+    scores, ids and sources. ``chain_of_thought`` (the seed's choice) adds a reasoning step. ``mode``
+    and ``fusion`` choose the search (dense, sparse BM25, hybrid) of a promptkit ``Retriever``; by
+    default, the retriever's own.
     """
 
-    def __init__(self, retriever: RetrieverLike | None = None, k: int = 3, *, chain_of_thought: bool = True) -> None:
+    def __init__(
+        self, retriever: RetrieverLike | None = None, k: int = 3, *, chain_of_thought: bool = True,
+        mode: Mode | None = None, fusion: Fusion | None = None,
+    ) -> None:
         super().__init__()
         if k < 1:
             raise InputError(f"k must be >= 1, got {k}", hint="retrieve at least one passage")
         self.retriever = retriever
         self.k = k
+        self.search = search_options(mode, fusion)
         self.generate_answer = answer_predictor(chain_of_thought)
 
     def forward(self, question: str) -> dspy.Prediction:
-        passages = retrieve_passages(self.retriever, question, self.k)
+        passages = retrieve_passages(self.retriever, question, self.k, self.search)
         context = [p.text for p in passages]
         prediction = self.generate_answer(context=context, question=question)
         return dspy.Prediction(context=context, answer=prediction.answer, passages=passages)

@@ -2,7 +2,7 @@
 
 Each collection is one shard (write-ahead log, segments, HNSW index) in its own folder:
 
-    ROOT/<collection>/collection.json   dimension + metadata (written atomically, before the shard)
+    ROOT/<collection>/collection.json   dimension, sparse or not, metadata (written atomically, before the shard)
     ROOT/<collection>/shard/            the EdgeShard
 
 Every ``upsert`` is one WAL operation, so a crash keeps whole batches or nothing of them; the
@@ -20,10 +20,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from promptkit.errors import BackendUnavailableError, DataError
-from promptkit.retrieval.stores.base import StoreHit, StorePoint, VectorStore, as_vector, filter_conditions
+from promptkit.retrieval.stores.base import (
+    RRF_K,
+    SPARSE_VECTOR,
+    FilterValue,
+    SearchRequest,
+    StoreHit,
+    StorePoint,
+    VectorStore,
+    as_vector,
+    filter_conditions,
+    point_sparse,
+)
 
 META_FILE = "collection.json"
 SHARD_DIR = "shard"
@@ -39,10 +48,9 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _edge_filter(filter: Mapping[str, Any] | None) -> Any:
+def _edge_filter(conditions: list[tuple[str, FilterValue]]) -> Any:
     from qdrant_edge import FieldCondition, Filter, MatchAny, MatchValue
 
-    conditions = filter_conditions(filter)
     if not conditions:
         return None
     must: list[Any] = [
@@ -80,13 +88,14 @@ class EdgeStore(VectorStore):
     def has_collection(self, name: str) -> bool:
         return (self._dir(name) / META_FILE).is_file()
 
-    def _create(self, name: str, dim: int, metadata: dict[str, Any]) -> None:
+    def _create(self, name: str, dim: int, metadata: dict[str, Any], sparse: bool) -> None:
         folder = self._dir(name)
         folder.mkdir(parents=True, exist_ok=True)
+        # "sparse" is absent from descriptions written before sparse vectors: those are dense-only.
         _write_json_atomic(folder / META_FILE, {"format": _FORMAT, "dim": dim, "distance": "cosine",
-                                                "metadata": metadata})
+                                                "sparse": sparse, "metadata": metadata})
 
-    def _stored_dim_and_metadata(self, name: str) -> tuple[int, dict[str, Any]]:
+    def _layout(self, name: str) -> tuple[int, bool, dict[str, Any]]:
         meta = self._meta.get(name)
         if meta is None:
             file = self._dir(name) / META_FILE
@@ -97,7 +106,7 @@ class EdgeStore(VectorStore):
                 raise DataError(f"unreadable collection description: {exc}", path=str(file),
                                 hint=f"drop and rebuild the collection {name!r}") from None
             self._meta[name] = meta
-        return int(meta["dim"]), dict(meta.get("metadata") or {})
+        return int(meta["dim"]), bool(meta.get("sparse")), dict(meta.get("metadata") or {})
 
     def _shard(self, name: str) -> Any:
         """The open shard of ``name`` (opened on first use, created if the folder has none yet)."""
@@ -114,11 +123,14 @@ class EdgeStore(VectorStore):
         return shard
 
     def _open_shard(self, name: str) -> Any:
-        from qdrant_edge import Distance, EdgeConfig, EdgeShard, EdgeVectorParams
+        from qdrant_edge import Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, Modifier
 
-        dim, _ = self._stored_dim_and_metadata(name)
+        dim, sparse, _ = self._layout(name)
         folder = self._dir(name) / SHARD_DIR
-        config = EdgeConfig(vectors=EdgeVectorParams(size=dim, distance=Distance.Cosine))
+        config = EdgeConfig(
+            vectors=EdgeVectorParams(size=dim, distance=Distance.Cosine) if dim else {},
+            sparse_vectors={SPARSE_VECTOR: EdgeSparseVectorParams(modifier=Modifier.Idf)} if sparse else None,
+        )
         try:
             if (folder / "edge_config.json").is_file():
                 return EdgeShard.load(str(folder))
@@ -140,24 +152,36 @@ class EdgeStore(VectorStore):
         if not points:
             return
         shard = self._shard(name)
-        dim, _ = self._stored_dim_and_metadata(name)
-        edge_points = [Point(p.id, as_vector(p.vector, dim, what=f"point {p.id}"), p.payload) for p in points]
+        dim, sparse, _ = self._layout(name)
+        edge_points = [Point(p.id, _vectors(p, dim, sparse), p.payload) for p in points]
         # One operation per call: the WAL makes the whole batch durable or none of it.
         shard.update(UpdateOperation.upsert_points(edge_points))
 
-    def query(
-        self, name: str, vector: Sequence[float] | np.ndarray, k: int, filter: Mapping[str, Any] | None = None
-    ) -> list[StoreHit]:
-        from qdrant_edge import Query, QueryRequest
+    def _search(self, name: str, request: SearchRequest) -> list[StoreHit]:
+        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SparseVector
 
-        edge_filter = _edge_filter(filter)
+        edge_filter = _edge_filter(request.filter)
         shard = self._shard(name)
-        dim, _ = self._stored_dim_and_metadata(name)
-        request = QueryRequest(
-            limit=k, query=Query.Nearest(as_vector(vector, dim, what="query vector")), filter=edge_filter,
-            with_payload=True,
-        )
-        return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
+        branches: list[Any] = []
+        if request.dense is not None:
+            branches.append(Query.Nearest(request.dense))
+        if request.sparse is not None:
+            sparse = SparseVector(request.sparse.indices, request.sparse.values)
+            branches.append(Query.Nearest(sparse, using=SPARSE_VECTOR))
+        if len(branches) == 1:
+            query = QueryRequest(limit=request.k, query=branches[0], filter=edge_filter, with_payload=True)
+        else:
+            # The filter goes on each branch: fusing unfiltered candidates could leave fewer than k.
+            prefetches = [Prefetch(limit=request.prefetch, query=branch, filter=edge_filter) for branch in branches]
+            fusion: Any = Fusion.Rrf(k=RRF_K) if request.fusion == "rrf" else Fusion.Dbsf()
+            query = QueryRequest(limit=request.k, prefetches=prefetches, query=fusion, with_payload=True)
+        return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(query)]
+
+    def count_matching(self, name: str, filter: Mapping[str, Any]) -> int:
+        from qdrant_edge import CountRequest
+
+        edge_filter = _edge_filter(filter_conditions(filter))
+        return int(self._shard(name).count(CountRequest(exact=True, filter=edge_filter)))
 
     def count(self, name: str) -> int:
         from qdrant_edge import CountRequest
@@ -192,3 +216,18 @@ class EdgeStore(VectorStore):
             shard.flush()
             shard.close()
         self._shards.clear()
+
+
+def _vectors(point: StorePoint, dim: int, sparse: bool) -> Any:
+    """A point's vectors as the shard holds them: a bare list for a dense-only one, else by name
+    (the unnamed dense vector is ``""``)."""
+    from qdrant_edge import SparseVector
+
+    dense = as_vector(point.vector, dim, what=f"point {point.id}") if dim else None
+    if not sparse:
+        return dense
+    sparse_vector = point_sparse(point)
+    named: dict[str, Any] = {SPARSE_VECTOR: SparseVector(sparse_vector.indices, sparse_vector.values)}
+    if dense is not None:
+        named[""] = dense
+    return named
