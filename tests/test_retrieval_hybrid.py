@@ -1,7 +1,8 @@
-"""Sparse (BM25) and hybrid search on every engine: memory, edge (EdgeShard), qdrant-local (path mode).
+"""Sparse (BM25) and hybrid search on every engine: memory, edge (EdgeShard), qdrant-local (path mode);
+titles in what is embedded; search modes on build_index, the Retriever and the RAG programs.
 
-Dense vectors are random stand-ins here (the model is exercised in test_retrieval_index.py and
-below, where it is needed); the sparse vectors are real, from Qdrant's BM25 tokenizer.
+Dense vectors in the store tests are random stand-ins; the sparse vectors are real, from Qdrant's BM25
+tokenizer. The tests at the end load the bundled MiniLM.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dspy
 import numpy as np
 import pytest
+from dspy.utils.dummies import DummyLM
 
-from promptkit.errors import InputError
-from promptkit.retrieval import IndexModeError
+from promptkit.errors import ConfigError, DataError, InputError
+from promptkit.programs import RAG, MultiHopRAG
+from promptkit.retrieval import Embedder, IndexModeError, Passage, Retriever, build_index, index_info
 from promptkit.retrieval.bm25 import Bm25Encoder, Bm25Params, mean_length
 from promptkit.retrieval.stores import VectorStore, open_store
 from promptkit.retrieval.stores.base import StorePoint
@@ -156,3 +160,83 @@ def test_every_engine_ranks_sparse_and_dbsf_alike(tmp_path: Path) -> None:
                                                       fusion="dbsf")] for i, q in enumerate(queries)]
         store.close()
     assert ranked["memory"] == ranked["edge"] == ranked["qdrant-local"]
+
+
+# -- with the model: titles, build modes, the Retriever and the programs -------------------------------
+
+CITIES = [
+    Passage(text="A disease caused by a lack of vitamin C; sailors on long voyages suffered it.", title="Scurvy",
+            source_id="scurvy"),
+    Passage(text="Madrid is the capital of Spain and its largest city.", title="Madrid", source_id="madrid"),
+    Passage(text="Rome is the capital city of Italy, founded in 753 BC.", title="Rome", source_id="rome"),
+]
+
+
+@pytest.fixture(scope="module")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    return Embedder(cache=tmp_path_factory.mktemp("cache") / "embeddings.sqlite", progress=False)
+
+
+def test_titles_are_embedded_and_the_cache_keys_on_what_was_embedded(embedder: Embedder) -> None:
+    spec = f"memory:{uuid.uuid4().hex}"
+    build_index(CITIES, "cities", store=spec, embedder=embedder)
+    info = index_info("cities", store=spec)
+    assert info.metadata["embed_template"] == "{title} {text}" and info.modes == ("dense", "sparse", "hybrid")
+    cached = embedder.cache.get_many(embedder.identity, [p.embedding_text() for p in CITIES])  # type: ignore[union-attr]
+    assert len(cached) == 3 and CITIES[0].embedding_text().startswith("Scurvy A disease")
+    # Only the title names the disease: dense and BM25 both find it through the title.
+    for mode in ("dense", "sparse", "hybrid"):
+        assert Retriever(spec, embedder, "cities", k=1, mode=mode)("scurvy")[0].source_id == "scurvy"
+    text_only = Retriever(spec, embedder, "cities", k=3, mode="dense")
+    build_index(CITIES, "plain", store=spec, embedder=embedder, embed_template="{text}")
+    plain = Retriever(spec, embedder, "plain", k=3, mode="dense")
+    assert plain("scurvy")[0].score < text_only("scurvy")[0].score  # type: ignore[operator]
+    with pytest.raises(DataError, match=r"embeds passages as '\{text\}'"):
+        build_index(CITIES, "plain", store=spec, embedder=embedder, embed_template="{title}: {text}")
+    with pytest.raises(InputError, match="unknown or decorated field"):
+        build_index(CITIES, "other", store=spec, embedder=embedder, embed_template="{body}")
+
+
+def test_a_collection_built_before_titles_keeps_embedding_text_alone(embedder: Embedder) -> None:
+    spec = f"memory:{uuid.uuid4().hex}"
+    store = open_store(spec)
+    store.ensure_collection("old", embedder.dim, {"embedder": embedder.identity})  # as promptkit wrote it before
+    report = build_index(CITIES, "old", store=spec, embedder=embedder)  # no mode: what the collection holds
+    assert report.vectors == ("dense 384-d cosine",) and report.total == 3
+    hit = Retriever(spec, embedder, "old", k=1)(CITIES[1].text)[0]
+    assert hit.source_id == "madrid" and hit.score == pytest.approx(1.0, abs=1e-4)  # the text alone was embedded
+    with pytest.raises(IndexModeError, match="--mode dense") as err:
+        build_index(CITIES, "old", store=spec, embedder=embedder, mode="hybrid")
+    assert "index drop --collection old" in str(err.value)
+    with pytest.raises(IndexModeError, match="--mode dense"):
+        Retriever(spec, embedder, "old", mode="sparse")("capital")
+
+
+def test_a_sparse_only_index_needs_no_embedder() -> None:
+    spec = f"memory:{uuid.uuid4().hex}"
+    report = build_index(CITIES, "terms", store=spec, mode="sparse")
+    assert (report.encoded, report.embedder, report.vectors) == (0, "", ("sparse bm25 (IDF)",))
+    assert index_info("terms", store=spec).metadata["bm25"]["avg_len"] == pytest.approx(mean_length(
+        [p.embedding_text() for p in CITIES]))
+    retriever = Retriever(spec, collection="terms", k=2)
+    assert retriever.resolved_mode == "sparse" and retriever("capital of Italy")[0].source_id == "rome"
+    with pytest.raises(IndexModeError, match="--mode sparse"):
+        retriever("capital", mode="hybrid")
+
+
+def test_rag_programs_pass_the_mode_to_a_promptkit_retriever(embedder: Embedder) -> None:
+    spec = f"memory:{uuid.uuid4().hex}"
+    build_index(CITIES, "cities", store=spec, embedder=embedder)
+    retriever = Retriever(spec, embedder, "cities", k=2)
+    assert retriever.resolved_mode == "hybrid" and retriever.fusion == "dbsf"
+    with dspy.context(lm=DummyLM([{"answer": "Madrid"}])):
+        sparse = RAG(retriever, k=1, chain_of_thought=False, mode="sparse")(question="capital of Spain")
+    assert sparse.passages[0].source_id == "madrid"
+    assert sparse.passages[0].score == Retriever(spec, embedder, "cities", mode="sparse")("capital of Spain")[0].score
+    hops = MultiHopRAG(retriever, passages_per_hop=1, max_hops=1, chain_of_thought=False, mode="dense",
+                       fusion="rrf")
+    assert hops.search == {"mode": "dense", "fusion": "rrf"}
+    with pytest.raises(ConfigError, match="needs a promptkit Retriever"):
+        RAG(lambda query, k: ["text"], mode="dense")(question="q")
+    with pytest.raises(InputError, match="unknown search mode"):
+        RAG(retriever, mode="keyword")  # type: ignore[arg-type]

@@ -66,7 +66,8 @@ class FakeQdrantHandler(BaseHTTPRequestHandler):
             elif m := re.fullmatch(r"/collections/([^/]+)", path):
                 if method == "PUT":
                     spec = models.CreateCollection.model_validate(self._body())
-                    self._send(backend.create_collection(m[1], vectors_config=spec.vectors, metadata=spec.metadata))
+                    self._send(backend.create_collection(m[1], vectors_config=spec.vectors, metadata=spec.metadata,
+                                                         sparse_vectors_config=spec.sparse_vectors))
                 elif method == "DELETE":
                     self._send(backend.delete_collection(m[1]))
                 else:
@@ -78,7 +79,7 @@ class FakeQdrantHandler(BaseHTTPRequestHandler):
                 request = models.QueryRequest.model_validate(self._body())
                 response = backend.query_points(
                     m[1], query=request.query, query_filter=request.filter, limit=request.limit,
-                    with_payload=request.with_payload,
+                    with_payload=request.with_payload, prefetch=request.prefetch, using=request.using,
                 )
                 self._send(response.model_dump(mode="json"))
             elif m := re.fullmatch(r"/collections/([^/]+)/points/count", path):
@@ -218,3 +219,33 @@ def test_a_server_that_goes_away_is_reported_as_unavailable() -> None:
     with pytest.raises(BackendUnavailableError, match="lost the Qdrant server"):
         store.count("docs")
     store.close()
+
+
+def test_server_does_sparse_and_hybrid_search_like_memory(served: tuple[VectorStore, str]) -> None:
+    """BM25 vectors and the fused query travel through the REST API (prefetch, using, rrf/dbsf)."""
+    from promptkit.retrieval import IndexModeError
+    from promptkit.retrieval.bm25 import Bm25Encoder
+
+    store, name = served
+    encoder = Bm25Encoder()
+    texts = [f"{word} notes on {other}" for word in ("liver", "lava", "barn", "stock") for other in ("cats", "ash")]
+    data = [StorePoint(p.id, p.vector, {**p.payload, "text": t}, s)
+            for p, t, s in zip(make_points(len(texts), seed=3), texts, encoder.encode_documents(texts), strict=True)]
+    memory = open_store(f"memory:{uuid.uuid4().hex}")
+    for engine in (store, memory):
+        engine.ensure_collection(name, DIM, sparse=True)
+        engine.upsert(name, data)
+    assert store.info(name).modes == ("dense", "sparse", "hybrid")
+    query = encoder.encode_query("lava ash")
+    assert store.query(name, None, 3, sparse=query)[0].payload["text"] == "lava notes on ash"
+    for fusion in ("rrf", "dbsf"):
+        assert [h.id for h in store.query(name, data[0].vector, 5, sparse=query, fusion=fusion)] == [
+            h.id for h in memory.query(name, data[0].vector, 5, sparse=query, fusion=fusion)]
+    dense_only = f"{name}-dense"
+    store.ensure_collection(dense_only, DIM)
+    try:
+        with pytest.raises(IndexModeError, match="--mode dense"):
+            store.query(dense_only, data[0].vector, 3, sparse=query)
+    finally:
+        store.drop(dense_only)
+        memory.close()
