@@ -97,3 +97,31 @@ def test_quickstart_on_the_fake_model(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "answer:" in result.stdout
     assert "[1]" in result.stdout and "Great Red Spot" in result.stdout
+
+
+def test_index_build_modes_embed_template_info_and_rag_modes(tmp_path: Path, corpus: Path) -> None:
+    store = str(tmp_path / "index")
+    built = promptkit("index", "build", str(corpus), "--collection", "cities", "--store", store,
+                      "--embed-template", "{title}: {text}", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "vectors: dense 384-d cosine + sparse bm25 (IDF)" in built.stdout  # hybrid by default
+    info = promptkit("index", "info", "--collection", "cities", "--store", store, cwd=tmp_path)
+    assert "modes:      dense, sparse, hybrid" in info.stdout and "embeds:     '{title}: {text}'" in info.stdout
+    assert "bm25:" in info.stdout and "language=english" in info.stdout and "avg_len=" in info.stdout
+    rag = promptkit("rag", "Which city is the capital of Spain?", "--collection", "cities", "--store", store,
+                    "--model", "fake", "--k", "1", "--mode", "sparse", cwd=tmp_path)
+    assert rag.returncode == 0, rag.stderr
+    assert "Madrid is the capital of Spain" in rag.stdout
+
+    dense = promptkit("index", "build", str(corpus), "--collection", "old", "--store", store, "--mode", "dense",
+                      cwd=tmp_path)
+    assert dense.returncode == 0 and "vectors: dense 384-d cosine" in dense.stdout and "bm25" not in dense.stdout
+    wrong = promptkit("rag", "capital?", "--collection", "old", "--store", store, "--model", "fake",
+                      "--mode", "hybrid", cwd=tmp_path)
+    assert wrong.returncode == 2 and "--mode dense" in wrong.stderr and "Traceback" not in wrong.stderr
+    unknown = promptkit("index", "build", str(corpus), "--collection", "x", "--store", store, "--mode", "bm25",
+                        cwd=tmp_path)
+    assert unknown.returncode == 2 and "unknown search mode" in unknown.stderr
+    template = promptkit("index", "build", str(corpus), "--collection", "x", "--store", store,
+                         "--embed-template", "{body}", cwd=tmp_path)
+    assert template.returncode == 2 and "{body}" in template.stderr

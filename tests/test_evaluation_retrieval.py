@@ -234,3 +234,20 @@ def test_cli_bad_input_exits_2_without_a_traceback(
     assert result.returncode == 2, result.stderr
     assert names in result.stderr and "fix:" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()  # nothing saved for a failed run
+
+
+@pytest.mark.slow
+def test_cli_scores_each_search_mode_like_the_library(edge_index: str, embedder: Embedder, tmp_path: Path) -> None:
+    for mode, fusion in (("sparse", "dbsf"), ("hybrid", "rrf")):
+        run = promptkit("eval", "retrieval", "--collection", "small", "--store", edge_index, "--queries", str(QUERIES),
+                        "--qrels", str(QRELS), "--k", "3", "--out", f"run-{mode}", "--mode", mode, "--fusion", fusion,
+                        cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+        saved = json.loads((tmp_path / f"run-{mode}" / RESULT_FILE).read_text())
+        assert saved["mode"] == (mode if mode == "sparse" else f"hybrid ({fusion})")
+        in_process = evaluate_retrieval(edge_index, "small", queries=QUERIES, qrels=QRELS, k=3, embedder=embedder,
+                                        mode=mode, fusion=fusion)  # type: ignore[arg-type]
+        assert saved["scores"] == pytest.approx(in_process.scores, abs=1e-12)
+    bad = promptkit("eval", "retrieval", "--collection", "small", "--store", edge_index, "--queries", str(QUERIES),
+                    "--qrels", str(QRELS), "--mode", "keyword", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown search mode 'keyword'" in bad.stderr and "Traceback" not in bad.stderr
