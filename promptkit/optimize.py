@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import DataError, InputError
-from promptkit.evaluation.results import atomic_write_text, known_secrets, read_json, redact, versions
+from promptkit.evaluation.results import atomic_write_text, read_json, versions
+from promptkit.redaction import redact
 
 PROGRAM_FORMAT = "promptkit.program/1"
 OPTIMIZERS = {
@@ -277,7 +278,7 @@ def save_program(
     document = {"format": PROGRAM_FORMAT, "program_class": class_path(program),
                 "metadata": to_jsonable(meta, max_text=None), "state": to_jsonable(program.dump_state(), max_text=None)}
     text = json.dumps(_scrub(document), indent=2, ensure_ascii=False)
-    atomic_write_text(path, redact(text, known_secrets()) + "\n")
+    atomic_write_text(path, redact(text) + "\n")
     return path
 
 

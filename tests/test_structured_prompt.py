@@ -182,7 +182,7 @@ def test_yaml_errors_name_the_file(tmp_path: Path) -> None:
     assert info.value.variable == "instructions"
     broken = tmp_path / "broken.yaml"
     broken.write_text("persona: a tutor\ninstructions: [unclosed\n")
-    with pytest.raises(DataError, match=r"broken\.yaml:\d+: not valid YAML"):
+    with pytest.raises(DataError, match=r"broken\.yaml:2: invalid YAML: a .\[. list opened"):
         StructuredPrompt.from_yaml(broken)
     with pytest.raises(DataError, match=r"missing\.yaml"):
         StructuredPrompt.from_yaml(tmp_path / "missing.yaml")

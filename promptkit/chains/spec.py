@@ -35,6 +35,7 @@ import yaml
 from promptkit.chains.chain import Chain
 from promptkit.chains.errors import ChainSpecError, KeyPath
 from promptkit.chains.step import Step
+from promptkit.yaml_files import yaml_problem
 
 TOP_KEYS = ("name", "description", "version", "inputs", "steps", "output", "max_workers")
 STEP_KEYS = (
@@ -54,12 +55,11 @@ class _Document:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
             self.data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc)
+            problem, line = yaml_problem(exc)
             raise ChainSpecError(
                 f"invalid YAML: {problem}",
                 path=path,
-                line=mark.line + 1 if mark is not None else None,
+                line=line,
                 hint="check the indentation and quoting around that line",
             ) from None
         if root is not None:

@@ -13,8 +13,11 @@ from typing import Any, TypeVar
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from promptkit.errors import EXIT_INPUT, EXIT_RUNTIME, DataError, InputError, PromptkitError
+from promptkit.redaction import redact
+from promptkit.yaml_files import load_yaml_file
 
 # Piped output (tests, scripts, CI logs) gets a wide console so tables are not folded mid-value.
 _WIDTH = None if sys.stdout.isatty() else 200
@@ -25,17 +28,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def report(exc: BaseException) -> int:
-    """Print one clear message for ``exc`` (no traceback) and return the exit code."""
-    if isinstance(exc, PromptkitError):
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", markup=True, highlight=False)
-        return exc.exit_code
+    """Print one clear message for ``exc`` (no traceback) and return the exit code.
+
+    The text is scrubbed of every known key: a server may echo the key in its error (``Incorrect API key
+    provided: sk-...``), and whichever layer built the message, this is where it reaches the terminal.
+    """
+    text = escape(redact(str(exc)))
     name = type(exc).__name__
+    if isinstance(exc, PromptkitError):
+        err.print(f"[bold red]error:[/] {name}: {text}", markup=True, highlight=False)
+        return exc.exit_code
     module = type(exc).__module__
     if module.startswith("dspy"):
         # DSPy's LM errors are runtime failures of the backend; their message says what happened.
-        err.print(f"[bold red]error:[/] {name}: {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]error:[/] {name}: {text}", markup=True, highlight=False)
         return EXIT_RUNTIME
-    err.print(f"[bold red]internal error:[/] {name}: {exc}", markup=True, highlight=False)
+    err.print(f"[bold red]internal error:[/] {name}: {text}", markup=True, highlight=False)
     err.print("set PROMPTKIT_DEBUG=1 to see the traceback", style="dim")
     return EXIT_RUNTIME
 
@@ -81,23 +89,15 @@ def parse_assignments(items: Iterable[str], *, flag: str) -> dict[str, str]:
 
 def load_vars_file(path: Path) -> dict[str, Any]:
     """Read ``--vars FILE`` (.json, .yaml or .yml) into a dict, with errors naming the file and line."""
-    if not path.is_file():
-        raise DataError("vars file not found", path=str(path), hint="give an existing .yaml or .json file")
-    text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
+        if not path.is_file():
+            raise DataError("vars file not found", path=str(path), hint="give an existing .yaml or .json file")
         try:
-            data = json.loads(text)
+            data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
     else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            raise DataError(f"invalid YAML: {exc}", path=str(path), line=line) from None
+        data = load_yaml_file(path, what="vars file")
     if data is None:
         return {}
     if not isinstance(data, dict):

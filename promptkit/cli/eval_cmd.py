@@ -347,16 +347,9 @@ def matrix_command(
 
 
 def _read_spec(path: Path) -> dict[str, Any]:
-    import yaml
+    from promptkit.yaml_files import load_yaml_file
 
-    if not path.is_file():
-        raise InputError(f"matrix spec {path} not found")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f"{path}:{line + 1}" if line is not None else str(path)
-        raise InputError(f"{where}: invalid YAML: {exc}") from None
+    config = load_yaml_file(path, what="matrix spec")
     if not isinstance(config, dict):
         raise InputError(f"{path}: a matrix spec is a mapping with programs, models, datasets, metrics")
     unknown = sorted(set(config) - _MATRIX_KEYS)

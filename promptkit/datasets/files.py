@@ -7,29 +7,82 @@ policy in ``core`` can report or skip it. ``.gz`` files are read transparently.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from promptkit.errors import DataError
 
 from .core import RowProblem
 
 RawRow = tuple[int, "dict[str, Any] | RowProblem"]
+_SNIFF_BYTES = 8192
 
 
 def open_text(path: Path, newline: str | None = None) -> IO[str]:
-    """Open a data file as UTF-8 text (gzip when it ends in .gz); a missing file is a DataError."""
+    """Open a data file as UTF-8 text (gzip when it ends in .gz).
+
+    A missing, empty or binary file is a DataError saying so, before any record is read.
+    """
     if not path.exists():
         raise DataError("file not found", path=str(path), hint="check the path (relative paths start at the cwd)")
     if path.is_dir():
         raise DataError("is a folder, not a data file", path=str(path), hint="only BEIR datasets are folders")
+    _check_head(path)
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8", newline=newline)
     return path.open("r", encoding="utf-8", newline=newline)
+
+
+def _open_bytes(path: Path) -> BinaryIO:
+    if path.suffix == ".gz":
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def _check_head(path: Path) -> None:
+    """Reject an empty file, a UTF-16 file and a binary file (a NUL byte early on) with a message that says which."""
+    try:
+        with _open_bytes(path) as stream:
+            head = stream.read(_SNIFF_BYTES)
+    except gzip.BadGzipFile:
+        raise DataError("not a gzip file, though the name ends in .gz", path=str(path),
+                        hint="decompress it or rename it without .gz") from None
+    if not head.strip():
+        what = "empty" if not head else "blank (only whitespace)"
+        raise DataError(f"the file is {what}: there are no rows to read", path=str(path),
+                        hint="add rows: one JSON object per line (.jsonl), or a header line and rows (.csv)")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError("the file is UTF-16 text, not UTF-8", path=str(path), line=1,
+                        hint="save it as UTF-8 (in Excel: 'CSV UTF-8')")
+    nul = head.find(b"\0")
+    if nul != -1:
+        raise DataError(f"binary data, not a text file (a NUL byte at offset {nul})", path=str(path),
+                        line=head.count(b"\n", 0, nul) + 1,
+                        hint="pass a JSONL, JSON, CSV or TSV text file (Parquet files end in .parquet)")
+
+
+def undecodable(path: Path, error: UnicodeDecodeError) -> DataError:
+    """The DataError for a file that is not UTF-8, naming the line of the first bad byte.
+
+    The decoder's own offset is relative to the chunk it was reading, so the file is read again to
+    find the byte; this runs once, on the way to an error.
+    """
+    with _open_bytes(path) as stream:
+        data = stream.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return DataError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} ({exc.reason})",
+            path=str(path), line=data.count(b"\n", 0, exc.start) + 1,
+            hint="save the file as UTF-8 (it may be Latin-1 / Windows-1252)",
+        )
+    return DataError(f"not UTF-8 text ({error.reason})", path=str(path), hint="save the file as UTF-8")
 
 
 def _not_an_object(value: Any) -> RowProblem:
@@ -50,7 +103,7 @@ def read_jsonl(path: Path) -> Iterator[RawRow]:
                     continue
                 yield number, value if isinstance(value, dict) else _not_an_object(value)
         except UnicodeDecodeError as error:
-            raise DataError(f"not UTF-8 text ({error.reason})", path=str(path), hint="save the file as UTF-8") from None
+            raise undecodable(path, error) from None
 
 
 def read_json_array(path: Path) -> Iterator[RawRow]:
@@ -63,7 +116,7 @@ def read_json_array(path: Path) -> Iterator[RawRow]:
         try:
             text = stream.read()
         except UnicodeDecodeError as error:
-            raise DataError(f"not UTF-8 text ({error.reason})", path=str(path), hint="save the file as UTF-8") from None
+            raise undecodable(path, error) from None
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
     if position >= len(text) or text[position] != "[":
@@ -122,7 +175,7 @@ def read_csv(path: Path) -> Iterator[RawRow]:
         except csv.Error as error:
             raise DataError(f"malformed CSV: {error}", path=str(path), line=reader.line_num) from None
         except UnicodeDecodeError as error:
-            raise DataError(f"not UTF-8 text ({error.reason})", path=str(path), hint="save the file as UTF-8") from None
+            raise undecodable(path, error) from None
 
 
 def _check_header(path: Path, header: list[str]) -> None:

@@ -75,42 +75,6 @@ def to_jsonable(value: Any, *, max_text: int | None = _MAX_TEXT, _depth: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
-# secrets: nothing promptkit persists (results, reports, saved programs) may contain an API key
-
-
-_SECRET_ENV = re.compile(r"(API_KEY|APIKEY|SECRET|TOKEN|PASSWORD)", re.IGNORECASE)
-
-
-def known_secrets(*extra: str | None) -> list[str]:
-    """API keys in reach of this process: the configured LM's key and ``*_API_KEY``-like env vars.
-
-    Short values and values with spaces are ignored: keys are long opaque tokens, and replacing
-    a short word everywhere would corrupt the text.
-    """
-    found: set[str] = {s for s in extra if s}
-    for name, value in os.environ.items():
-        if _SECRET_ENV.search(name) and value:
-            found.add(value)
-    try:
-        import dspy
-
-        lm = dspy.settings.lm
-        key = getattr(lm, "kwargs", {}).get("api_key") if lm is not None else None
-        if isinstance(key, str):
-            found.add(key)
-    except Exception:  # dspy missing or settings unreadable: env vars are still covered
-        pass
-    return sorted((s for s in found if len(s) >= 12 and not any(c.isspace() for c in s)), key=len, reverse=True)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-# ---------------------------------------------------------------------------------------------
 # atomic writes
 
 

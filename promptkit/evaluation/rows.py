@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptkit.errors import InputError
-from promptkit.evaluation.results import redact, to_jsonable
+from promptkit.evaluation.results import to_jsonable
+from promptkit.redaction import redact
 
 # ---------------------------------------------------------------------------------------------
 # metrics

@@ -34,7 +34,6 @@ from promptkit.evaluation.results import (
     atomic_write_json,
     compact,
     iter_rows,
-    known_secrets,
     read_json,
     read_latest,
     row_failed,
@@ -51,6 +50,7 @@ from promptkit.evaluation.rows import (
     run_row,
 )
 from promptkit.evaluation.summary import RowStats, summarize
+from promptkit.redaction import known_secrets
 
 RUN_FORMAT = "promptkit.eval-run/1"
 

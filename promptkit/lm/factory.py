@@ -28,9 +28,12 @@ from dspy.lm15 import Request
 from pydantic import SecretStr
 
 from promptkit.config import Settings, with_overrides
-from promptkit.errors import BackendUnavailableError, ConfigError, PromptkitError
+from promptkit.errors import BackendError, BackendUnavailableError, ConfigError, PromptkitError
+from promptkit.lm import retries
+from promptkit.lm.cache_entries import answerable_from_cache, forget_cached
 from promptkit.lm.failures import causes, translate_failure, unreachable_reason
 from promptkit.lm.ollama import check_ollama_model
+from promptkit.lm.retries import IN_PROMPTKIT_LOOP, Attempts
 from promptkit.lm.routes import (
     DEFAULT_OLLAMA_BASE,
     OLLAMA_PREFIXES,
@@ -43,6 +46,7 @@ from promptkit.lm.routes import (
     parse_route,
     without_userinfo,
 )
+from promptkit.redaction import register_secret
 
 ENGINES = ("litellm", "auto", "lm15")
 DEFAULT_ENGINE = "litellm"
@@ -156,16 +160,6 @@ class PromptkitLM(dspy.LM):
         self._preflight_ok_for = base
         return None
 
-    def _answerable_from_cache(self, prompt: Any, messages: Any, kwargs: dict[str, Any], asynchronous: bool) -> bool:
-        """Whether DSPy's cache holds this call: a cached answer needs no server."""
-        try:
-            from dspy.clients.execution import _cached, prepare
-
-            call = prepare(self, prompt, messages, kwargs, asynchronous=asynchronous)
-            return bool(_cached(self, call, asynchronous))
-        except Exception:  # private DSPy API: if it changes, fall back to "not cached"
-            return False
-
     # -- calls ------------------------------------------------------------------------------------
     def _wire_request(self, prompt: Any) -> Any:
         """A typed Request as a self-hosted OpenAI-compatible server needs it.
@@ -182,17 +176,34 @@ class PromptkitLM(dspy.LM):
         extensions = {"max_tokens": prompt.config.max_tokens, **(prompt.config.extensions or {})}
         return replace(prompt, config=replace(prompt.config, extensions=extensions))
 
+    # -- retries: promptkit's loop (retries.py) replaces DSPy's, so the timeout bounds the whole wait ------
+    @property
+    def num_retries(self) -> int:
+        return 0 if IN_PROMPTKIT_LOOP.get() else self._num_retries
+
+    @num_retries.setter
+    def num_retries(self, value: int) -> None:
+        self._num_retries = value
+
+    def _attempts(self) -> Attempts:
+        timeout = self.kwargs.get("timeout")
+        return Attempts(self._num_retries, float(timeout) if isinstance(timeout, int | float) else None)
+
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         kwargs = self._namespaced(prompt, kwargs)
         prompt = self._wire_request(prompt)
         problem = self._preflight_problem()
-        if problem is not None and not self._answerable_from_cache(prompt, messages, kwargs, False):
+        if problem is not None and not answerable_from_cache(self, prompt, messages, kwargs, False):
             raise problem
+        attempts = self._attempts()
         try:
-            return super().__call__(prompt, messages=messages, **kwargs)
+            outputs = retries.run(
+                lambda: super(PromptkitLM, self).__call__(prompt, messages=messages, **kwargs), attempts
+            )
         except Exception as exc:
-            self._raise_translated(exc)
+            self._raise_translated(exc, attempts)
             raise
+        return self._checked(outputs, prompt, messages, kwargs, False)
 
     async def acall(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         kwargs = self._namespaced(prompt, kwargs)
@@ -203,16 +214,35 @@ class PromptkitLM(dspy.LM):
         elif self._preflight_ok_for != self.endpoint:  # the probe blocks: off the loop
             problem = await asyncio.to_thread(self._preflight_problem)
         if problem is not None and not await asyncio.to_thread(
-            self._answerable_from_cache, prompt, messages, kwargs, True
+            answerable_from_cache, self, prompt, messages, kwargs, True
         ):
             raise problem
+        attempts = self._attempts()
         try:
-            return await super().acall(prompt, messages=messages, **kwargs)
+            outputs = await retries.arun(
+                lambda: super(PromptkitLM, self).acall(prompt, messages=messages, **kwargs), attempts
+            )
         except Exception as exc:
-            self._raise_translated(exc)
+            self._raise_translated(exc, attempts)
             raise
+        return self._checked(outputs, prompt, messages, kwargs, True)
 
-    def _raise_translated(self, exc: Exception) -> None:
+    def _checked(self, outputs: Any, prompt: Any, messages: Any, kwargs: dict[str, Any], asynchronous: bool) -> Any:
+        """``outputs``, unless the server answered 200 with ``"choices": []`` (then a BackendError naming it).
+
+        DSPy stored that empty answer in its cache before returning it; it is dropped again, so a rerun
+        after the server is fixed asks the server instead of replaying the empty answer.
+        """
+        if not retries.no_choices(outputs):
+            return outputs
+        forget_cached(self, prompt, messages, kwargs, asynchronous)
+        where = self.endpoint or "the provider's default endpoint"
+        raise BackendError(
+            f'{where} answered model {self.model!r} with no choices ("choices": [])',
+            hint="check the server's log: it accepted the request but generated nothing",
+        )
+
+    def _raise_translated(self, exc: Exception, attempts: Attempts | None = None) -> None:
         translated = translate_failure(
             exc,
             model=self.model,
@@ -220,6 +250,8 @@ class PromptkitLM(dspy.LM):
             ollama_name=self.ollama_name,
             timeout=self.kwargs.get("timeout"),
             secret=self._secret(),
+            waited=attempts.waited if attempts is not None else None,
+            attempts=attempts.made if attempts is not None else None,
         )
         if translated is None:
             return
@@ -239,6 +271,7 @@ class PromptkitLM(dspy.LM):
 
         state: dict[str, Any] = super().dump_state()
         state[LM_CLASS_STATE_KEY] = "dspy.clients.lm.LM"
+        state["num_retries"] = self._num_retries
         if self._cache_namespace is not None and state.get("rollout_id") == self._cache_namespace:
             state.pop("rollout_id")
         return state
@@ -339,6 +372,7 @@ def _remote_lm(route: Route, settings: Settings, cache: bool | None, extra: dict
         kwargs["api_base"] = api_base
     if key:
         kwargs["api_key"] = key
+        register_secret(key)  # whatever later echoes it (a server's 401 text, a log line) gets it scrubbed
     kwargs.update(extra)
     try:
         built = PromptkitLM(route.model, **kwargs)

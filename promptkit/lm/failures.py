@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from promptkit.errors import BackendError, BackendUnavailableError, ConfigError, PromptkitError
+from promptkit.redaction import redact
 
 _CONNECT_CLASS_NAMES = {
     "ConnectError",  # httpx
@@ -45,13 +46,6 @@ def causes(exc: BaseException, *, implicit: bool = True) -> Iterator[BaseExcepti
         current = current.__cause__ or (current.__context__ if implicit else None)
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Remove a secret (the API key) from text that is about to be shown."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return text
-
-
 def _first_line(text: str, limit: int = 300) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= limit else line[:limit] + "..."
@@ -67,7 +61,7 @@ def is_connection_failure(exc: BaseException) -> bool:
     return False
 
 
-def _is_timeout(exc: BaseException) -> bool:
+def is_timeout(exc: BaseException) -> bool:
     from dspy.utils.exceptions import LMTimeoutError
 
     return any(isinstance(item, LMTimeoutError | TimeoutError | socket.timeout) for item in causes(exc))
@@ -85,10 +79,13 @@ def translate_failure(
     ollama_name: str | None = None,
     timeout: float | None = None,
     secret: str | None = None,
+    waited: float | None = None,
+    attempts: int | None = None,
 ) -> PromptkitError | None:
     """The promptkit error to raise instead of ``exc``, or None to let ``exc`` through unchanged.
 
     ``ollama_name`` is the model name on an Ollama route (its hints say ``ollama serve`` / ``ollama pull``).
+    ``waited`` / ``attempts``: the call's whole wait and its number of requests, said in the error.
     Errors DSPy modules react to themselves (context window exceeded, parse errors) are never translated.
     """
     from dspy.utils.exceptions import ContextWindowExceededError, LMAuthError, LMError, LMNotConfiguredError
@@ -116,10 +113,14 @@ def translate_failure(
             else "check that the server is running and the URL is right (api_base / PROMPTKIT_API_BASE)"
         )
         return BackendUnavailableError(f"cannot connect to {where} for model {model!r}: {reason}", url=url, hint=hint)
-    if _is_timeout(exc):
+    if is_timeout(exc):
         limit = f"{timeout:g} s" if timeout is not None else "the timeout"
+        total = ""
+        if waited is not None:
+            tries = f" over {attempts} request{'s' if attempts != 1 else ''}" if attempts else ""
+            total = f" (waited {waited:.1f} s in total{tries})"
         return BackendUnavailableError(
-            f"{where} did not answer model {model!r} within {limit}: {reason}",
+            f"{where} did not answer model {model!r} within {limit}{total}: {reason}",
             url=url,
             hint="check the server's load, or raise the limit with timeout=... / PROMPTKIT_TIMEOUT",
         )

@@ -27,6 +27,7 @@ import yaml
 
 from promptkit.errors import TemplateError
 from promptkit.prompts.inputs import InputSpec, TypeMismatch, parse_type
+from promptkit.yaml_files import yaml_problem
 
 _HEADER = re.compile(r"\A(?P<lead>\s*)\{#---[ \t]*\r?\n(?P<body>.*?)^[ \t]*---#\}", re.S | re.M)
 _TOP_KEYS = frozenset({"name", "description", "version", "inputs"})
@@ -77,12 +78,11 @@ class _Header:
             data = yaml.safe_load(self.body)
             node = yaml.compose(self.body, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = self.first_line + mark.line if mark is not None else self.first_line
+            problem, line = yaml_problem(exc, first_line=self.first_line)
             raise TemplateError(
-                f"front matter is not valid YAML: {getattr(exc, 'problem', None) or exc}",
+                f"front matter is not valid YAML: {problem}",
                 template=self.template,
-                line=line,
+                line=line if line is not None else self.first_line,
                 hint="the header between {#--- and ---#} must be a YAML mapping",
             ) from None
         if node is not None:

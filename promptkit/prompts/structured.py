@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from promptkit.errors import DataError, TemplateInputError
+from promptkit.errors import TemplateInputError
+from promptkit.yaml_files import load_yaml_file
 
 if TYPE_CHECKING:
     from promptkit.prompts.rendering import Message
@@ -117,20 +117,7 @@ class StructuredPrompt(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | Path) -> StructuredPrompt:
         """Load the fields from a YAML file."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise DataError(f"cannot read the prompt file: {exc.strerror}", path=str(path)) from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise DataError(
-                f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-                path=str(path),
-                line=mark.line + 1 if mark is not None else None,
-            ) from None
+        data = load_yaml_file(path, what="prompt file")
         return cls.from_dict(data if data is not None else {}, source=str(path))
 
     def template_values(self) -> dict[str, Any]:
