@@ -55,6 +55,9 @@ class Settings(BaseModel):
     # The embedded model's own knobs: a CLI user can only reach them through the environment or the toml.
     n_ctx: int | None = Field(None, ge=64, description="embedded model: context window in tokens (default 2048)")
     n_threads: int | None = Field(None, ge=1, description="embedded model: CPU threads (default 2)")
+    embedder_backend: Literal["torch", "onnx", "onnx-int8"] | None = Field(
+        None, description="how a sentence-transformers embedder runs: torch (default), onnx, onnx-int8"
+    )
     source: dict[str, str] = Field(default_factory=dict, description="where each set value came from")
 
     @property

@@ -58,6 +58,10 @@ class DataError(InputError):
         super().__init__(f"{where}{message}", hint=hint)
 
 
+class DimensionMismatchError(DataError):
+    """Vectors of one size were offered to a collection that holds another (a different embedder)."""
+
+
 class TemplateError(InputError):
     """A template cannot be loaded or rendered.
 

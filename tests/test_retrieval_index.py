@@ -10,7 +10,7 @@ import dspy
 import numpy as np
 import pytest
 
-from promptkit.errors import ConfigError, DataError, InputError
+from promptkit.errors import ConfigError, DataError, DimensionMismatchError, InputError
 from promptkit.retrieval import (
     CollectionNotFoundError,
     Embedder,
@@ -145,7 +145,7 @@ def test_bad_corpora_and_dimension_mismatch_fail_before_encoding(tmp_path: Path,
         build_index(tmp_path / "missing.jsonl", "bio", store=store, embedder=embedder)
     store.ensure_collection("small", 16)
     before = embedder.encoded_count
-    with pytest.raises(DataError, match="holds 16-d vectors, got 384-d"):
+    with pytest.raises(DimensionMismatchError, match=r"holds 16-d vectors \(embedder unknown\), but .* makes 384-d"):
         build_index(BIO, "small", store=store, embedder=embedder)
     assert embedder.encoded_count == before
 

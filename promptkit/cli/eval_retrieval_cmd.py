@@ -24,9 +24,12 @@ from promptkit.cli.retrieval_cmd import (
     DEFAULT_FUSION,
     DEFAULT_STORE,
     CollectionOption,
+    EmbedderApiBaseOption,
+    EmbedderBackendOption,
     FusionOption,
     ModeOption,
     StoreOption,
+    make_embedder,
 )
 
 
@@ -46,16 +49,20 @@ def retrieval_command(
     ] = None,
     mode: ModeOption = None,
     fusion: FusionOption = DEFAULT_FUSION,
+    embedder_backend: EmbedderBackendOption = None,
+    api_base: EmbedderApiBaseOption = None,
 ) -> None:
     """Score COLLECTION's top-k for every judged query: nDCG@k, recall@k, MRR@k; save retrieval.json."""
     from promptkit.evaluation.retrieval import evaluate_retrieval
-    from promptkit.retrieval import Embedder
+    from promptkit.retrieval import index_info
     from promptkit.retrieval.modes import check_fusion, check_mode
 
+    if embedder is None and (embedder_backend or api_base):  # the model the index was built with, run that way
+        embedder = (index_info(collection, store=store).embedder or "").rpartition("@")[0] or None
     target = out_dir or Path("runs") / f"retrieval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     result = evaluate_retrieval(
         store, collection, queries=queries, qrels=qrels, k=k, out=target,
-        embedder=Embedder(embedder) if embedder else None, mode=check_mode(mode) if mode else None,
+        embedder=make_embedder(embedder, embedder_backend, api_base), mode=check_mode(mode) if mode else None,
         fusion=check_fusion(fusion),
     )
     out.print(_table(result.summary()))

@@ -21,6 +21,23 @@ ModeOption = Annotated[
                  "default: the best the collection holds"),
 ]
 FusionOption = Annotated[str, typer.Option("--fusion", help="how hybrid mode fuses: rrf (rank) or dbsf (score)")]
+EmbedderBackendOption = Annotated[
+    str | None, typer.Option("--embedder-backend", help="how a sentence-transformers embedder runs: torch, onnx or "
+                             "onnx-int8 (exported on first use; default $PROMPTKIT_EMBEDDER_BACKEND, else torch)"),
+]
+EmbedderApiBaseOption = Annotated[
+    str | None, typer.Option("--api-base", help="the embedding server of a served --embedder (e.g. "
+                             "http://127.0.0.1:8000/v1 with --embedder openai/NAME); its key: the provider's variable"),
+]
+
+
+def make_embedder(name: str | None, backend: str | None, api_base: str | None) -> Any:
+    """The ``Embedder`` the options ask for, or None when they ask for nothing (the default embedder)."""
+    from promptkit.retrieval import Embedder
+
+    if name is None and backend is None and api_base is None:
+        return None
+    return Embedder(name, backend=backend, api_base=api_base)
 
 index_app = typer.Typer(help="Build, inspect and drop vector indexes.", no_args_is_help=True)
 
@@ -43,7 +60,12 @@ def build(
     text_field: Annotated[str, typer.Option("--text-field", help="the record field holding the passage")] = "text",
     title_field: Annotated[str, typer.Option("--title-field", help="the record field holding its title")] = "title",
     id_field: Annotated[str, typer.Option("--id-field", help="the record field holding its source id")] = "id",
-    embedder: Annotated[str | None, typer.Option("--embedder", help="sentence-transformers model")] = None,
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="a sentence-transformers model (default all-MiniLM-L6-v2), or a "
+                                 "served LiteLLM embedding model: openai/NAME, ollama/NAME, hosted_vllm/NAME ...")
+    ] = None,
+    embedder_backend: EmbedderBackendOption = None,
+    api_base: EmbedderApiBaseOption = None,
     mode: Annotated[
         str | None,
         typer.Option("--mode", help="what a new collection holds: dense, sparse (BM25) or hybrid (both; default)"),
@@ -56,7 +78,7 @@ def build(
 ) -> None:
     """Embed SOURCE and write it into COLLECTION (re-indexing the same passages adds nothing)."""
     from promptkit.errors import InputError
-    from promptkit.retrieval import ColumnMap, Embedder, build_index
+    from promptkit.retrieval import ColumnMap, build_index
     from promptkit.retrieval.modes import check_mode
 
     if chunk_unit not in ("words", "tokens"):
@@ -66,7 +88,7 @@ def build(
         source,
         collection,
         store=store,
-        embedder=Embedder(embedder) if embedder else None,
+        embedder=make_embedder(embedder, embedder_backend, api_base),
         mode=check_mode(mode) if mode else None,
         embed_template=embed_template,
         min_words=min_words,

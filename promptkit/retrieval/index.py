@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from promptkit.errors import DataError
+from promptkit.errors import DataError, DimensionMismatchError
 from promptkit.retrieval.bm25 import METADATA_KEY, Bm25Encoder, Bm25Params, mean_length
 from promptkit.retrieval.chunking import ChunkUnit, chunk_passages, filter_min_words
 from promptkit.retrieval.embedder import Embedder
@@ -105,7 +105,7 @@ def build_index(
         dense_embedder = (embedder if embedder is not None else Embedder()) if plan.dense else None
         if dense_embedder is not None:
             # Check the dimension before encoding: a mismatch should not cost a full embedding run.
-            _check_embedder(opened, collection, dense_embedder.identity)
+            _check_embedder(opened, collection, dense_embedder)
         opened.ensure_collection(collection, dense_embedder.dim if dense_embedder else 0,
                                  plan.metadata(dense_embedder), sparse=plan.sparse)
         encoded_before = dense_embedder.encoded_count if dense_embedder else 0
@@ -178,10 +178,19 @@ def _plan(
     return _Plan(info.dim > 0, info.sparse, recorded, Bm25Params.from_metadata(info.metadata) or Bm25Params())
 
 
-def _check_embedder(store: VectorStore, collection: str, identity: str) -> None:
+def _check_embedder(store: VectorStore, collection: str, embedder: Embedder) -> None:
+    """An existing collection was built with this embedder: its vector size first, then its name."""
     if not store.has_collection(collection):
         return
-    built_with = store.info(collection).embedder
+    info = store.info(collection)
+    built_with, identity = info.embedder, embedder.identity
+    if info.dim and info.dim != embedder.dim:
+        raise DimensionMismatchError(
+            f"collection {collection!r} in {store.location} holds {info.dim}-d vectors (embedder "
+            f"{built_with or 'unknown'}), but the embedder {embedder.name!r} makes {embedder.dim}-d ones",
+            hint="index with the embedder the collection was built with, drop the collection first "
+            "(promptkit index drop), or build another collection",
+        )
     if built_with is not None and built_with.rpartition("@")[0] != identity.rpartition("@")[0]:
         raise DataError(
             f"collection {collection!r} in {store.location} was built with the embedder {built_with!r}, "

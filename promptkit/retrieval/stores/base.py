@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from promptkit.errors import DataError, InputError
+from promptkit.errors import DataError, DimensionMismatchError, InputError
 
 if TYPE_CHECKING:
     from promptkit.retrieval.modes import Fusion, Mode
@@ -297,7 +297,7 @@ class VectorStore(ABC):
                 self._create(name, dim, dict(metadata or {}), sparse)
             stored_dim, _, _ = self._layout(name)
         if stored_dim != dim:
-            raise DataError(
+            raise DimensionMismatchError(
                 f"collection {name!r} in {self.location} holds {stored_dim}-d vectors, got {dim}-d ones",
                 hint="use the embedder the collection was built with, drop the collection "
                 f"(promptkit index drop --collection {name}), or choose another collection name",

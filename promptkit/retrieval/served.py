@@ -1,0 +1,212 @@
+"""Embeddings from a server: any LiteLLM embedding model (``openai/text-embedding-3-small``,
+``ollama/nomic-embed-text``, ``hosted_vllm/...``, or ``openai/NAME`` at the ``api_base`` of any server
+speaking OpenAI's ``/v1/embeddings``: vLLM, TEI, infinity, llama.cpp, a LiteLLM proxy).
+
+One request carries one batch of texts; ``Embedder`` keeps several in flight and caches each batch as it
+returns. Transient failures (HTTP 429 and 5xx, timeouts, dropped connections) are retried, waiting what
+the server's ``Retry-After`` asks for, else an exponential backoff. Failures are classified as promptkit's
+LM routes classify them (LiteLLM's exception -> DSPy's ``LMError`` -> a promptkit error), so an embedding
+server that is down reads exactly like an LM server that is down. The API key never leaves this object:
+it is not in the identity, the repr or any error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from promptkit.errors import BackendError, BackendUnavailableError, ConfigError
+
+# Model prefixes that name a LiteLLM embedding provider. Anything else is a sentence-transformers model
+# (whose names also hold a slash: ``BAAI/bge-small-en-v1.5``), so the list decides, not the slash.
+SERVED_PREFIXES = frozenset({
+    "openai", "azure", "ollama", "hosted_vllm", "huggingface", "infinity", "cohere", "voyage", "mistral",
+    "gemini", "vertex_ai", "bedrock", "together_ai", "jina_ai", "nvidia_nim", "fireworks_ai", "lm_studio",
+    "litellm_proxy", "text-embedding-inference",
+})
+MAX_RETRY_WAIT = 60.0  # s: a Retry-After longer than this is not waited for in full
+
+
+def is_served(model: str | None) -> bool:
+    """Whether ``model`` names a LiteLLM embedding model (a server) rather than a sentence-transformers one."""
+    if not model or Path(model).expanduser().exists():
+        return False
+    return model.split("/", 1)[0] in SERVED_PREFIXES and "/" in model
+
+
+def retry_wait(error: BaseException, attempt: int) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): the server's Retry-After, else 0.5, 1, 2 ... 30 s.
+
+    The hint is read from the error, then from the response headers LiteLLM keeps on it or on its cause
+    (DSPy's mapping of a LiteLLM error reads ``response.headers``, which LiteLLM leaves empty on this path).
+    """
+    from dspy.clients._http import finite_seconds, retry_after_seconds
+
+    hint = None
+    for item in (error, error.__cause__):
+        hint = hint if hint is not None else finite_seconds(getattr(item, "retry_after", None))
+        for name in ("litellm_response_headers", "headers"):
+            headers: Any = getattr(item, name, None)
+            if hint is None and hasattr(headers, "get"):
+                hint = retry_after_seconds(headers.get("retry-after") or headers.get("Retry-After"))
+    return min(hint, MAX_RETRY_WAIT) if hint is not None else min(0.5 * 2**attempt, 30.0)
+
+
+class ServedEncoder:
+    """Encodes batches through ``litellm.embedding``; one call per batch, retried when transient."""
+
+    def __init__(
+        self, model: str, *, api_base: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+        num_retries: int = 3,
+    ) -> None:
+        from promptkit.lm.routes import missing_key_error, normalize_api_base, normalize_ollama_base, parse_route
+
+        route = parse_route(model)
+        if timeout <= 0 or num_retries < 0:
+            raise ConfigError(f"embedder timeout must be > 0 and num_retries >= 0, got {timeout} and {num_retries}",
+                              hint="e.g. timeout=60, num_retries=3")
+        self.model = route.model
+        self.ollama_name = route.model_name if route.kind == "ollama" else None
+        if self.ollama_name is not None:
+            self.api_base: str | None = normalize_ollama_base(api_base or os.environ.get("OLLAMA_API_BASE"))
+        else:
+            self.api_base = normalize_api_base(api_base) if api_base else None
+        if api_key is None and self.api_base and route.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
+            from promptkit.lm.factory import NO_KEY_PLACEHOLDER  # the OpenAI client refuses to run without a key
+
+            api_key = NO_KEY_PLACEHOLDER
+        self._api_key = api_key
+        problem = missing_key_error(self.model, has_key=bool(api_key)) if self.api_base is None else None
+        if problem is not None:
+            raise problem
+        self.timeout = timeout
+        self.num_retries = num_retries
+        self._dim: int | None = None
+        self._reachable = False
+        self._openai: Any = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        """The server, as shown in messages (no credentials)."""
+        from promptkit.lm.routes import without_userinfo
+
+        return without_userinfo(self.api_base) if self.api_base else "the provider's default endpoint"
+
+    @property
+    def identity(self) -> str:
+        """``model@hash-of-endpoint``: two servers may serve different models under one name."""
+        endpoint = self.api_base or self.model.split("/", 1)[0]
+        return f"{self.model}@{hashlib.sha256(endpoint.encode()).hexdigest()[:16]}"
+
+    @property
+    def dim(self) -> int:
+        """The vector size, asked of the server once (one short request)."""
+        if self._dim is None:
+            self._dim = int(self.encode(["dimension probe"]).shape[1])
+        return self._dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalized float32 vectors for ``texts`` (one request, retried when the failure is transient)."""
+        self._preflight()
+        from dspy.clients._litellm import get_litellm  # LiteLLM with DSPy's defaults: no telemetry, no banners
+        from dspy.clients.engines.litellm_errors import to_lm15_error
+        from dspy.clients.errors import wrap_error
+        from dspy.utils.exceptions import is_retryable_lm_error
+
+        litellm = get_litellm(feature="promptkit served embedder")
+        for attempt in range(self.num_retries + 1):
+            try:
+                response = litellm.embedding(
+                    model=self.model, input=list(texts), api_base=self.api_base, api_key=self._api_key,
+                    timeout=self.timeout, max_retries=0, **self._client(),
+                )
+                return self._vectors(response, len(texts))
+            except Exception as exc:
+                error = wrap_error(to_lm15_error(exc, model=self.model), model=self.model)
+                error.__cause__ = exc  # the Retry-After and connection-failure checks read the whole chain
+                if attempt < self.num_retries and is_retryable_lm_error(error):
+                    time.sleep(retry_wait(error, attempt))
+                    continue
+                raise self._failure(error) from None
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _client(self) -> dict[str, Any]:
+        """``client=`` for the ``openai/`` route: an OpenAI client that never retries by itself.
+
+        The retries must be ours alone (else each of ours is three, and the count a user set means nothing),
+        but LiteLLM turns ``max_retries=0`` into its default of 2 (``max_retries or DEFAULT_MAX_RETRIES``)
+        and sets that on any client it is given; this client ignores the setting.
+        """
+        if not self.model.startswith("openai/"):
+            return {}
+        with self._client_lock:
+            if self._openai is None:
+                from openai import OpenAI
+
+                class SingleAttemptOpenAI(OpenAI):
+                    @property
+                    def max_retries(self) -> int:
+                        return 0
+
+                    @max_retries.setter
+                    def max_retries(self, value: int) -> None:
+                        pass
+
+                self._openai = SingleAttemptOpenAI(api_key=self._api_key, base_url=self.api_base,
+                                                   timeout=self.timeout)
+        return {"client": self._openai}
+
+    def _preflight(self) -> None:
+        """Once: a TCP connect to a configured server, so a server that is not running is said at once."""
+        if self._reachable or self.api_base is None:
+            return
+        from promptkit.lm.failures import unreachable_reason
+
+        reason = unreachable_reason(self.api_base)
+        if reason is not None:
+            raise BackendUnavailableError(
+                f"cannot connect to {self.where} for the embedding model {self.model!r}: {reason}", url=self.where,
+                hint="start the embedding server, or pass the right URL (--api-base / api_base=)",
+            )
+        self._reachable = True
+
+    def _failure(self, error: Exception) -> Exception:
+        from promptkit.lm.failures import redact, translate_failure
+
+        translated = translate_failure(error, model=self.model, url=self.where, ollama_name=self.ollama_name,
+                                       timeout=self.timeout, secret=self._api_key)
+        if translated is not None:
+            return translated
+        reason = redact(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__,
+                        self._api_key)
+        from dspy.utils.exceptions import LMRateLimitError
+
+        hint = "check the model name and the server's log"
+        if isinstance(error, LMRateLimitError):
+            hint = "the server is rate-limiting: send fewer requests at once (concurrency=), or retry more"
+        return BackendError(f"the embedding model {self.model!r} at {self.where} failed: {reason[:300]}", hint=hint)
+
+    def _vectors(self, response: Any, expected: int) -> np.ndarray:
+        rows = sorted(response.data, key=lambda item: _field(item, "index"))
+        if len(rows) != expected:
+            raise BackendError(f"{self.where} returned {len(rows)} embeddings for {expected} texts "
+                               f"(model {self.model!r})", hint="check the server's batch limits")
+        vectors = np.asarray([_field(row, "embedding") for row in rows], dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        # Servers differ on normalizing; promptkit's vectors always are (cosine = dot product).
+        return vectors / np.where(norms > 0, norms, 1.0)
+
+    def __repr__(self) -> str:
+        return f"ServedEncoder({self.model!r}, api_base={self.where!r})"
+
+
+def _field(item: Any, name: str) -> Any:
+    return item[name] if isinstance(item, dict) else getattr(item, name)
