@@ -19,7 +19,7 @@ import pytest
 from promptkit.errors import BackendError, BackendUnavailableError, ConfigError, DimensionMismatchError
 from promptkit.evaluation.retrieval import evaluate_retrieval
 from promptkit.retrieval import Embedder, EmbeddingCache, build_index, open_store
-from promptkit.retrieval.served import is_served, retry_wait
+from promptkit.retrieval.served import is_served, with_retry_after
 from tests.servers.base import Reply, TestServer
 from tests.servers.fixtures import refused_url_fixture  # noqa: F401 - the refused_url fixture
 
@@ -104,13 +104,13 @@ def test_a_collection_of_another_dimension_is_a_typed_error(api_base: str, tmp_p
 
 @pytest.mark.slow
 def test_retries_wait_what_retry_after_asks(tmp_path: Path) -> None:
-    with _embedding_server(rate_limit=2, retry_after=1.5) as server:  # type: ignore[attr-defined]
+    with _embedding_server(rate_limit=2, retry_after=2.5) as server:  # type: ignore[attr-defined]
         served = Embedder(MODEL, api_base=server.api_base, concurrency=1, num_retries=3, cache=False)
         started = time.perf_counter()
         vectors = served.encode(TEXTS[:3])
         waited = time.perf_counter() - started
         assert vectors.shape == (3, 384)
-        assert waited >= 3.0  # two 429s, each asking for 1.5 s (the default backoff would wait 0.5 + 1 s)
+        assert waited >= 5.0  # two 429s, each asking for 2.5 s (the default backoff waits 1 + 2 s)
     with _embedding_server(rate_limit=5, retry_after=0.1) as server:  # type: ignore[attr-defined]
         impatient = Embedder(MODEL, api_base=server.api_base, num_retries=1, cache=False)
         with pytest.raises(BackendError, match=r"429.*slow down") as caught:
@@ -151,15 +151,17 @@ def test_served_model_names_and_options() -> None:
         Embedder("openai/text-embedding-3-small")  # hosted, no key: said before any request
 
 
-def test_retry_wait_prefers_the_servers_hint() -> None:
-    class Limited(Exception):
-        retry_after = 2.5
+def test_the_retry_after_header_reaches_the_retry_loop() -> None:
+    class Mapped(Exception):
+        retry_after = None
 
-    assert retry_wait(Limited(), 0) == 2.5
-    assert retry_wait(Exception(), 0) == 0.5 and retry_wait(Exception(), 3) == 4.0
-    assert retry_wait(Exception(), 20) == 30.0
-    Limited.retry_after = 3600.0
-    assert retry_wait(Limited(), 0) == 60.0  # a very long hint is capped
+    from_litellm = Exception("429")
+    from_litellm.litellm_response_headers = {"retry-after": "2.5"}  # type: ignore[attr-defined]
+    assert with_retry_after(Mapped(), from_litellm).retry_after == 2.5  # type: ignore[attr-defined]
+    assert with_retry_after(Mapped(), Exception()).retry_after is None  # type: ignore[attr-defined]
+    hinted = Mapped()
+    hinted.retry_after = 1.0  # type: ignore[assignment]
+    assert with_retry_after(hinted, from_litellm).retry_after == 1.0  # the error's own hint wins
 
 
 def test_a_refused_server_is_a_typed_error_at_once(refused_url: str) -> None:

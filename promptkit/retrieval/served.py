@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ SERVED_PREFIXES = frozenset({
     "gemini", "vertex_ai", "bedrock", "together_ai", "jina_ai", "nvidia_nim", "fireworks_ai", "lm_studio",
     "litellm_proxy", "text-embedding-inference",
 })
-MAX_RETRY_WAIT = 60.0  # s: a Retry-After longer than this is not waited for in full
 
 
 def is_served(model: str | None) -> bool:
@@ -41,22 +39,22 @@ def is_served(model: str | None) -> bool:
     return model.split("/", 1)[0] in SERVED_PREFIXES and "/" in model
 
 
-def retry_wait(error: BaseException, attempt: int) -> float:
-    """Seconds to wait before retry ``attempt`` (0-based): the server's Retry-After, else 0.5, 1, 2 ... 30 s.
+def with_retry_after(error: Exception, cause: BaseException) -> Exception:
+    """``error`` with ``retry_after`` set from the server's Retry-After header when it lacks one.
 
-    The hint is read from the error, then from the response headers LiteLLM keeps on it or on its cause
-    (DSPy's mapping of a LiteLLM error reads ``response.headers``, which LiteLLM leaves empty on this path).
+    DSPy's mapping of a LiteLLM error reads ``response.headers``, which LiteLLM leaves empty on the
+    embedding path; it keeps the server's headers as ``litellm_response_headers``.
     """
-    from dspy.clients._http import finite_seconds, retry_after_seconds
+    from dspy.clients._http import retry_after_seconds
 
-    hint = None
-    for item in (error, error.__cause__):
-        hint = hint if hint is not None else finite_seconds(getattr(item, "retry_after", None))
+    if getattr(error, "retry_after", None) is None:
         for name in ("litellm_response_headers", "headers"):
-            headers: Any = getattr(item, name, None)
-            if hint is None and hasattr(headers, "get"):
-                hint = retry_after_seconds(headers.get("retry-after") or headers.get("Retry-After"))
-    return min(hint, MAX_RETRY_WAIT) if hint is not None else min(0.5 * 2**attempt, 30.0)
+            headers: Any = getattr(cause, name, None)
+            hint = retry_after_seconds(headers.get("retry-after")) if hasattr(headers, "get") else None
+            if hint is not None:
+                error.retry_after = hint  # type: ignore[attr-defined]
+                break
+    return error
 
 
 class ServedEncoder:
@@ -114,29 +112,31 @@ class ServedEncoder:
         return self._dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Normalized float32 vectors for ``texts`` (one request, retried when the failure is transient)."""
+        """Normalized float32 vectors for ``texts``: one request, retried by promptkit's retry loop (as LM
+        calls are) when the failure is transient; the timeout bounds the batch's whole wait."""
+        from promptkit.lm import retries
+
         self._preflight()
+        attempts = retries.Attempts(retries=self.num_retries, budget=self.timeout)
+        try:
+            return retries.run(lambda: self._request(list(texts)), attempts)
+        except Exception as error:
+            raise self._failure(error, attempts) from None
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        """One request; a failure is raised as DSPy's ``LMError`` (what the retry loop and the translation read)."""
         from dspy.clients._litellm import get_litellm  # LiteLLM with DSPy's defaults: no telemetry, no banners
         from dspy.clients.engines.litellm_errors import to_lm15_error
         from dspy.clients.errors import wrap_error
-        from dspy.utils.exceptions import is_retryable_lm_error
 
         litellm = get_litellm(feature="promptkit served embedder")
-        for attempt in range(self.num_retries + 1):
-            try:
-                response = litellm.embedding(
-                    model=self.model, input=list(texts), api_base=self.api_base, api_key=self._api_key,
-                    timeout=self.timeout, max_retries=0, **self._client(),
-                )
-                return self._vectors(response, len(texts))
-            except Exception as exc:
-                error = wrap_error(to_lm15_error(exc, model=self.model), model=self.model)
-                error.__cause__ = exc  # the Retry-After and connection-failure checks read the whole chain
-                if attempt < self.num_retries and is_retryable_lm_error(error):
-                    time.sleep(retry_wait(error, attempt))
-                    continue
-                raise self._failure(error) from None
-        raise AssertionError("unreachable")  # the loop returns or raises
+        try:
+            response = litellm.embedding(model=self.model, input=texts, api_base=self.api_base, api_key=self._api_key,
+                                         timeout=self.timeout, max_retries=0, **self._client())
+        except Exception as exc:
+            error = with_retry_after(wrap_error(to_lm15_error(exc, model=self.model), model=self.model), exc)
+            raise error from exc  # the connection-failure check reads the whole chain
+        return self._vectors(response, len(texts))
 
     def _client(self) -> dict[str, Any]:
         """``client=`` for the ``openai/`` route: an OpenAI client that never retries by itself.
@@ -178,21 +178,26 @@ class ServedEncoder:
             )
         self._reachable = True
 
-    def _failure(self, error: Exception) -> Exception:
-        from promptkit.lm.failures import redact, translate_failure
-
-        translated = translate_failure(error, model=self.model, url=self.where, ollama_name=self.ollama_name,
-                                       timeout=self.timeout, secret=self._api_key)
-        if translated is not None:
-            return translated
-        reason = redact(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__,
-                        self._api_key)
+    def _failure(self, error: Exception, attempts: Any) -> Exception:
         from dspy.utils.exceptions import LMRateLimitError
 
+        from promptkit.lm.failures import translate_failure
+        from promptkit.redaction import redact
+
+        if isinstance(error, BackendError):
+            return error
+        translated = translate_failure(error, model=self.model, url=self.where, ollama_name=self.ollama_name,
+                                       timeout=self.timeout, secret=self._api_key, waited=attempts.waited,
+                                       attempts=attempts.made)
+        if translated is not None:
+            return translated
+        text = str(error).strip()
+        reason = redact(text.splitlines()[0] if text else type(error).__name__, self._api_key)
         hint = "check the model name and the server's log"
         if isinstance(error, LMRateLimitError):
             hint = "the server is rate-limiting: send fewer requests at once (concurrency=), or retry more"
-        return BackendError(f"the embedding model {self.model!r} at {self.where} failed: {reason[:300]}", hint=hint)
+        return BackendError(f"the embedding model {self.model!r} at {self.where} failed after {attempts.made} "
+                            f"request(s): {reason[:300]}", hint=hint)
 
     def _vectors(self, response: Any, expected: int) -> np.ndarray:
         rows = sorted(response.data, key=lambda item: _field(item, "index"))
