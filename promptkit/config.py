@@ -52,6 +52,7 @@ class Settings(BaseModel):
     render_max_bytes: int = Field(1_000_000, gt=0, description="max size of one rendered template")
     render_timeout: float = Field(5.0, gt=0, description="max seconds to render one template")
     cache_dir: str | None = Field(None, description="DSPy cache directory (default: DSPy's)")
+    router: str | None = Field(None, description="LiteLLM Router config (router.yaml); the model then names a group")
     # The embedded model's own knobs: a CLI user can only reach them through the environment or the toml.
     n_ctx: int | None = Field(None, ge=64, description="embedded model: context window in tokens (default 2048)")
     n_threads: int | None = Field(None, ge=1, description="embedded model: CPU threads (default 2)")
@@ -111,6 +112,8 @@ def _from_file(path: Path) -> dict[str, Any]:
     if "api_key" in values:
         # Keys belong in the environment, not in a file that may be committed; still honour it.
         values["api_key"] = str(values["api_key"])
+    if isinstance(values.get("router"), str):  # relative to the toml, like template_dirs
+        values["router"] = str((path.parent / values["router"]).resolve())
     if "template_dirs" in values:
         base = path.parent
         values["template_dirs"] = tuple(str((base / d).resolve()) for d in values["template_dirs"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 
-def configure(lm: Any = None, adapter: Any = None, **settings: Any) -> None:
+def configure(lm: Any = None, adapter: Any = None, *, router: Any = None, **settings: Any) -> None:
     """Wrap ``dspy.configure``.
 
     ``lm`` may be an LM object or a route string (``"local"``, ``"fake"``, ``"ollama_chat/qwen2.5"``,
-    any LiteLLM model); ``adapter`` defaults to :class:`promptkit.TemplateAdapter`. Other keyword
+    any LiteLLM model; with ``router="router.yaml"`` or ``PROMPTKIT_ROUTER``, a ``model_name`` group of that
+    LiteLLM Router config); ``adapter`` defaults to :class:`promptkit.TemplateAdapter`. Other keyword
     arguments (``rm``, ``track_usage``, ``callbacks``, ...) go to ``dspy.configure`` unchanged.
     As with DSPy, only the thread that configured first may configure again; use
     ``dspy.context(lm=..., adapter=...)`` in other threads.
@@ -21,5 +22,5 @@ def configure(lm: Any = None, adapter: Any = None, **settings: Any) -> None:
     if isinstance(lm, str) or lm is None:
         from promptkit.lm import lm as make_lm
 
-        lm = make_lm(lm)
+        lm = make_lm(lm, router=router)
     dspy.configure(lm=lm, adapter=adapter if adapter is not None else TemplateAdapter(), **settings)

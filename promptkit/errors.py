@@ -122,6 +122,14 @@ class BackendUnavailableError(BackendError):
         super().__init__(message, hint=hint)
 
 
+class BackendDownError(BackendUnavailableError):
+    """Every deployment that could answer is down (a Router group after its retries, cooldowns and fallbacks).
+
+    An evaluation stops on it instead of failing row after row: finished rows are kept and ``--resume``
+    finishes the run once the servers are back.
+    """
+
+
 class ParseError(PromptkitError):
     """The LM's output could not be parsed into the fields the signature asks for.
 

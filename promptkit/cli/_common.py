@@ -71,6 +71,9 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+ROUTER_HELP = "LiteLLM Router config (router.yaml); --model then names a model_name group (env PROMPTKIT_ROUTER)"
+
+
 def parse_assignments(items: Iterable[str], *, flag: str) -> dict[str, str]:
     """``["a=1", "b=@file.txt"]`` -> ``{"a": "1", "b": <file text>}``."""
     values: dict[str, str] = {}
@@ -105,4 +108,4 @@ def load_vars_file(path: Path) -> dict[str, Any]:
     return data
 
 
-__all__ = ["EXIT_INPUT", "err", "handle_errors", "load_vars_file", "out", "parse_assignments", "report"]
+__all__ = ["EXIT_INPUT", "ROUTER_HELP", "err", "handle_errors", "load_vars_file", "out", "parse_assignments", "report"]

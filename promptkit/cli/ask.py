@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from promptkit.cli._common import err, handle_errors, out
+from promptkit.cli._common import ROUTER_HELP, err, handle_errors, out
 
 
-def build_lm(model: str | None, api_base: str | None, temperature: float | None, max_tokens: int | None) -> Any:
+def build_lm(
+    model: str | None,
+    api_base: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    router: Path | None = None,
+) -> Any:
     from promptkit.lm import lm as make_lm
 
-    return make_lm(model, api_base=api_base, temperature=temperature, max_tokens=max_tokens)
+    return make_lm(model, api_base=api_base, temperature=temperature, max_tokens=max_tokens, router=router)
 
 
 def show_messages(messages: list[dict[str, Any]]) -> None:
@@ -37,6 +44,7 @@ def ask(
     temperature: Annotated[float | None, typer.Option("--temperature")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="print the answer as it is generated")] = False,
+    router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
 ) -> None:
     """Ask one question (question -> answer) and print the answer."""
     import dspy
@@ -45,7 +53,7 @@ def ask(
     from promptkit.adapter import TemplateAdapter
 
     program = build_program(technique, cot)
-    lm = build_lm(model, api_base, temperature, max_tokens)
+    lm = build_lm(model, api_base, temperature, max_tokens, router)
     adapter = TemplateAdapter()
     printer = AnswerPrinter()
     with dspy.context(lm=lm, adapter=adapter):

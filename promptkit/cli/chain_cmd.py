@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from promptkit.cli._common import err, handle_errors, parse_assignments
+from promptkit.cli._common import ROUTER_HELP, err, handle_errors, parse_assignments
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -45,6 +45,7 @@ def chain(
     max_workers: Annotated[
         int | None, typer.Option("--max-workers", min=1, help="independent steps run at once (default: the spec's)")
     ] = None,
+    router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
 ) -> None:
     """Run a prompt chain and print its result (every step's prompt, reply and parsed output) as JSON."""
     from promptkit.chains import load_chain
@@ -53,10 +54,10 @@ def chain(
     values = loaded.coerce_inputs(parse_assignments(input_items or [], flag="--input"))
     loaded.check_inputs(values)  # report a missing input before an LM is even built
     lm: Any = None
-    if model is not None:
+    if model is not None or router is not None:
         from promptkit.lm import lm as make_lm
 
-        lm = make_lm(model)
+        lm = make_lm(model, router=router)
     result = loaded.run(lm, values=values)
     text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
     if output is None:

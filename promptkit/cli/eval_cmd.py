@@ -32,6 +32,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from promptkit.cli._common import ROUTER_HELP
 from promptkit.errors import InputError
 
 EXIT_BELOW_THRESHOLD = 3  # distinct from 1 (runtime failure) and 2 (bad input / usage)
@@ -190,15 +191,16 @@ def _parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _lm_for(model: str | None) -> Any:
-    """The LM to evaluate with: --model, else the one the program module configured, else settings."""
+def _lm_for(model: str | None, router: Path | None = None) -> Any:
+    """The LM to evaluate with: --model (a group of --router), else the one the program module configured,
+    else settings."""
     import dspy
 
-    if model is None and dspy.settings.lm is not None:
+    if model is None and router is None and dspy.settings.lm is not None:
         return None
     from promptkit.lm import lm as make_lm
 
-    return make_lm(model)
+    return make_lm(model, router=router)
 
 
 def _dspy_overrides(lm: Any) -> dict[str, Any]:
@@ -238,6 +240,7 @@ def run_command(
     map_fields: list[str] = typer.Option([], "--map", help="rename a dataset field: new=source (repeatable)"),
     data_format: str | None = typer.Option(None, "--format", help="dataset format when it cannot be inferred"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
+    router: Path | None = typer.Option(None, "--router", help=ROUTER_HELP),
 ) -> None:
     """Evaluate PROGRAM on --data; write results.jsonl, summary.json and reports to --out."""
     import dspy
@@ -250,7 +253,7 @@ def run_command(
     mapping = _parse_mapping(map_fields)
     dataset = datasets.load(str(data), format=data_format, mapping=mapping or None)
     prog = resolve_program(program)
-    lm = _lm_for(model)
+    lm = _lm_for(model, router)
     out = out or Path("runs") / f"eval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     with dspy.context(**_dspy_overrides(lm)):
         result = evaluate(prog, dataset, metric, num_threads=threads, out=out, resume=resume,

@@ -120,6 +120,9 @@ def _facts(summary: Mapping[str, Any]) -> list[str]:
         f"latency p50 {_fmt(latency.get('p50'))}s p95 {_fmt(latency.get('p95'))}s",
         f"cache hits {summary.get('cache_hits', 0)}",
     ]
+    split = summary.get("deployments")
+    if split:  # a LiteLLM Router run: which deployment answered how many rows
+        facts.append("deployments " + ", ".join(f"{name} {counts['rows']} rows" for name, counts in split.items()))
     if summary.get("stopped_early"):
         facts.append(str(summary["stopped_early"]))
     if summary.get("fail_under") is not None:

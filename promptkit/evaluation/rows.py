@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptkit.errors import InputError
+from promptkit.errors import BackendDownError, InputError
 from promptkit.evaluation.results import to_jsonable
+from promptkit.lm.router_config import DEPLOYMENT_KEY
 from promptkit.redaction import redact
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +125,7 @@ class _CallLog:
         self.cost: float | None = None
         self.model: str | None = None
         self.messages: Any = None
+        self.deployments: dict[str, int] = {}  # Router deployment -> calls it answered (uncached)
 
     def append(self, entry: dict[str, Any]) -> None:
         self.calls += 1
@@ -138,6 +140,9 @@ class _CallLog:
             self.cost = (self.cost or 0.0) + float(cost)
         self.model = entry.get("model") or self.model
         self.messages = entry.get("messages")
+        deployment = _deployment_of(entry.get("response")) if usage else None
+        if deployment:
+            self.deployments[deployment] = self.deployments.get(deployment, 0) + 1
 
     def pop(self, index: int = -1) -> None:
         return None
@@ -146,13 +151,20 @@ class _CallLog:
         return 0
 
 
+def _deployment_of(response: Any) -> str | None:
+    """The Router deployment that produced a response (promptkit.lm.router stamps it), else None."""
+    data = getattr(response, "provider_data", None)
+    value = data.get(DEPLOYMENT_KEY) if isinstance(data, dict) else None
+    return str(value) if value else None
+
+
 class _RowProbe:
     def __init__(self) -> None:
         self.history = _CallLog()
 
 
 def run_row(job: RowJob) -> dict[str, Any]:
-    """Run the program and the metrics on one example. Never raises: failures go into the row."""
+    """Run the program and the metrics on one example; failures go into the row, except BackendDownError."""
     import dspy
 
     probe = _RowProbe()
@@ -164,6 +176,8 @@ def run_row(job: RowJob) -> dict[str, Any]:
     with dspy.context(trace=[], caller_modules=[probe, *callers]):
         try:
             prediction = job.program(**job.inputs)
+        except BackendDownError:
+            raise  # not this row's failure: the run stops, keeps what is done, and --resume reruns this row
         except Exception as exc:
             message = redact(str(exc), job.secrets)
             error = {"type": type(exc).__name__, "message": message[:4000]}
@@ -191,6 +205,7 @@ def run_row(job: RowJob) -> dict[str, Any]:
         "cost": log.cost,
         "model": log.model or job.model,
         "cache_hit": (log.uncached == 0) if log.calls else None,
+        "deployments": dict(sorted(log.deployments.items())) or None,
         "prompt": to_jsonable(log.messages) if job.capture_prompts else None,
         "finished_at": _now(),
     }

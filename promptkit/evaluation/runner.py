@@ -163,7 +163,8 @@ def evaluate(
             finished = _drain(completed)
             pending.difference_update(finished)
             # run_row records every Exception in its row; only an interrupt (KeyboardInterrupt,
-            # SystemExit) escapes. The rows finished alongside it are still written first.
+            # SystemExit) or BackendDownError (no server left to ask) escapes. The rows finished
+            # alongside it are still written first.
             interrupt = next((f.exception() for f in finished if f.exception() is not None), None)
             done = [f.result() for f in finished if f.exception() is None]
             for row in sorted(done, key=lambda r: r["index"]):  # a batch is written in dataset order

@@ -30,6 +30,7 @@ class RowStats:
     total_tokens: int = 0
     cost: float | None = None
     cache_hit: bool | None = None
+    deployments: dict[str, int] | None = None  # Router deployment -> calls it answered for this row
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RowStats:
@@ -53,6 +54,7 @@ class RowStats:
             total_tokens=int(tokens.get("total") or 0),
             cost=row.get("cost"),
             cache_hit=row.get("cache_hit"),
+            deployments=row.get("deployments") or None,
         )
 
     @property
@@ -141,7 +143,7 @@ def summarize(
             "errors": statuses.count("error"),
             "skipped": statuses.count("skipped"),
         }
-    return {
+    summary: dict[str, Any] = {
         "rows_total": rows_total,
         "rows_done": len(rows),
         "rows_ok": sum(1 for r in rows if not r.failed and not r.any_metric_error),
@@ -162,3 +164,18 @@ def summarize(
         "cache_hits": sum(1 for r in rows if r.cache_hit),
         "bootstrap": {"resamples": resamples, "confidence": DEFAULT_CONFIDENCE, "seed": seed},
     }
+    split = deployment_split(rows)
+    if split:
+        summary["deployments"] = split
+    return summary
+
+
+def deployment_split(rows: Iterable[RowStats]) -> dict[str, dict[str, int]]:
+    """Per Router deployment: the rows it answered (at least one call) and the calls, sorted by name."""
+    split: dict[str, dict[str, int]] = {}
+    for row in rows:
+        for name, calls in (row.deployments or {}).items():
+            counts = split.setdefault(name, {"rows": 0, "calls": 0})
+            counts["rows"] += 1
+            counts["calls"] += int(calls)
+    return dict(sorted(split.items()))

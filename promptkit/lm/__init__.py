@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from promptkit.lm.fake import FakeLM
     from promptkit.lm.fake_engine import FakeCall
     from promptkit.lm.ollama import normalize_ollama_base, ollama_status
+    from promptkit.lm.router import RouterLM
     from promptkit.lm.routes import Route, parse_route
 
 _EXPORTS = {
@@ -30,6 +31,7 @@ _EXPORTS = {
     "ollama_status": "promptkit.lm.ollama",
     "normalize_ollama_base": "promptkit.lm.ollama",
     "Route": "promptkit.lm.routes",
+    "RouterLM": "promptkit.lm.router",
     "parse_route": "promptkit.lm.routes",
 }
 
@@ -38,6 +40,7 @@ __all__ = [
     "FakeLM",
     "PromptkitLM",
     "Route",
+    "RouterLM",
     "lm",
     "make_lm",
     "normalize_ollama_base",

@@ -304,6 +304,7 @@ def lm(
     engine: str | None = None,
     cache: bool | None = None,
     structured_output: str | None = None,
+    router: str | os.PathLike[str] | None = None,
     settings: Settings | None = None,
     **extra: Any,
 ) -> dspy.LM:
@@ -311,14 +312,14 @@ def lm(
 
     Values come from the arguments, else ``settings`` (default: ``load_settings()``, i.e. environment
     ``PROMPTKIT_*`` > ``promptkit.toml`` > defaults). ``extra`` keyword arguments go to ``dspy.LM`` / LiteLLM.
+    With a ``router`` config (``PROMPTKIT_ROUTER``, ``router`` in promptkit.toml) the model names one of its
+    ``model_name`` groups (see :mod:`promptkit.lm.router`); a model string that is no group is a route as usual.
     """
     if engine is not None and not isinstance(engine, str):
         raise ConfigError(
             f"engine must be one of {', '.join(ENGINES)}, got a {type(engine).__name__}",
             hint="to plug in a custom engine object, build dspy.LM(model, engine=...) directly",
         )
-    if model is not None:
-        parse_route(model)  # an explicit "" must fail here, not fall back to the configured model
     resolved = with_overrides(
         settings,
         {
@@ -331,8 +332,17 @@ def lm(
             "num_retries": num_retries,
             "engine": engine,
             "structured_output": structured_output,
+            "router": os.fspath(router) if router is not None else None,
         },
     )
+    if resolved.router and (model is None or model.strip()):
+        from promptkit.lm.router import router_lm_for
+
+        routed = router_lm_for(resolved, cache, extra)
+        if routed is not None:
+            return routed
+    if model is not None:
+        parse_route(model)  # an explicit "" must fail here, not fall back to the configured model
     route = parse_route(resolved.effective_model)
     if route.kind == "fake":
         from promptkit.lm.fake import FakeLM
