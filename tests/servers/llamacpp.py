@@ -101,6 +101,12 @@ class LlamaCppServer:
             time.sleep(0.1)
         raise LlamaCppServerError(f"llama_cpp.server not ready after {self.startup_timeout:g} s:\n{self.log_tail()}")
 
+    def kill(self) -> None:
+        """Die like a crashed server: SIGKILL, no graceful shutdown (connections in flight are reset)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
