@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import dspy
@@ -26,6 +27,7 @@ from promptkit.errors import BackendDownError, ConfigError, DataError
 from promptkit.evaluation.runner import evaluate
 from promptkit.lm import RouterLM, lm
 from tests.servers import OpenAICompatServer
+from tests.servers.base import free_port
 
 pytestmark = pytest.mark.server
 
@@ -35,7 +37,7 @@ NO_ENV = load_settings(environ={})
 
 
 def write_config(
-    path: Path, servers: Sequence[OpenAICompatServer], *, settings: str = "", extra: Sequence[str] = (), **info: Any
+    path: Path, servers: Sequence[Any], *, settings: str = "", extra: Sequence[str] = (), **info: Any
 ) -> Path:
     entries = [
         f"  - model_name: qa\n    litellm_params: {{model: openai/m, api_base: {s.url}/v1, api_key: none}}\n"
@@ -326,3 +328,24 @@ def test_router_from_the_environment_and_the_toml(tmp_path: Path, three_servers:
         env={**os.environ, "PROMPTKIT_MODEL": ""},
     )
     assert result.returncode == 2 and "router config not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_doctor_shows_each_deployment_and_whether_it_answers(tmp_path: Path) -> None:
+    with OpenAICompatServer(reply=ANSWER) as up:
+        down = SimpleNamespace(url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+        config = write_config(tmp_path / "router.yaml", [up, down], info1=", structured_output: json_object_schema")
+        result = subprocess.run(
+            [sys.executable, "-m", "promptkit", "doctor", "--router", str(config)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            env={**os.environ, "PROMPTKIT_MODEL": "", "COLUMNS": "250"},
+        )
+        assert len(up.chat_requests) == 1  # asked for one token
+        up_url = up.url
+    assert result.returncode == 0, result.stderr
+    lines = {line.split("│")[2].strip(): line for line in result.stdout.splitlines() if "│ dep" in line}
+    assert set(lines) == {"dep0", "dep1"}
+    assert "yes" in lines["dep0"] and "no" in lines["dep1"] and "refused" in lines["dep1"]
+    assert "json_object_schema" in lines["dep1"] and up_url in lines["dep0"]

@@ -30,10 +30,11 @@ from dspy.clients.engines.litellm_engine import AsyncLiteLLMEngine, LiteLLMEngin
 from promptkit.config import Settings
 from promptkit.errors import BackendDownError, BackendError, BackendUnavailableError, ConfigError
 from promptkit.lm.factory import PromptkitLM
-from promptkit.lm.failures import is_connection_failure, is_timeout, translate_failure
+from promptkit.lm.failures import is_connection_failure, is_timeout, translate_failure, unreachable_reason
 from promptkit.lm.retries import Attempts
-from promptkit.lm.router_config import DEPLOYMENT_KEY, RouterConfig, load_router_config
+from promptkit.lm.router_config import DEPLOYMENT_KEY, Deployment, RouterConfig, load_router_config
 from promptkit.lm.routes import endpoint_rollout_id, parse_route
+from promptkit.redaction import redact
 
 _ALL_DOWN_PHRASES = ("no deployments available", "cooldown", "no healthy deployment")
 
@@ -221,6 +222,38 @@ class RouterLM(PromptkitLM):
         return f"RouterLM(group={self.group!r}, router={path!r}, deployments={len(self.deployments)})"
 
 
+def probe_deployments(config: RouterConfig, timeout: float = 10.0) -> list[tuple[Deployment, str | None]]:
+    """Ask every deployment for one token, side by side: ``(deployment, None)`` if it answered, else why not.
+
+    Each deployment is asked directly (not through the Router), so a cooled-down or failing one is seen as it is.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    entries = dict(zip((d.label for d in config.deployments), config.model_list, strict=True))
+
+    def probe(deployment: Deployment) -> tuple[Deployment, str | None]:
+        params = dict(entries[deployment.label]["litellm_params"])
+        if deployment.api_base:
+            reason = unreachable_reason(deployment.api_base, timeout=min(timeout, 2.0))
+            if reason is not None:
+                return deployment, reason
+        try:
+            import litellm
+
+            params = {k: v for k, v in params.items() if k not in ("rpm", "tpm", "max_parallel_requests")}
+            litellm.completion(
+                **params, messages=[{"role": "user", "content": "ping"}], max_tokens=1, timeout=timeout, num_retries=0
+            )
+        except Exception as exc:
+            return deployment, redact(
+                str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            )
+        return deployment, None
+
+    with ThreadPoolExecutor(max_workers=min(8, len(config.deployments))) as pool:
+        return list(pool.map(probe, config.deployments))
+
+
 def _all_down(exc: BaseException) -> bool:
     from promptkit.lm.failures import causes
 
@@ -248,4 +281,4 @@ def _is_route(name: str) -> bool:
     return True
 
 
-__all__ = ["DEPLOYMENT_KEY", "RouterLM", "per_deployment_request", "router_for", "router_lm_for"]
+__all__ = ["DEPLOYMENT_KEY", "RouterLM", "per_deployment_request", "probe_deployments", "router_for", "router_lm_for"]
