@@ -197,6 +197,28 @@ def test_a_rate_limited_deployment_backs_off_while_others_carry_the_load(
     assert len(limited.chat_requests) <= 8  # cooled down after its first 429s, not asked 40 times
 
 
+def test_rpm_limits_are_respected_under_usage_based_routing(
+    tmp_path: Path, three_servers: list[OpenAICompatServer], memory_only_cache: None
+) -> None:
+    small, big = three_servers[:2]
+    path = tmp_path / "router.yaml"
+    path.write_text(
+        "model_list:\n"
+        f"  - model_name: qa\n    litellm_params: {{model: openai/m, api_base: {small.url}/v1, api_key: x, rpm: 5}}\n"
+        f"  - model_name: qa\n    litellm_params: {{model: openai/m, api_base: {big.url}/v1, api_key: x, rpm: 1000}}\n"
+        "router_settings: {num_retries: 2, routing_strategy: usage-based-routing-v2}\n",
+        encoding="utf-8",
+    )
+    model = router_lm(path, cache=False)
+    with dspy.context(lm=model, adapter=TemplateAdapter()):
+        result = evaluate(dspy.Predict("question -> answer"), rows(30), ["exact_match"], num_threads=4, progress=False)
+    assert result.scores["exact_match"] == 1.0
+    assert len(small.chat_requests) <= 5 and len(small.chat_requests) + len(big.chat_requests) == 30
+    assert set(result.summary["deployments"]) == {f"openai/m@127.0.0.1:{s.port}" for s in (small, big)} & {
+        f"openai/m@127.0.0.1:{s.port}" for s in (small, big) if s.chat_requests
+    }  # derived names (no model_info.id) in the report
+
+
 def test_all_deployments_down_stops_the_run_and_resume_finishes_it(tmp_path: Path, memory_only_cache: None) -> None:
     served = 0
 

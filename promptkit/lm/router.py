@@ -72,7 +72,7 @@ def router_for(config: RouterConfig) -> Any:
         if router is None:
             _install_hook()
             for deployment in config.deployments:
-                _modes[deployment.label] = deployment.structured_output
+                _modes[deployment.router_id] = deployment.structured_output
             router = Router(model_list=config.model_list, **config.router_settings)
             _routers[key] = router
         return router
@@ -143,7 +143,7 @@ class _RouterCalls:
 
         with litellm_errors(model=request.model):
             raw = await self.router.acompletion(**data)
-        deployment = str((getattr(raw, "_hidden_params", None) or {}).get("model_id") or "")
+        deployment = self.config.label_of(str((getattr(raw, "_hidden_params", None) or {}).get("model_id") or ""))
         if not getattr(raw, "choices", None):
             raise BackendError(
                 f"deployment {deployment or '?'} of router group {self.group!r} answered with no choices "

@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class Deployment:
     model: str  # litellm_params.model
     api_base: str | None  # without credentials
     structured_output: str  # json_schema | json_object_schema | none
+    router_id: str = ""  # model_info.id as the Router knows it (the label, or a safe form of it)
     line: int | None = None
 
 
@@ -64,6 +66,10 @@ class RouterConfig:
     model_list: list[dict[str, Any]]  # as handed to litellm.Router (model_info.id set on every entry)
     router_settings: dict[str, Any]
     deployments: list[Deployment] = field(default_factory=list)
+
+    def label_of(self, router_id: str) -> str:
+        """The deployment's name in results and reports, from the id the Router reports."""
+        return next((d.label for d in self.deployments if d.router_id == router_id), router_id)
 
     @property
     def groups(self) -> dict[str, list[Deployment]]:
@@ -162,13 +168,17 @@ def _deployment(
     base_label, n = label, 2
     while label in taken:
         label, n = f"{base_label}#{n}", n + 1
-    info["id"] = label  # the Router reports the deployment that answered by this id
+    # The Router reports the deployment that answered by model_info.id. A derived label has '/', '@' and ':'
+    # in it, which LiteLLM's usage-based routing cannot take in an id, so that one goes in a safe form.
+    router_id = str(info["id"]) if info.get("id") else f"{index}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
+    info["id"] = router_id
     prepared = {
         **{k: v for k, v in entry.items() if k not in ("litellm_params", "model_info")},
         "litellm_params": resolved,
         "model_info": info,
     }
-    return Deployment(entry["model_name"], label, params["model"], shown_base, mode, line), prepared
+    deployment = Deployment(entry["model_name"], label, params["model"], shown_base, mode, router_id, line)
+    return deployment, prepared
 
 
 def _resolve(where: str, key: str, value: Any) -> Any:
