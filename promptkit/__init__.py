@@ -24,6 +24,7 @@ _EXPORTS = {
     "TemplateAdapter": "promptkit.adapter",
     "AdapterParseError": "promptkit.adapter",
     "FakeLM": "promptkit.lm",
+    "RouterLM": "promptkit.lm",
     "StructuredPrompt": "promptkit.prompts",
     "TemplateEnv": "promptkit.prompts",
     "Template": "promptkit.prompts",
@@ -62,6 +63,7 @@ __all__ = [
     "FakeLM",
     "MultiHopRAG",
     "Retriever",
+    "RouterLM",
     "Settings",
     "Step",
     "StreamListener",
@@ -94,7 +96,7 @@ if TYPE_CHECKING:
     from promptkit.config import Settings, load_settings
     from promptkit.dspy_setup import configure
     from promptkit.evaluation import evaluate, metrics
-    from promptkit.lm import FakeLM
+    from promptkit.lm import FakeLM, RouterLM
     from promptkit.optimize import compile, load, save_program
     from promptkit.programs import RAG, MultiHopRAG
     from promptkit.prompts import StructuredPrompt, Template, TemplateEnv, render
