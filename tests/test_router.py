@@ -27,7 +27,7 @@ from promptkit.errors import BackendDownError, ConfigError, DataError
 from promptkit.evaluation.runner import evaluate
 from promptkit.lm import RouterLM, lm
 from tests.servers import OpenAICompatServer
-from tests.servers.base import free_port
+from tests.servers.base import Reply, free_port
 
 pytestmark = pytest.mark.server
 
@@ -195,6 +195,31 @@ def test_a_rate_limited_deployment_backs_off_while_others_carry_the_load(
         )
     assert result.scores["exact_match"] == 1.0 and "dep0" not in result.summary["deployments"]
     assert len(limited.chat_requests) <= 8  # cooled down after its first 429s, not asked 40 times
+
+
+def test_a_429_cools_its_deployment_down_for_retry_after_not_cooldown_time(
+    tmp_path: Path, memory_only_cache: None
+) -> None:
+    hits: list[float] = []  # when the limited deployment was asked
+    with OpenAICompatServer(reply=ANSWER) as limited, OpenAICompatServer(reply=ANSWER) as other:
+
+        def answer(request: Any) -> Reply:
+            hits.append(time.monotonic())
+            if len(hits) == 1:
+                return Reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "2"})
+            return limited._chat(request)
+
+        limited.routes[("POST", "/v1/chat/completions")] = answer
+        config = write_config(
+            tmp_path / "router.yaml", [limited, other], settings="{num_retries: 2, allowed_fails: 0, cooldown_time: 60}"
+        )
+        model = router_lm(config, cache=False)
+        deadline = time.monotonic() + 20
+        while (not hits or time.monotonic() < hits[0] + 4) and time.monotonic() < deadline:
+            model(f"q {time.monotonic()}")  # every call answers: the other deployment carries the load
+            time.sleep(0.05)
+    assert len(hits) >= 2, "the limited deployment was never asked again within 4 s (cooldown_time is 60 s)"
+    assert hits[1] - hits[0] >= 1.8  # backed off for the server's Retry-After
 
 
 def test_rpm_limits_are_respected_under_usage_based_routing(
