@@ -295,6 +295,22 @@ def test_all_deployments_down_stops_the_run_and_resume_finishes_it(tmp_path: Pat
     assert len(final) == 40 and len({r["row_id"] for r in final}) == 40 and resumed.scores["exact_match"] == 1.0
 
 
+def test_promptkit_timeout_bounds_the_whole_router_call(tmp_path: Path, memory_only_cache: None) -> None:
+    def hang(body: dict[str, Any]) -> str:
+        time.sleep(6)
+        return ANSWER
+
+    with OpenAICompatServer(reply=hang) as first, OpenAICompatServer(reply=hang) as second:
+        config = write_config(tmp_path / "router.yaml", [first, second], settings="{num_retries: 3}")
+        settings = load_settings(environ={"PROMPTKIT_TIMEOUT": "1.5"})
+        model = lm("qa", router=config, settings=settings, cache=False)
+        started = time.monotonic()
+        with pytest.raises(BackendDownError) as info:
+            model("q")
+        assert time.monotonic() - started < 3.5  # not 4 attempts x 1.5 s
+    assert "within 1.5 s in total" in str(info.value)
+
+
 def test_a_key_from_the_router_config_never_appears_in_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key = "sk-router-only-5e6f7a8b9c0d"
     monkeypatch.setenv("MY_LLAMA_CREDENTIAL_VAR", key)  # a name the environment scan would not catch

@@ -139,10 +139,17 @@ class _RouterCalls:
         return data
 
     async def _acall(self, data: dict[str, Any], request: Any) -> Any:
+        from dspy import lm15
         from dspy.clients.engines.litellm_errors import litellm_errors
 
         with litellm_errors(model=request.model):
-            raw = await self.router.acompletion(**data)
+            try:
+                raw = await asyncio.wait_for(self.router.acompletion(**data), self.config.total_timeout)
+            except TimeoutError:
+                limit = self.config.total_timeout
+                raise lm15.TimeoutError(
+                    f"no answer within {limit:g} s in total (the Router's retries included)"
+                ) from None
         deployment = self.config.label_of(str((getattr(raw, "_hidden_params", None) or {}).get("model_id") or ""))
         if not getattr(raw, "choices", None):
             raise BackendError(

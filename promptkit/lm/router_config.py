@@ -65,6 +65,9 @@ class RouterConfig:
     path: Path
     model_list: list[dict[str, Any]]  # as handed to litellm.Router (model_info.id set on every entry)
     router_settings: dict[str, Any]
+    # PROMPTKIT_TIMEOUT: what one call may take in total, the Router's retries and fallbacks included
+    # (router_settings.timeout, default the same value, bounds each request the Router sends).
+    total_timeout: float | None = None
     deployments: list[Deployment] = field(default_factory=list)
 
     def label_of(self, router_id: str) -> str:
@@ -123,7 +126,7 @@ def load_router_config(path: str | Path, *, timeout: float, num_retries: int) ->
             f"{file}: unknown top-level key(s) {', '.join(unknown)}",
             hint="a router config has model_list and router_settings",
         )
-    config = RouterConfig(file, [], {})
+    config = RouterConfig(file, [], {}, total_timeout=timeout)
     for index, entry in enumerate(data["model_list"]):
         line = lines[index] if index < len(lines) else None
         deployment, prepared = _deployment(file, index, line, entry, config.deployments)
