@@ -70,3 +70,12 @@ def test_served_embedder_from_the_command_line(tmp_path: Path) -> None:
                            "--queries", str(BEIR / "queries.jsonl"), "--qrels", str(BEIR / "qrels" / "test.tsv"),
                            "--out", str(tmp_path / "run"), cwd=tmp_path)
         assert scored.returncode == 0, scored.stderr
+        # rag embeds its query with the collection's model, at the server the option names
+        rag = promptkit("rag", "At what temperature does water boil?", "-c", "small", "--store", store, "--model",
+                        "fake", "--k", "1", "--embedder-api-base", server.api_base, cwd=tmp_path)
+        assert rag.returncode == 0, rag.stderr
+        assert "boil" in rag.stdout.split("[1]", 1)[1]
+    refused = promptkit("rag", "At what temperature does water boil?", "-c", "small", "--store", store, "--model",
+                        "fake", "--embedder-api-base", server.api_base, cwd=tmp_path)  # the server is gone
+    assert refused.returncode == 1 and "cannot connect" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) <= 2  # the error line and its fix

@@ -54,16 +54,13 @@ def retrieval_command(
 ) -> None:
     """Score COLLECTION's top-k for every judged query: nDCG@k, recall@k, MRR@k; save retrieval.json."""
     from promptkit.evaluation.retrieval import evaluate_retrieval
-    from promptkit.retrieval import index_info
     from promptkit.retrieval.modes import check_fusion, check_mode
 
-    if embedder is None and (embedder_backend or api_base):  # the model the index was built with, run that way
-        embedder = (index_info(collection, store=store).embedder or "").rpartition("@")[0] or None
     target = out_dir or Path("runs") / f"retrieval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     result = evaluate_retrieval(
         store, collection, queries=queries, qrels=qrels, k=k, out=target,
-        embedder=make_embedder(embedder, embedder_backend, api_base), mode=check_mode(mode) if mode else None,
-        fusion=check_fusion(fusion),
+        embedder=make_embedder(embedder, embedder_backend, api_base, searching=(store, collection)),
+        mode=check_mode(mode) if mode else None, fusion=check_fusion(fusion),
     )
     out.print(_table(result.summary()))
     out.print(f"saved: {result.path}", highlight=False)

@@ -31,12 +31,20 @@ EmbedderApiBaseOption = Annotated[
 ]
 
 
-def make_embedder(name: str | None, backend: str | None, api_base: str | None) -> Any:
-    """The ``Embedder`` the options ask for, or None when they ask for nothing (the default embedder)."""
-    from promptkit.retrieval import Embedder
+def make_embedder(
+    name: str | None, backend: str | None, api_base: str | None, *, searching: tuple[str, str] | None = None
+) -> Any:
+    """The ``Embedder`` the options ask for, or None when they ask for nothing (the default embedder).
+
+    ``searching``: (store, collection) a search runs on; with no model named, it is the model the
+    collection was built with (run with the backend, or at the server, the options name).
+    """
+    from promptkit.retrieval import Embedder, index_info
 
     if name is None and backend is None and api_base is None:
         return None
+    if name is None and searching is not None:
+        name = (index_info(searching[1], store=searching[0]).embedder or "").rpartition("@")[0] or None
     return Embedder(name, backend=backend, api_base=api_base)
 
 index_app = typer.Typer(help="Build, inspect and drop vector indexes.", no_args_is_help=True)
@@ -161,13 +169,21 @@ def rag(
     show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered messages")] = False,
     mode: ModeOption = None,
     fusion: FusionOption = DEFAULT_FUSION,
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="query embedder (default: the one the index was built with)")
+    ] = None,
+    embedder_backend: EmbedderBackendOption = None,
+    embedder_api_base: Annotated[
+        str | None, typer.Option("--embedder-api-base", help="the embedding server of a served embedder")
+    ] = None,
 ) -> None:
     """Answer QUESTION from COLLECTION: the answer, then the passages with scores and sources."""
     from promptkit.retrieval import Retriever
     from promptkit.retrieval.modes import check_fusion, check_mode
 
-    retriever = Retriever(store, collection=collection, k=k, mode=check_mode(mode) if mode else None,
-                          fusion=check_fusion(fusion))
+    query_embedder = make_embedder(embedder, embedder_backend, embedder_api_base, searching=(store, collection))
+    retriever = Retriever(store, query_embedder, collection=collection, k=k,
+                          mode=check_mode(mode) if mode else None, fusion=check_fusion(fusion))
     answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt)
 
 

@@ -19,14 +19,14 @@ import hashlib
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from promptkit.errors import BackendError, ConfigError
+from promptkit.retrieval.batches import run_blocks
 from promptkit.retrieval.cache import EmbeddingCache
 from promptkit.retrieval.onnx_backend import Backend, OnnxEncoder, check_backend, exported_model, model_folder
 from promptkit.retrieval.served import ServedEncoder, is_served
@@ -340,7 +340,7 @@ class Embedder:
         progress_bar = _progress(len(texts), self.name) if show_progress else None
         done = 0
         try:
-            for number, vectors in _completed(self._encode_raw, blocks, self.concurrency):
+            for number, vectors in run_blocks(self._encode_raw, blocks, self.concurrency):
                 if self.cache is not None:
                     self.cache.put_many(key, blocks[number], vectors)
                 self.encoded_count += len(blocks[number])
@@ -384,44 +384,6 @@ def _default_backend() -> str:
     from promptkit.config import load_settings
 
     return load_settings().embedder_backend or "torch"
-
-
-def _completed(
-    encode: Callable[[list[str]], np.ndarray], blocks: list[list[str]], workers: int
-) -> Iterator[tuple[int, np.ndarray]]:
-    """``(block number, vectors)`` as each block finishes, ``workers`` at a time.
-
-    On a failure no new block starts, the blocks already running still finish (and are yielded, so the
-    caller caches them), and then the first failure is raised.
-    """
-    if workers <= 1:
-        for number, block in enumerate(blocks):
-            yield number, encode(block)
-        return
-    pending = iter(enumerate(blocks))
-    failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="promptkit-embed") as pool:
-        running: dict[Future[np.ndarray], int] = {}
-        try:
-            while True:
-                while failure is None and len(running) < workers and (item := next(pending, None)) is not None:
-                    running[pool.submit(encode, item[1])] = item[0]
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    number = running.pop(future)
-                    try:
-                        vectors = future.result()
-                    except BaseException as exc:
-                        failure = failure or exc
-                        continue
-                    yield number, vectors
-        finally:
-            for future in running:
-                future.cancel()
-    if failure is not None:
-        raise failure
 
 
 class _RichProgress:

@@ -3,11 +3,11 @@
 speaking OpenAI's ``/v1/embeddings``: vLLM, TEI, infinity, llama.cpp, a LiteLLM proxy).
 
 One request carries one batch of texts; ``Embedder`` keeps several in flight and caches each batch as it
-returns. Transient failures (HTTP 429 and 5xx, timeouts, dropped connections) are retried, waiting what
-the server's ``Retry-After`` asks for, else an exponential backoff. Failures are classified as promptkit's
-LM routes classify them (LiteLLM's exception -> DSPy's ``LMError`` -> a promptkit error), so an embedding
-server that is down reads exactly like an LM server that is down. The API key never leaves this object:
-it is not in the identity, the repr or any error.
+returns. Transient failures (HTTP 429 and 5xx, timeouts, dropped connections) are retried by the retry
+loop LM calls use (``promptkit.lm.retries``), waiting what the server's ``Retry-After`` asks for.
+Failures are classified as promptkit's LM routes classify them (LiteLLM's exception -> DSPy's
+``LMError`` -> a promptkit error), so an embedding server that is down reads exactly like an LM server
+that is down. The API key never leaves this object: it is not in the identity, the repr or any error.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from promptkit.errors import BackendError, BackendUnavailableError, ConfigError
+from promptkit.redaction import register_secret
 
 # Model prefixes that name a LiteLLM embedding provider. Anything else is a sentence-transformers model
 # (whose names also hold a slash: ``BAAI/bge-small-en-v1.5``), so the list decides, not the slash.
@@ -81,6 +82,7 @@ class ServedEncoder:
 
             api_key = NO_KEY_PLACEHOLDER
         self._api_key = api_key
+        register_secret(api_key)  # every later error line is scrubbed of it, whoever prints it
         problem = missing_key_error(self.model, has_key=bool(api_key)) if self.api_base is None else None
         if problem is not None:
             raise problem
