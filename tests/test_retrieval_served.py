@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,14 +49,16 @@ def _embedding_server(**options: float) -> object:
 
 
 @pytest.fixture(scope="module")
-def api_base() -> Iterator[str]:
-    """The api_base of a server serving MODEL: the one in PROMPTKIT_EMBEDDING_API_BASE, else ours."""
-    external = os.environ.get("PROMPTKIT_EMBEDDING_API_BASE")
-    if external:
-        yield external
-        return
+def own_server() -> Iterator[Any]:
+    """Our embedding server, one per module."""
     with _embedding_server() as server:  # type: ignore[attr-defined]
-        yield server.api_base
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api_base(own_server: Any) -> str:
+    """The api_base of a server serving MODEL: the one in PROMPTKIT_EMBEDDING_API_BASE, else ours."""
+    return os.environ.get("PROMPTKIT_EMBEDDING_API_BASE") or str(own_server.api_base)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +75,14 @@ def test_served_vectors_match_the_in_process_ones(api_base: str, local: Embedder
     name, _, endpoint = served.identity.rpartition("@")
     assert name == MODEL and len(endpoint) == 16 and served.cache_key == served.identity
     assert "api_key" not in repr(served) and served.served is not None
+
+
+@pytest.mark.parametrize("model", ["ollama/all-minilm", "hosted_vllm/all-MiniLM-L6-v2"])
+def test_ollama_and_vllm_routes_reach_the_server(model: str, own_server: Any, local: Embedder) -> None:
+    base = own_server.url if model.startswith("ollama/") else own_server.api_base  # Ollama's root; vLLM's /v1
+    served = Embedder(model, api_base=base, batch_size=8, cache=False)
+    assert np.allclose(served.encode(TEXTS[:10]), local.encode(TEXTS[:10]), atol=1e-5)
+    assert served.identity.startswith(model + "@")
 
 
 def test_served_index_has_the_in_process_ndcg_and_caches_every_batch(

@@ -1,4 +1,5 @@
-"""A real embedding server for tests: OpenAI's ``/v1/embeddings`` over sentence-transformers (FastAPI + uvicorn).
+"""A real embedding server for tests: OpenAI's ``/v1/embeddings`` (and Ollama's ``/api/embed``) over
+sentence-transformers (FastAPI + uvicorn).
 
 No embedding server that installs offline here can serve the bundled MiniLM (infinity-emb pins
 transformers 4 and numpy 1, which sentence-transformers 6 cannot share a venv with; llama.cpp's server
@@ -59,10 +60,8 @@ def make_app(model_path: str, *, rate_limit: int = 0, retry_after: float = 1.0, 
     def stats() -> dict[str, int]:
         return dict(state)
 
-    @app.post("/v1/embeddings")
-    async def embeddings(request: Request) -> Any:
-        body = await request.json()
-        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    def encode(texts: list[str]) -> Any:
+        """The vectors, or the fault this request gets (a 429 response)."""
         with lock:
             state["requests"] += 1
             if state["requests"] <= rate_limit:
@@ -72,6 +71,23 @@ def make_app(model_path: str, *, rate_limit: int = 0, retry_after: float = 1.0, 
             state["answered"] += 1
             if die_after and state["answered"] > die_after:
                 os.kill(os.getpid(), signal.SIGKILL)  # a crash: this request and every one in flight are lost
+        return vectors
+
+    @app.post("/api/embed")  # Ollama's protocol, as LiteLLM's ollama/ route speaks it
+    async def ollama_embed(request: Request) -> Any:
+        body = await request.json()
+        vectors = encode(body["input"] if isinstance(body["input"], list) else [body["input"]])
+        if isinstance(vectors, JSONResponse):
+            return vectors
+        return {"model": body.get("model"), "embeddings": vectors.tolist(), "prompt_eval_count": len(vectors)}
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Any:
+        body = await request.json()
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vectors = encode(texts)
+        if isinstance(vectors, JSONResponse):
+            return vectors
         as_base64 = body.get("encoding_format") == "base64"
         data = [
             {"object": "embedding", "index": i,
