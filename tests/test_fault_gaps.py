@@ -156,6 +156,24 @@ def test_key_echoed_by_a_401_never_reaches_stderr() -> None:
     assert len(result.stderr.strip().splitlines()) <= 2  # the error line and its fix
 
 
+@pytest.mark.server
+def test_a_key_quoted_in_any_server_error_is_scrubbed_from_the_exception() -> None:
+    with OpenAICompatServer(reply=ANSWER) as server:
+        server.fail_next = [(400, {"error": {"message": f"bad request (headers: Authorization: Bearer {KEY})"}})]
+        model_lm = lm(
+            "openai/m",
+            api_base=f"{server.url}/v1",
+            api_key=KEY,
+            settings=load_settings(environ={}),
+            cache=False,
+            num_retries=0,
+        )
+        with pytest.raises(BackendError) as info:
+            ask(model_lm, "q")
+    assert KEY not in str(info.value) and "***" in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
 # -- YAML ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "line", "words"),

@@ -31,7 +31,7 @@ from promptkit.config import Settings, with_overrides
 from promptkit.errors import BackendError, BackendUnavailableError, ConfigError, PromptkitError
 from promptkit.lm import retries
 from promptkit.lm.cache_entries import answerable_from_cache, forget_cached
-from promptkit.lm.failures import causes, translate_failure, unreachable_reason
+from promptkit.lm.failures import causes, translate_failure, unreachable_reason, without_secrets
 from promptkit.lm.ollama import check_ollama_model
 from promptkit.lm.retries import IN_PROMPTKIT_LOOP, Attempts
 from promptkit.lm.routes import (
@@ -254,6 +254,10 @@ class PromptkitLM(dspy.LM):
             attempts=attempts.made if attempts is not None else None,
         )
         if translated is None:
+            where = self.endpoint or "the provider's default endpoint"
+            scrubbed = without_secrets(exc, model=self.model, where=where, secret=self._secret())
+            if scrubbed is not None:
+                raise scrubbed from None
             return
         if any(translated is item for item in causes(exc, implicit=False)):
             # The engine's own error, as it was raised: DSPy's wrapper adds nothing (and chaining the

@@ -137,6 +137,22 @@ def translate_failure(
     return None
 
 
+def without_secrets(exc: BaseException, *, model: str, where: str, secret: str | None = None) -> BackendError | None:
+    """A BackendError with the text scrubbed, for an untranslated failure whose text holds a key; else None.
+
+    A provider may echo the key in any error (a 400 quoting the request headers, a proxy's 502 page). The
+    original exception, and the chain it came with, stay out of the new error, so no repr leaks it.
+    """
+    text = str(exc)
+    clean = redact(text, secret)
+    if clean == text:
+        return None
+    return BackendError(
+        f"model {model!r} at {where} failed: {_first_line(clean)}",
+        hint="the server's message quoted a key; it was removed here (set PROMPTKIT_DEBUG=1 only on a private machine)",
+    )
+
+
 def unreachable_reason(url: str, timeout: float = 2.0) -> str | None:
     """Why a TCP connection to the URL's host:port fails within ``timeout`` s, or None when it connects.
 

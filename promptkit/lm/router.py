@@ -30,7 +30,13 @@ from dspy.clients.engines.litellm_engine import AsyncLiteLLMEngine, LiteLLMEngin
 from promptkit.config import Settings
 from promptkit.errors import BackendDownError, BackendError, BackendUnavailableError, ConfigError
 from promptkit.lm.factory import PromptkitLM
-from promptkit.lm.failures import is_connection_failure, is_timeout, translate_failure, unreachable_reason
+from promptkit.lm.failures import (
+    is_connection_failure,
+    is_timeout,
+    translate_failure,
+    unreachable_reason,
+    without_secrets,
+)
 from promptkit.lm.retries import Attempts
 from promptkit.lm.router_config import DEPLOYMENT_KEY, Deployment, RouterConfig, load_router_config
 from promptkit.lm.routes import endpoint_rollout_id, parse_route
@@ -213,11 +219,17 @@ class RouterLM(PromptkitLM):
         if isinstance(translated, BackendError) and not isinstance(translated, BackendUnavailableError):
             raise translated from exc
         if translated is not None or is_connection_failure(exc) or is_timeout(exc) or _all_down(exc):
+            reason = redact(
+                str(translated or exc).strip().splitlines()[0][:300] if str(translated or exc).strip() else ""
+            )
             raise BackendDownError(
-                f"no deployment of {where} answered: {str(translated or exc).splitlines()[0][:300]}",
+                f"no deployment of {where} answered: {reason}",
                 url=str(self.router_config.path),
                 hint="start the servers (promptkit doctor shows which answer); an evaluation continues with --resume",
             ) from exc
+        scrubbed = without_secrets(exc, model=self.model, where=where)
+        if scrubbed is not None:
+            raise scrubbed from None
 
     def dump_state(self) -> dict[str, Any]:
         state = super().dump_state()
