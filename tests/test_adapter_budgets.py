@@ -53,6 +53,16 @@ def test_a_llama_cpp_server_gets_the_same_budgets() -> None:
     assert kwargs["response_format"]["schema"]["properties"]["answer"]["maxLength"] == SHORT_CAP
 
 
+def test_the_embedded_model_gets_the_budgets_in_its_schema() -> None:
+    from promptkit.lm.local import local_lm
+
+    lm = local_lm(max_tokens=512, cache=False)  # the model is loaded on the first call, not here
+    kwargs: dict[str, Any] = {}
+    TemplateAdapter()._choose_mode(lm, kwargs, dspy.ChainOfThought("question -> answer").predict.signature)
+    props = kwargs["response_format"]["json_schema"]["schema"]["properties"]
+    assert props["answer"]["maxLength"] == SHORT_CAP and props["reasoning"]["maxLength"] > SHORT_CAP
+
+
 def test_the_prompt_states_the_budgets_where_no_schema_is_enforced() -> None:
     sent = call(dspy.ChainOfThought("question -> answer"), structured="none",
                 answer={"reasoning": "r", "answer": "a"}, question="q")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -101,12 +102,16 @@ def gbnf_for_response_format(response_format: Any) -> str | None:
     schema = schema_from_response_format(response_format)
     if schema is None:
         return None
-    from llama_cpp.llama_grammar import JSON_GBNF
-
     if schema is True:
-        return str(JSON_GBNF)
+        return any_json_object_grammar()
     assert isinstance(schema, dict)
     return _gbnf_for_schema(non_empty_strings(schema))
+
+
+def any_json_object_grammar() -> str:
+    from llama_cpp.llama_grammar import JSON_GBNF
+
+    return str(JSON_GBNF)
 
 
 # A plain string property is free; anything saying more about it is left as the user wrote it.
@@ -141,10 +146,10 @@ def _gbnf_for_schema(schema: dict[str, Any]) -> str:
         if cached is not None:
             _grammar_cache.move_to_end(key)
             return cached
-    from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        grammar = json_schema_to_gbnf(key)
+        grammar = collapse_repetitions(json_schema_to_gbnf(key))
     except Exception as exc:  # the converter raises AssertionError/KeyError/ValueError on unsupported features
         # Still guarantee syntactically valid JSON rather than failing the call: the adapter's parser
         # then reports a field-level problem with the raw output, which is more useful than a grammar error.
@@ -154,9 +159,67 @@ def _gbnf_for_schema(schema: dict[str, Any]) -> str:
             type(exc).__name__,
             exc,
         )
-        grammar = str(JSON_GBNF)
+        grammar = any_json_object_grammar()
     with _grammar_cache_lock:
         _grammar_cache[key] = grammar
         while len(_grammar_cache) > _GRAMMAR_CACHE_SIZE:
             _grammar_cache.popitem(last=False)
     return grammar
+
+
+# llama-cpp-python's converter writes a string of at most N characters as N nested optional groups,
+# '"\\"" char (char (char ...)?)?)? "\\""'; llama.cpp refuses that above ~1000 characters ("number of
+# rules ... exceeds sane defaults") while it takes the same language as 'char{m,N}' at any size.
+_BOUNDED_STRING = re.compile(r'^(\S+ ::= "\\"" )([^"]*?)( "\\"" space)$', re.M)
+_REPETITION_TOKEN = re.compile(r"\(|\)\?|char")
+
+
+def collapse_repetitions(grammar: str) -> str:
+    """Rewrite each bounded string rule of ``grammar`` as ``char{min,max}``."""
+
+    def collapse(match: re.Match[str]) -> str:
+        body = match.group(2)
+        tokens = _REPETITION_TOKEN.findall(body)
+        if "".join(tokens) != body.replace(" ", "") or "char" not in tokens:
+            return match.group(0)
+        depth = required = total = 0
+        for token in tokens:
+            if token == "(":
+                depth += 1
+            elif token == ")?":
+                depth -= 1
+            else:
+                total += 1
+                required += depth == 0
+        if depth != 0:
+            return match.group(0)
+        return f"{match.group(1)}char{{{required},{total}}}{match.group(3)}"
+
+    return _BOUNDED_STRING.sub(collapse, grammar)
+
+
+_parsed_lock = threading.Lock()
+_parsed: OrderedDict[str, bool] = OrderedDict()
+
+
+def grammar_parses(vocab: Any, grammar: str) -> bool:
+    """Whether llama.cpp accepts ``grammar`` for a model's vocabulary (cached by grammar text).
+
+    llama-cpp-python hands llama.cpp's sampler a grammar unchecked, and a grammar llama.cpp refuses
+    becomes a NULL sampler that crashes the process on the first token. Checking it costs one parse.
+    """
+    with _parsed_lock:
+        known = _parsed.get(grammar)
+    if known is not None:
+        return known
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
+    accepted = bool(sampler)
+    if accepted:
+        llama_cpp.llama_sampler_free(sampler)
+    with _parsed_lock:
+        _parsed[grammar] = accepted
+        while len(_parsed) > _GRAMMAR_CACHE_SIZE:
+            _parsed.popitem(last=False)
+    return accepted

@@ -32,6 +32,7 @@ from promptkit.lm.local_models import (
     set_load_listener,
     stderr_load_listener,
 )
+from promptkit.lm.routes import endpoint_rollout_id
 
 __all__ = [
     "AsyncLlamaCppEngine",
@@ -45,7 +46,9 @@ __all__ = [
     "stderr_load_listener",
 ]
 
-ENGINE_OPTIONS = frozenset({"n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size", "repeat_penalty"})
+ENGINE_OPTIONS = frozenset(
+    {"n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size", "repeat_penalty", "loop_guard"}
+)
 # dspy.LM keyword arguments that make sense with an in-process engine (the sampling ones reach the
 # engine in every request's config).
 SAMPLING_OPTIONS = frozenset({"top_p", "top_k", "frequency_penalty", "presence_penalty", "stop"})
@@ -73,7 +76,8 @@ def local_lm(
     ``path`` None means the bundled SmolLM2-135M-Instruct GGUF. ``settings`` supplies
     ``temperature`` / ``max_tokens`` (keyword arguments win). Engine keyword arguments:
     ``n_threads`` (2), ``n_ctx`` (2048), ``max_tokens`` (512), ``temperature`` (0.0), ``seed`` (0),
-    ``pool_size`` (1: calls share one llama context, serialized), ``repeat_penalty`` (1.0: off).
+    ``pool_size`` (1: calls share one llama context, serialized), ``repeat_penalty`` (1.0: off),
+    ``loop_guard`` (True: end a repetition loop as it forms, see :mod:`promptkit.lm.local_loops`).
     ``cache``, ``callbacks``, ``num_retries``, ``rollout_id`` and the sampling options ``top_p``,
     ``top_k``, ``frequency_penalty``, ``presence_penalty`` and ``stop`` go to ``dspy.LM``.
     Anything else raises :class:`ConfigError`.
@@ -146,6 +150,11 @@ def _announce_default(model_path: Path) -> None:
     print(ANNOUNCEMENT.format(name=display_name(model_path)), file=sys.stderr, flush=True)
 
 
+# Engine options that change what greedy decoding writes, beyond what the request itself says.
+_DECODING_OPTIONS = ("repeat_penalty", "loop_guard")
+_DEFAULTS = EngineOptions()
+
+
 class LocalLM(PromptkitLM):
     """The ``dspy.LM`` for the embedded engine: promptkit's error translation, plus one rewrite.
 
@@ -153,6 +162,21 @@ class LocalLM(PromptkitLM):
     adapters send to llama.cpp servers) becomes the equivalent ``json_schema`` form, the only schema
     shape DSPy lets through to a custom engine. Saved state loads as a plain ``dspy.LM``.
     """
+
+    # The engine turns the schema into a llama.cpp grammar, so the TemplateAdapter puts the field
+    # budgets (maxLength) in the schema, where the grammar enforces them.
+    structured_output = "json_schema"
+
+    def _namespace_for(self, kwargs: dict[str, Any]) -> int | None:
+        # DSPy's cache key has the model name and the request, not the engine's decoding options: a
+        # cached reply made with the loop guard off (or a repeat penalty) must not answer a call with it on.
+        engine = kwargs.get("engine")
+        options = getattr(engine, "options", None)
+        if not isinstance(options, EngineOptions):
+            return None
+        changed = {name: getattr(options, name) for name in _DECODING_OPTIONS
+                   if getattr(options, name) != getattr(_DEFAULTS, name)}
+        return endpoint_rollout_id(f"local:{sorted(changed.items())}") if changed else None
 
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         return super().__call__(prompt, messages=messages, **_with_canonical_format(kwargs))

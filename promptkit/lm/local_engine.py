@@ -6,6 +6,7 @@ DSPy gives an engine its cache, retries, usage tracking and history; the engine 
 * renders the messages with the chat template stored in the GGUF file;
 * turns ``response_format`` (a JSON schema) into grammar-constrained decoding, so JSON output
   always parses (``supports_response_schema = True`` makes ``dspy.JSONAdapter`` send the schema);
+* ends a repetition loop as it forms (:mod:`promptkit.lm.local_loops`, ``loop_guard``);
 * shares one loaded model per process (see :mod:`promptkit.lm.local_models`), one caller per
   llama context at a time;
 * reports real token counts; maps a prompt longer than the context window to DSPy's
@@ -19,7 +20,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from os import PathLike
@@ -39,7 +40,8 @@ from dspy.lm15 import (
 )
 
 from promptkit.errors import ConfigError
-from promptkit.lm.grammar import gbnf_for_response_format
+from promptkit.lm.grammar import any_json_object_grammar, gbnf_for_response_format, grammar_parses
+from promptkit.lm.local_loops import LoopGuard
 from promptkit.lm.local_models import (
     LoadedModel,
     ModelPool,
@@ -72,6 +74,8 @@ class EngineOptions:
     # llama.cpp's penalty on recently generated tokens (1.0 = off, its default). A tiny model under
     # greedy decoding can loop inside a JSON string until max_tokens; 1.1 roughly halves its tokens.
     repeat_penalty: float = 1.0
+    # End a repetition loop as it forms (promptkit.lm.local_loops): on by default, it only acts on a loop.
+    loop_guard: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_threads", "n_ctx", "max_tokens", "pool_size"):
@@ -87,6 +91,8 @@ class EngineOptions:
         penalty = self.repeat_penalty
         if isinstance(penalty, bool) or not isinstance(penalty, int | float) or penalty <= 0:
             raise ConfigError(f"local model option repeat_penalty={penalty!r} must be a number > 0", hint="1.0 is off")
+        if not isinstance(self.loop_guard, bool):
+            raise ConfigError(f"local model option loop_guard={self.loop_guard!r} must be true or false")
 
 
 class EngineStats:
@@ -97,12 +103,14 @@ class EngineStats:
         self.calls = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.loops_ended = 0  # repetition loops the loop guard ended
 
-    def record(self, prompt_tokens: int, completion_tokens: int) -> None:
+    def record(self, prompt_tokens: int, completion_tokens: int, loops_ended: int = 0) -> None:
         with self._lock:
             self.calls += 1
             self.prompt_tokens += prompt_tokens
             self.completion_tokens += completion_tokens
+            self.loops_ended += loops_ended
 
 
 class LlamaCppEngine:
@@ -127,9 +135,12 @@ class LlamaCppEngine:
         seed: int = 0,
         pool_size: int = 1,
         repeat_penalty: float = 1.0,
+        loop_guard: bool = True,
     ) -> None:
         self.model_path: Path = resolve_model_path(model_path)
-        self.options = EngineOptions(n_threads, n_ctx, max_tokens, float(temperature), seed, pool_size, repeat_penalty)
+        self.options = EngineOptions(
+            n_threads, n_ctx, max_tokens, float(temperature), seed, pool_size, repeat_penalty, loop_guard
+        )
         self.stats = EngineStats()
         self._pool: ModelPool | None = None
         self._pool_lock = threading.Lock()
@@ -140,7 +151,8 @@ class LlamaCppEngine:
     def __repr__(self) -> str:
         o = self.options
         return (f"LlamaCppEngine({str(self.model_path)!r}, n_threads={o.n_threads}, n_ctx={o.n_ctx}, "
-                f"max_tokens={o.max_tokens}, temperature={o.temperature}, seed={o.seed}, pool_size={o.pool_size})")
+                f"max_tokens={o.max_tokens}, temperature={o.temperature}, seed={o.seed}, pool_size={o.pool_size}, "
+                f"loop_guard={o.loop_guard})")
 
     # -- DSPy engine contract -------------------------------------------------------------
 
@@ -150,18 +162,25 @@ class LlamaCppEngine:
         _hint_if_unconstrained(messages, options)
         with self._lease() as model:
             model.start_call()
+            options = self._compiled(model, options)
+            guard = self._loop_guard(model, options)
             try:
-                result = model.llama.create_chat_completion(messages=messages, **options)
+                result = model.llama.create_chat_completion(
+                    messages=messages, logits_processor=[guard] if guard else None, **options
+                )
             except ValueError as exc:
                 raise self._translate(exc) from None
             usage = result["usage"]
             model.finish_call(usage["prompt_tokens"])
-        choice = result["choices"][0]
-        self.stats.record(usage["prompt_tokens"], usage["completion_tokens"])
+            choice = result["choices"][0]
+            content = choice["message"].get("content") or ""
+            if guard:
+                content = guard.trim(content, lambda ids: _detokenize(model, ids))
+        self.stats.record(usage["prompt_tokens"], usage["completion_tokens"], guard.loops if guard else 0)
         return Response(
             id=result.get("id"),
             model=request.model,
-            message=Message.assistant(choice["message"].get("content") or ""),
+            message=Message.assistant(content),
             finish_reason=_finish_reason(choice.get("finish_reason")),
             usage=Usage(
                 input_tokens=usage["prompt_tokens"],
@@ -177,6 +196,7 @@ class LlamaCppEngine:
         _hint_if_unconstrained(messages, options)
         # llama-cpp-python's stream carries no usage; a logits processor sees every sampling step,
         # and its first call sees exactly the prompt tokens, which gives real counts.
+        # A streamed loop is ended like any other, but its copies were already sent: nothing is trimmed.
         counts = {"prompt": 0, "sampled": 0}
 
         def count_steps(input_ids: Any, scores: Any) -> Any:
@@ -187,8 +207,11 @@ class LlamaCppEngine:
 
         with self._lease() as model:
             model.start_call()
+            options = self._compiled(model, options)
+            guard = self._loop_guard(model, options)
             chunks = model.llama.create_chat_completion(
-                messages=messages, stream=True, logits_processor=[count_steps], **options
+                messages=messages, stream=True, logits_processor=[count_steps, *([guard] if guard else [])],
+                **options,
             )
             try:
                 first = next(chunks)  # surfaces a context overflow before anything is emitted
@@ -209,7 +232,7 @@ class LlamaCppEngine:
         reason = _finish_reason(finish)
         # The step that sampled the end-of-generation token produced no output token.
         completion = counts["sampled"] - (1 if reason == "stop" and counts["sampled"] else 0)
-        self.stats.record(counts["prompt"], completion)
+        self.stats.record(counts["prompt"], completion, guard.loops if guard else 0)
         yield StreamEndEvent(
             finish_reason=reason,
             usage=Usage(input_tokens=counts["prompt"], output_tokens=completion,
@@ -231,11 +254,12 @@ class LlamaCppEngine:
         o = self.options
         return {"model_path": str(self.model_path), "n_threads": o.n_threads, "n_ctx": o.n_ctx,
                 "max_tokens": o.max_tokens, "temperature": o.temperature, "seed": o.seed, "pool_size": o.pool_size,
-                "repeat_penalty": o.repeat_penalty}
+                "repeat_penalty": o.repeat_penalty, "loop_guard": o.loop_guard}
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> LlamaCppEngine:
-        known = {"model_path", "n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size", "repeat_penalty"}
+        known = {"model_path", "n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size", "repeat_penalty",
+                 "loop_guard"}
         unknown = sorted(set(state) - known)
         if unknown or "model_path" not in state:
             raise ConfigError(
@@ -257,6 +281,11 @@ class LlamaCppEngine:
             pool = self._pool
         return pool.lease()
 
+    def _loop_guard(self, model: LoadedModel, options: dict[str, Any]) -> LoopGuard | None:
+        if not self.options.loop_guard:
+            return None
+        return LoopGuard(model.llama, grammar="grammar" in options)
+
     def _generation_options(self, request: Request) -> dict[str, Any]:
         refuse_unsupported(request)
         config = request.config
@@ -275,9 +304,21 @@ class LlamaCppEngine:
                 options[name] = value
         grammar = gbnf_for_response_format(config.response_format)
         if grammar is not None:
-            llama_cpp = import_llama_cpp()
-            options["grammar"] = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+            options["grammar"] = grammar  # text; compiled against the model's vocabulary by _compiled()
         return options
+
+    @staticmethod
+    def _compiled(model: LoadedModel, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` with the grammar text as a llama.cpp grammar, checked first (a bad one would crash)."""
+        text = options.get("grammar")
+        if text is None:
+            return options
+        if not grammar_parses(model.llama._model.vocab, text):
+            logger.warning("promptkit: llama.cpp refused the grammar made from the output schema; "
+                           "constraining to any JSON object instead")
+            text = any_json_object_grammar()
+        llama_cpp = import_llama_cpp()
+        return {**options, "grammar": llama_cpp.LlamaGrammar.from_string(text, verbose=False)}
 
     def _sampling_seed(self, request: Request, temperature: float) -> int:
         """The sampler seed for this call.
@@ -360,6 +401,10 @@ class AsyncLlamaCppEngine:
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> AsyncLlamaCppEngine:
         return cls(LlamaCppEngine.load_state(state))
+
+
+def _detokenize(model: LoadedModel, ids: Sequence[int]) -> str:
+    return model.llama.detokenize(list(ids)).decode("utf-8", errors="replace")
 
 
 def _finish_reason(reason: str | None) -> Any:
