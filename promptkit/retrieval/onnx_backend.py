@@ -14,6 +14,7 @@ together. torch's exporter and onnxruntime's quantizer need neither.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import tempfile
@@ -109,12 +110,27 @@ def export(model: SentenceTransformer, target: Path) -> None:
                           opset_version=17, dynamo=False)
 
 
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
 def quantize(source: Path, target: Path) -> None:
     """int8 weights per output channel, activations quantized at run time (no calibration data needed)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with _atomic_target(target) as tmp, warnings.catch_warnings():
+    root = logging.getLogger()
+    # The quantizer advises "pre-processing" through the root logger (which prints it on a CLI's stderr);
+    # it is about static calibration and does not apply to dynamic quantization.
+    advice = _DropMessage("Please consider to run pre-processing")
+    root.addFilter(advice)
+    with _atomic_target(target) as tmp, warnings.catch_warnings(), contextlib.ExitStack() as stack:
+        stack.callback(root.removeFilter, advice)
         warnings.simplefilter("ignore")
         quantize_dynamic(source, tmp, weight_type=QuantType.QInt8, per_channel=True,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
