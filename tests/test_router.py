@@ -373,6 +373,8 @@ def test_bad_router_configs_name_the_file_line_and_fix(tmp_path: Path, monkeypat
     with pytest.raises(ConfigError, match=r"(?s)'qb' is not a model_name .* \(its groups: qa\).*--model qa"):
         lm("qb", router=path, settings=NO_ENV)
     assert lm("fake", router=path, settings=NO_ENV).model == "fake/echo"  # an ordinary route still works
+    with pytest.raises(ConfigError, match="api_key cannot be given for the Router group 'qa'"):
+        lm("qa", router=path, api_key="sk-not-for-a-group-123", settings=NO_ENV)
 
 
 def test_router_from_the_environment_and_the_toml(tmp_path: Path, three_servers: list[OpenAICompatServer]) -> None:

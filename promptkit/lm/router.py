@@ -289,7 +289,20 @@ def router_lm_for(settings: Settings, cache: bool | None, extra: dict[str, Any])
     options: dict[str, Any] = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, **extra}
     if cache is not None:
         options["cache"] = cache
-    return RouterLM(config, config.group_for(name), **options)
+    group = config.group_for(name)
+    given = [key for key in ("api_base", "api_key") if settings.source.get(key) == "argument"]
+    if given:
+        raise ConfigError(
+            f"{' and '.join(given)} cannot be given for the Router group {group!r}: each deployment has its own",
+            hint=f"set them in the litellm_params of {config.path}",
+        )
+    try:
+        return RouterLM(config, group, **options)
+    except (TypeError, ValueError) as exc:  # e.g. api_key= / api_base=: a Router's deployments carry their own
+        raise ConfigError(
+            f"cannot build the Router LM for group {group!r}: {exc}",
+            hint="connection settings (api_base, api_key, timeout) belong in the router config's litellm_params",
+        ) from exc
 
 
 def _is_route(name: str) -> bool:
