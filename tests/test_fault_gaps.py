@@ -252,7 +252,7 @@ def test_cli_reports_an_empty_dataset_in_one_line(tmp_path: Path) -> None:
     result = promptkit(
         "eval",
         "run",
-        "technique:zero_shot",
+        "technique:vanilla",
         "--data",
         str(path),
         "--metric",
