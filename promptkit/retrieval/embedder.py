@@ -217,7 +217,8 @@ class Embedder:
                 f"an api_base was given, but {self.name!r} is not a served model (no LiteLLM provider prefix)",
                 hint=f"for an OpenAI-compatible /v1/embeddings server write the model as 'openai/{self.name}'",
             )
-        self.backend: Backend = check_backend(backend or _default_backend())
+        # A served model has no local backend: the setting (which might name onnx) does not apply to it.
+        self.backend: Backend = check_backend(backend or ("torch" if self.served else _default_backend()))
         self.batch_size = batch_size
         self.concurrency = concurrency if self.served is not None else 1  # one local model: one batch at a time
         self.device = device
