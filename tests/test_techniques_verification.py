@@ -155,7 +155,9 @@ def ve_answer(votes: list[str], questions: tuple[str, ...] = ("Q1?", "Q2?")) -> 
 
 def test_ve_agreement_above_threshold_returns_after_the_samples(fake: Any) -> None:
     lm = fake(fn=ve_answer(["Paris", "paris.", "Lyon"]))
-    prediction = build("verify_and_edit", n=3, temperature=0.9)(question="Capital of France?")
+    # One thread: ve_answer hands out votes in arrival order, and which of "Paris" / "paris." wins (the
+    # first-seen sample in rollout order) must not depend on which parallel request reaches the LM first.
+    prediction = build("verify_and_edit", n=3, temperature=0.9, num_threads=1)(question="Capital of France?")
     assert len(lm.calls) == 3 and all(c.config["temperature"] == 0.9 for c in lm.calls)
     assert prediction.answer == "Paris" and prediction.votes == {"paris": 2, "lyon": 1}
     assert prediction.verified is False and prediction.questions == [] and prediction.rationale == "R0 says Paris"
