@@ -34,6 +34,7 @@ _EXPORTS = {
     "compile": "promptkit.optimize",
     "load": "promptkit.optimize",
     "save_program": "promptkit.optimize",
+    "resolve_program": "promptkit.programs.resolve",
     "Retriever": "promptkit.retrieval",
     "RAG": "promptkit.programs",
     "MultiHopRAG": "promptkit.programs",
@@ -84,6 +85,7 @@ __all__ = [
     "metrics",
     "prompts",
     "render",
+    "resolve_program",
     "save_program",
     "streamify",
     "techniques",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:
     from promptkit.lm import FakeLM, RouterLM
     from promptkit.optimize import compile, load, save_program
     from promptkit.programs import RAG, MultiHopRAG
+    from promptkit.programs.resolve import resolve_program
     from promptkit.prompts import StructuredPrompt, Template, TemplateEnv, render
     from promptkit.retrieval import Retriever
     from promptkit.streaming import StreamListener, streamify

@@ -47,7 +47,7 @@ class ProgramVersionWarning(UserWarning):
 
 
 def compile(
-    program: Any,
+    program: Any | str | Path,
     trainset: Sequence[Any] | str | Path,
     metric: str | Callable[..., Any] | None,
     optimizer: str = "bootstrap_fewshot",
@@ -60,6 +60,8 @@ def compile(
 ) -> Any:
     """Optimize ``program`` on ``trainset`` with a DSPy optimizer and return the compiled program.
 
+    ``program`` is a ``dspy.Module`` or a reference ``promptkit.resolve_program`` resolves.
+
     ``options`` go to the optimizer's constructor or its ``compile`` (e.g. ``max_bootstrapped_demos``,
     ``max_labeled_demos``, ``max_rounds``, ``num_candidate_programs``, ``num_trials``); unknown ones
     are an error. With ``valset`` the compiled program is scored on it (recorded as ``score``);
@@ -67,6 +69,11 @@ def compile(
     """
     import dspy
 
+    program_ref = None
+    if isinstance(program, str | Path):
+        from promptkit.programs.resolve import resolve_program
+
+        program_ref, program = str(program), resolve_program(program)
     if optimizer not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {optimizer!r}", hint=f"choose one of: {', '.join(OPTIMIZERS)}")
     if optimizer == "miprov2" and importlib.util.find_spec("optuna") is None:
@@ -101,7 +108,7 @@ def compile(
         save_program(compiled, save, template_versions=template_versions, metadata={
             "optimizer": optimizer, "options": _plain_options({**ctor_kwargs, **compile_kwargs}),
             "metric": _metric_name(metric), "train_size": len(train), "val_size": len(val) if val else None,
-            "score": score,
+            "score": score, "program_ref": program_ref,
         })
     return compiled
 

@@ -9,8 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from promptkit.cli.eval_cmd import EXIT_BELOW_THRESHOLD, register, resolve_program
+from promptkit.cli.eval_cmd import EXIT_BELOW_THRESHOLD, register
 from promptkit.errors import InputError
+from promptkit.programs.resolve import resolve_program
 
 PROGRAM = """
 import dspy

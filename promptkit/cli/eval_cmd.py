@@ -11,21 +11,15 @@
 Exit codes: 0 ok; 1 runtime failure (or the run stopped early at --max-errors); 2 bad input or
 usage; 3 the score is below --fail-under (or, for compare, a significant regression).
 
-PROGRAM is ``module:attr`` or ``path/to/file.py:attr`` naming a ``dspy.Module`` instance, a
-module class or a zero-argument factory. Other reference kinds (technique ids, pipeline YAML)
-plug in with :func:`register_program_resolver`. Other engineers' eval commands (``eval
+PROGRAM is resolved by :func:`promptkit.programs.resolve.resolve_program` (``module:attr``,
+``path/to/file.py:attr``, ``technique:ID``, a chain YAML, a compiled ``program.json``); other kinds
+plug in with ``promptkit.programs.resolve.register_program_resolver``. Other engineers' eval commands (``eval
 retrieval``) attach to :data:`eval_app` from their own CLI module with ``@eval_app.command(...)``.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import importlib
-import importlib.util
-import inspect
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +31,6 @@ from promptkit.errors import InputError
 
 EXIT_BELOW_THRESHOLD = 3  # distinct from 1 (runtime failure) and 2 (bad input / usage)
 EXIT_STOPPED_EARLY = 1
-
-ProgramResolver = Callable[[str], Any]
-PROGRAM_RESOLVERS: list[ProgramResolver] = []
-
-
-def register_program_resolver(resolver: ProgramResolver) -> None:
-    """Add a resolver tried before ``module:attr``; it returns a program, or None when the ref is not its kind."""
-    PROGRAM_RESOLVERS.insert(0, resolver)
-
 
 class _RunByDefault(TyperGroup):
     """Makes ``promptkit eval PROGRAM ...`` mean ``promptkit eval run PROGRAM ...``."""
@@ -68,117 +53,6 @@ eval_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Attach the ``eval`` command group to the main ``promptkit`` app."""
     app.add_typer(eval_app, name="eval")
-
-
-# ---------------------------------------------------------------------------------------------
-# program references
-
-
-def _technique_program(ref: str) -> Any:
-    """``technique:ID`` -> that prompting technique over ``question -> answer``."""
-    if not ref.startswith("technique:"):
-        return None
-    from promptkit import techniques
-
-    return techniques.build(ref.removeprefix("technique:"), "question -> answer")
-
-
-def _chain_program(ref: str) -> Any:
-    """A chain spec (``pipelines/NAME.yaml``) -> a program whose prediction holds the chain's output.
-
-    A dict output becomes the prediction's fields; any other output is its ``answer``.
-    """
-    if not ref.endswith((".yaml", ".yml")):
-        return None
-    import dspy
-
-    from promptkit.chains import load_chain
-
-    chain = load_chain(ref)
-
-    def run_chain(**inputs: Any) -> dspy.Prediction:
-        output = chain.run(**inputs).output
-        return dspy.Prediction(**output) if isinstance(output, dict) else dspy.Prediction(answer=output)
-
-    return run_chain
-
-
-PROGRAM_RESOLVERS.extend([_technique_program, _chain_program])
-
-
-def resolve_program(ref: str) -> Any:
-    for resolver in PROGRAM_RESOLVERS:
-        program = resolver(ref)
-        if program is not None:
-            return program
-    return _resolve_python_ref(ref)
-
-
-def _resolve_python_ref(ref: str) -> Any:
-    target, sep, attr = ref.rpartition(":")
-    hint = "use module:attr (e.g. mypkg.programs:qa) or path/to/file.py:attr"
-    if not sep or not target or not attr:
-        raise InputError(f"cannot resolve program {ref!r}", hint=hint)
-    if target.endswith(".py") or "/" in target:
-        module = _load_file(Path(target), ref)
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            raise InputError(f"program {ref!r}: cannot import module {target!r} ({exc})", hint=hint) from None
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise InputError(f"program {ref!r}: {target} has no attribute {attr!r}", hint=hint)
-        obj = getattr(obj, part)
-    return _as_program(obj, ref)
-
-
-def _load_file(path: Path, ref: str) -> Any:
-    if not path.is_file():
-        raise InputError(f"program {ref!r}: file {path} not found", hint="check the path before the ':'")
-    # A stable, unique module name: saved programs record module:QualName of their class.
-    name = f"promptkit_user_{path.stem}_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise InputError(f"program {ref!r}: {path} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-def _as_program(obj: Any, ref: str) -> Any:
-    import dspy
-
-    if isinstance(obj, dspy.Module):
-        return obj
-    if isinstance(obj, type) or (callable(obj) and _required_params(obj) == 0):
-        try:
-            built = obj()
-        except TypeError as exc:
-            raise InputError(f"program {ref!r} cannot be built without arguments: {exc}",
-                             hint="point at a module instance or a zero-argument factory") from None
-        if callable(built):
-            return built
-        raise InputError(f"program {ref!r} returned {type(built).__name__}, not a program")
-    if callable(obj):
-        return obj  # a plain function taking the example's inputs as keyword arguments
-    raise InputError(f"program {ref!r} is a {type(obj).__name__}, not a dspy.Module or a factory")
-
-
-def _required_params(fn: Any) -> int:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return -1
-    return sum(1 for p in params if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
 
 def _parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -225,7 +99,8 @@ def _dspy_overrides(lm: Any) -> dict[str, Any]:
 def run_command(
     program: str = typer.Argument(
         ...,
-        help="module:attr or path/to/file.py:attr (a dspy.Module or a factory), technique:ID, or a chain spec .yaml",
+        help="module:attr or path/to/file.py:attr (a dspy.Module or a factory), technique:ID, a chain spec .yaml, "
+        "or a compiled program.json",
     ),
     data: Path = typer.Option(..., "--data", help="dataset file (jsonl, csv, parquet, BEIR folder, ...)"),
     metric: list[str] = typer.Option(..., "--metric", help="metric name; repeat for several, the first is primary"),
@@ -249,6 +124,7 @@ def run_command(
     from promptkit import datasets
     from promptkit.evaluation.report import REPORT_HTML, summary_table
     from promptkit.evaluation.runner import evaluate
+    from promptkit.programs.resolve import resolve_program
 
     mapping = _parse_mapping(map_fields)
     dataset = datasets.load(str(data), format=data_format, mapping=mapping or None)
@@ -328,6 +204,7 @@ def matrix_command(
     from rich.table import Table
 
     from promptkit.evaluation.compare import matrix
+    from promptkit.programs.resolve import resolve_program
 
     config = _read_spec(spec)
     programs = config["programs"]

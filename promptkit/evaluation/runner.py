@@ -87,7 +87,7 @@ class EvaluationResult:
 
 
 def evaluate(
-    program: Callable[..., Any],
+    program: Callable[..., Any] | str | Path,
     dataset: Iterable[Any] | str | Path,
     metrics: MetricLike | Sequence[MetricLike],
     *,
@@ -105,12 +105,19 @@ def evaluate(
 ) -> EvaluationResult:
     """Run ``program`` on every example of ``dataset`` and score it with ``metrics``.
 
+    ``program`` is a callable or a reference that ``promptkit.resolve_program`` resolves
+    (``module:attr``, ``path.py:attr``, ``technique:ID``, a chain YAML, a compiled program.json).
+
     ``dataset`` is an iterable of ``dspy.Example`` (with input keys) or a path loaded with
     ``promptkit.datasets.load``. ``metrics`` are registry names or callables
     ``fn(example, prediction[, trace])``; the first one is the primary metric used by
     ``fail_under`` (a score in [0, 1]). With ``out`` set, results stream to
     ``out/results.jsonl`` and ``summary.json`` / ``report.html`` / ``report.md`` are written.
     """
+    if isinstance(program, str | Path):
+        from promptkit.programs.resolve import resolve_program
+
+        program = resolve_program(program)
     resolved = resolve_metrics(metrics)
     _check_options(num_threads, limit, max_errors, fail_under, out, resume, retry_errors)
     out_dir = Path(out) if out is not None else None
