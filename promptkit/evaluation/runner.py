@@ -117,12 +117,14 @@ def evaluate(
     if isinstance(program, str | Path):
         from promptkit.programs.resolve import resolve_program
 
-        program = resolve_program(program)
+        runnable: Callable[..., Any] = resolve_program(program)
+    else:
+        runnable = program
     resolved = resolve_metrics(metrics)
     _check_options(num_threads, limit, max_errors, fail_under, out, resume, retry_errors)
     out_dir = Path(out) if out is not None else None
     examples, total = _select(dataset, limit)
-    program_name = _describe_program(program)
+    program_name = _describe_program(runnable)
     model = configured_model()
     previous = _prepare_run_dir(out_dir, program_name, resolved, model, resume or retry_errors)
 
@@ -150,7 +152,7 @@ def evaluate(
             old = previous.get(rid)
             if old is not None and not (retry_errors and (old.failed or old.any_metric_error)):
                 continue  # finished in an earlier run
-            yield RowJob(program, example, index, rid, inputs, resolved, capture_prompts, secrets, model)
+            yield RowJob(runnable, example, index, rid, inputs, resolved, capture_prompts, secrets, model)
 
     job_iter = jobs()
     executor = ThreadPoolExecutor(max_workers=num_threads, thread_name_prefix="promptkit-eval")
