@@ -150,3 +150,7 @@ class FakeLMError(PromptkitError):
 def describe(value: Any) -> str:
     """Short type description of a value for error messages (never the value itself: it may be secret or huge)."""
     return type(value).__name__
+
+
+class MissingDependencyError(ConfigError):
+    """An optional dependency (from one of promptkit's extras) is not installed. Exit code 2."""

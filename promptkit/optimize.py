@@ -1,7 +1,7 @@
 """Compile DSPy programs with DSPy's optimizers, and save / load them as JSON.
 
-``compile`` wraps BootstrapFewShot, LabeledFewShot, BootstrapFewShotWithRandomSearch and
-MIPROv2 behind one call with validated options and a progress bar. ``save_program`` writes one
+``compile`` wraps every DSPy optimizer in :data:`promptkit.optimizers.OPTIMIZERS` behind one call
+with validated options and a progress bar. ``save_program`` writes one
 JSON file (never a pickle: unpickling runs code) atomically, with metadata (versions, model,
 template versions, metric, train size, score, date) and without any API key. ``load`` rebuilds
 the program from its recorded ``module:QualName`` class (or fills a given instance) and warns
@@ -16,6 +16,7 @@ import importlib.util
 import inspect
 import json
 import logging
+import random
 import re
 import threading
 import warnings
@@ -28,12 +29,6 @@ from promptkit.evaluation.results import atomic_write_text, read_json, versions
 from promptkit.redaction import redact
 
 PROGRAM_FORMAT = "promptkit.program/1"
-OPTIMIZERS = {
-    "bootstrap_fewshot": "BootstrapFewShot",
-    "labeled_fewshot": "LabeledFewShot",
-    "bootstrap_random_search": "BootstrapFewShotWithRandomSearch",
-    "miprov2": "MIPROv2",
-}
 _SECRET_KEY = re.compile(
     r"^(api[_-]?key|apikey|.*secret.*|.*password.*|authorization|.*access[_-]?token|auth[_-]?token|bearer|"
     r"private[_-]?key|x-api-key)$",
@@ -56,49 +51,44 @@ def compile(
     save: str | Path | None = None,
     progress: bool = True,
     template_versions: Mapping[str, str] | None = None,
+    teacher_lm: Any = None,
+    reflection_lm: Any = None,
+    embedder: Any = None,
+    seed: int | None = None,
+    num_threads: int | None = None,
     **options: Any,
 ) -> Any:
     """Optimize ``program`` on ``trainset`` with a DSPy optimizer and return the compiled program.
 
     ``program`` is a ``dspy.Module`` or a reference ``promptkit.resolve_program`` resolves.
-
-    ``options`` go to the optimizer's constructor or its ``compile`` (e.g. ``max_bootstrapped_demos``,
-    ``max_labeled_demos``, ``max_rounds``, ``num_candidate_programs``, ``num_trials``); unknown ones
-    are an error. With ``valset`` the compiled program is scored on it (recorded as ``score``);
-    with ``save`` it is written with :func:`save_program`.
+    ``optimizer`` is one of :data:`promptkit.optimizers.OPTIMIZERS`. ``options`` go to the optimizer's
+    constructor or its ``compile`` (e.g. ``max_bootstrapped_demos``, ``num_trials``, ``auto``); unknown
+    ones are an error. ``teacher_lm`` bootstraps demos, ``reflection_lm`` proposes instructions (GEPA's
+    reflection LM, the prompt model of COPRO / MIPROv2 / SIMBA), ``embedder`` serves knn_fewshot.
+    With ``valset`` the compiled program is scored on it (recorded as ``score``); with ``save`` it is
+    written with :func:`save_program`.
     """
-    import dspy
+    from promptkit import optimizers
 
     program_ref = None
     if isinstance(program, str | Path):
         from promptkit.programs.resolve import resolve_program
 
         program_ref, program = str(program), resolve_program(program)
-    if optimizer not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer {optimizer!r}", hint=f"choose one of: {', '.join(OPTIMIZERS)}")
-    if optimizer == "miprov2" and importlib.util.find_spec("optuna") is None:
-        raise InputError("the miprov2 optimizer needs optuna, which is not installed",
-                         hint="pip install 'dspy[optuna]'  (or: pip install optuna)")
+    spec = optimizers.spec_for(optimizer)
     train = _examples(trainset)
     val = _examples(valset) if valset is not None else None
     if not train:
         raise InputError("trainset is empty", hint="give the optimizer at least a few labeled examples")
-    if metric is None and optimizer != "labeled_fewshot":
-        raise InputError(f"the {optimizer} optimizer needs a metric", hint="pass metric='exact_match' or a callable")
-    optimizer_cls = getattr(dspy, OPTIMIZERS[optimizer])
-    ctor_kwargs, compile_kwargs = _split_options(optimizer_cls, options)
-    total = len(train) * int(ctor_kwargs.get("max_rounds", 1)) if optimizer == "bootstrap_fewshot" else None
-    with _CompileProgress(progress, f"compile {OPTIMIZERS[optimizer]}", total) as bar:
-        dspy_metric = _dspy_metric(metric, bar.advance) if metric is not None else None
-        if optimizer != "labeled_fewshot":
-            ctor_kwargs["metric"] = dspy_metric
-        try:
-            teleprompter = optimizer_cls(**ctor_kwargs)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"invalid options for {optimizer}: {exc}") from None
-        if val is not None and "valset" in inspect.signature(optimizer_cls.compile).parameters:
-            compile_kwargs["valset"] = val
-        compiled = teleprompter.compile(program, trainset=train, **compile_kwargs)
+    if seed is not None:
+        random.seed(seed)  # LabeledFewShot and BootstrapFewShot's labelled sampling draw from `random`
+    resources = optimizers.Resources(teacher_lm=teacher_lm, reflection_lm=reflection_lm, embedder=embedder,
+                                     seed=seed, num_threads=num_threads, trainset=train, valset=val)
+    total = len(train) * int(options.get("max_rounds", 1)) if optimizer == "bootstrap_fewshot" else None
+    with _CompileProgress(progress, f"compile {spec.dspy_class}", total) as bar:
+        dspy_metric = _dspy_metric(metric, bar.record) if metric is not None else None
+        teleprompter, compile_kwargs, recorded = optimizers.build(spec, dspy_metric, options, resources)
+        compiled = teleprompter.compile(program, **compile_kwargs)
     score = None
     if val is not None and metric is not None:
         from promptkit.evaluation.runner import evaluate
@@ -106,9 +96,9 @@ def compile(
         score = evaluate(compiled, val, [metric], out=None, progress=False, report=False).score
     if save is not None:
         save_program(compiled, save, template_versions=template_versions, metadata={
-            "optimizer": optimizer, "options": _plain_options({**ctor_kwargs, **compile_kwargs}),
+            "optimizer": optimizer, "options": _plain_options(recorded),
             "metric": _metric_name(metric), "train_size": len(train), "val_size": len(val) if val else None,
-            "score": score, "program_ref": program_ref,
+            "score": score, "program_ref": program_ref, "seed": seed,
         })
     return compiled
 
@@ -121,34 +111,14 @@ def _examples(data: Sequence[Any] | str | Path) -> list[Any]:
     return list(data)
 
 
-def _split_options(optimizer_cls: Any, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Route each option to the optimizer's constructor or its compile(); reject unknown names."""
-    reserved = {"self", "metric", "student", "trainset", "valset"}
-    ctor = set(inspect.signature(optimizer_cls.__init__).parameters) - reserved
-    comp = set(inspect.signature(optimizer_cls.compile).parameters) - reserved
-    ctor_kwargs: dict[str, Any] = {}
-    compile_kwargs: dict[str, Any] = {}
-    for name, value in options.items():
-        if name in ctor:
-            ctor_kwargs[name] = value
-        elif name in comp:
-            compile_kwargs[name] = value
-        else:
-            raise InputError(
-                f"{optimizer_cls.__name__} has no option {name!r}",
-                hint=f"known options: {', '.join(sorted(ctor | comp))}",
-            )
-    return ctor_kwargs, compile_kwargs
-
-
 def _metric_name(metric: Any) -> str | None:
     if metric is None or isinstance(metric, str):
         return metric
     return str(getattr(metric, "name", None) or getattr(metric, "__name__", type(metric).__name__))
 
 
-def _dspy_metric(metric: str | Callable[..., Any], tick: Callable[[], None]) -> Callable[..., Any]:
-    """A ``metric(example, prediction, trace=None)`` that DSPy optimizers can call, counting calls."""
+def _dspy_metric(metric: str | Callable[..., Any], record: Callable[[Any], None]) -> Callable[..., Any]:
+    """A ``metric(example, prediction, trace=None)`` that DSPy optimizers can call; each value goes to ``record``."""
     if isinstance(metric, str):
         from promptkit.evaluation import metrics as registry
 
@@ -163,10 +133,12 @@ def _dspy_metric(metric: str | Callable[..., Any], tick: Callable[[], None]) -> 
     takes_trace = len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in positional)
 
     def counted(example: Any, prediction: Any, trace: Any = None) -> Any:
+        value = None
         try:
-            return fn(example, prediction, trace) if takes_trace else fn(example, prediction)
+            value = fn(example, prediction, trace) if takes_trace else fn(example, prediction)
+            return value
         finally:
-            tick()
+            record(value)
 
     counted.__name__ = _metric_name(metric) or "metric"
     return counted
@@ -178,11 +150,14 @@ def _plain_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _CompileProgress:
-    """A rich progress bar counting metric calls (a spinner when the total is unknown)."""
+    """A rich progress bar over metric calls (a spinner when the total is unknown), with the mean metric
+    value so far: optimizers score many candidates and expose no common best-so-far hook."""
 
     def __init__(self, enabled: bool, label: str, total: int | None) -> None:
         self._progress: Any = None
         self._lock = threading.Lock()
+        self.calls = 0
+        self.total_score = 0.0
         if enabled:
             from rich.console import Console
 
@@ -191,18 +166,23 @@ class _CompileProgress:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
                 self._progress = Progress(SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                                          TextColumn("metric calls"), console=console)
-                self._task = self._progress.add_task(label, total=total)
+                                          TextColumn("metric calls · {task.fields[rate]}"), console=console)
+                self._task = self._progress.add_task(label, total=total, rate="-")
 
     def __enter__(self) -> _CompileProgress:
         if self._progress is not None:
             self._progress.start()
         return self
 
-    def advance(self) -> None:
-        if self._progress is not None:
-            with self._lock:
-                self._progress.advance(self._task)
+    def record(self, value: Any) -> None:
+        with self._lock:
+            self.calls += 1
+            if isinstance(value, int | float | bool):
+                self.total_score += float(value)
+            elif isinstance(getattr(value, "score", None), int | float):  # GEPA-style Prediction(score=...)
+                self.total_score += float(value.score)
+            if self._progress is not None:
+                self._progress.update(self._task, advance=1, rate=f"mean score {self.total_score / self.calls:.2f}")
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

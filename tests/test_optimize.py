@@ -11,7 +11,7 @@ import dspy
 import pytest
 from test_evaluation_helpers import exact, qa_examples, qa_lm
 
-from promptkit.errors import DataError, InputError
+from promptkit.errors import DataError, InputError, MissingDependencyError
 from promptkit.optimize import ProgramVersionWarning, compile, load, read_metadata, save_program
 
 SECRET = "sk-test-0123456789abcdefSECRET"
@@ -131,15 +131,16 @@ def test_bad_files_and_options(lm: Any, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"known options: .*max_bootstrapped_demos"):
         compile(TwoStep(), train, exact, max_demos=2, progress=False)
     with pytest.raises(InputError, match="unknown optimizer"):
-        compile(TwoStep(), train, exact, optimizer="gepa", progress=False)
+        compile(TwoStep(), train, exact, optimizer="nope", progress=False)
     with pytest.raises(InputError, match="needs a metric"):
         compile(TwoStep(), train, None, progress=False)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("optuna") is not None, reason="optuna is installed")
-def test_miprov2_without_optuna_says_what_to_install(lm: Any) -> None:
+def test_a_missing_optional_dependency_names_the_extra(lm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a))
     train, _ = qa_examples(3)
-    with pytest.raises(InputError, match="pip install"):
+    with pytest.raises(MissingDependencyError, match=r"needs optuna.*\n.*pip install 'promptkit\[optimize\]'"):
         compile(TwoStep(), train, exact, optimizer="miprov2", progress=False)
 
 
