@@ -3,13 +3,14 @@ and the grammar the engine builds for long field budgets. The model-backed check
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
 import pytest
 
 from promptkit.lm.grammar import collapse_repetitions, gbnf_for_response_format
-from promptkit.lm.local_loops import MIN_LOOP_TOKENS, LoopDetector, LoopGuard
+from promptkit.lm.local_loops import CLOSING_RESERVE, MIN_LOOP_TOKENS, LoopDetector, LoopGuard
 
 # A toy vocabulary: token i renders as WORDS[i]; 0 is the end of generation, 1 and 2 open with a quote.
 WORDS = ["</s>", '"', '",', " The", " answer", " is", " 16", ".", " so", " we", " add", " 3", " and", " 4"]
@@ -97,6 +98,21 @@ def test_after_a_loop_is_ended_a_new_one_must_build_up_again() -> None:
     assert guard.loops == pushes == 2  # not one push per token once looping
 
 
+def test_under_a_grammar_the_last_tokens_before_max_tokens_close_the_object() -> None:
+    guard = LoopGuard(ToyLlama(), grammar=True, max_tokens=200)
+    varied = random.Random(1).choices(range(3, 14), k=300)
+    generated, pushed = generate(guard, prompt=[8], wanted=varied)
+    assert guard.loops == 0 and guard.closed_early
+    assert len(generated) == 200 - CLOSING_RESERVE + 1  # the first reserved step took a closing token
+    assert set(np.flatnonzero(pushed[0] > 0)) == {0, 1, 2}  # quotes and the end: the grammar picks
+
+
+def test_without_a_grammar_max_tokens_is_left_to_cut() -> None:
+    guard = LoopGuard(ToyLlama(), grammar=False, max_tokens=50)
+    generated, pushed = generate(guard, prompt=[8], wanted=random.Random(1).choices(range(3, 14), k=60))
+    assert not pushed and len(generated) == 60 and not guard.closed_early
+
+
 def test_the_reply_keeps_each_loop_once_cut_at_a_sentence_end() -> None:
     guard = LoopGuard(ToyLlama(), grammar=True)
     # '{"r": "' is the prompt side here; the loop starts mid-sentence (" answer is 16. The ...").
@@ -127,6 +143,25 @@ def test_long_string_budgets_become_a_bounded_repetition() -> None:
 def test_other_rules_are_not_rewritten() -> None:
     grammar = 'root ::= "{" space "\\"a\\"" space ":" space a "}"\na ::= "\\"" [a-z] (x (x)?)? "\\"" space\n'
     assert collapse_repetitions(grammar) == grammar
+
+
+@pytest.mark.local
+def test_an_unbounded_field_still_closes_before_max_tokens() -> None:
+    import dspy
+
+    import promptkit
+    from promptkit.lm.local import local_lm
+
+    question = "List the first twenty prime numbers and explain each one."
+    replies = {}
+    for guard in (False, True):
+        lm = local_lm(cache=False, max_tokens=64, loop_guard=guard)
+        with dspy.context(lm=lm, adapter=promptkit.TemplateAdapter(field_budgets=False)):  # no maxLength at all
+            dspy.ChainOfThought("question -> answer")(question=question)
+        replies[guard] = (lm.history[-1]["outputs"][0], lm.history[-1]["usage"]["completion_tokens"])
+    (cut, cut_tokens), (closed, tokens) = replies[False], replies[True]
+    assert cut_tokens == 64 and not cut.rstrip().endswith("}")  # the premise: cut off at max_tokens
+    assert tokens <= 64 and json.loads(closed).keys() == {"reasoning", "answer"}
 
 
 @pytest.mark.local

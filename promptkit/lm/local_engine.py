@@ -284,7 +284,7 @@ class LlamaCppEngine:
     def _loop_guard(self, model: LoadedModel, options: dict[str, Any]) -> LoopGuard | None:
         if not self.options.loop_guard:
             return None
-        return LoopGuard(model.llama, grammar="grammar" in options)
+        return LoopGuard(model.llama, grammar="grammar" in options, max_tokens=options.get("max_tokens"))
 
     def _generation_options(self, request: Request) -> dict[str, Any]:
         refuse_unsupported(request)

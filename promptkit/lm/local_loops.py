@@ -9,6 +9,11 @@ ends what is being written: with a grammar it pushes the tokens that close a JSO
 grammar, applied after the processor, keeps only legal ones, so the object stays valid and the next
 field starts); without one it pushes the end-of-generation token. The copies after the first are
 then cut from the text, so a query or an answer carries its clause once.
+
+Field budgets (``maxLength``) are counted in characters, and a reply of digits and symbols runs
+near one character per token; so, under a grammar, the guard also closes what is open once the
+reply reaches its last ``CLOSING_RESERVE`` tokens before ``max_tokens``: a reply can be short, never
+cut off.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 MAX_PERIOD = 48  # the longest repeated span (in tokens) looked for: a long sentence
 MIN_LOOP_TOKENS = 24  # a repeat of a few short tokens ("1, 1, 1") is only a loop once it is this long
 MIN_COPIES = 3
+CLOSING_RESERVE = 32  # tokens: enough to close a string and write a few more short keys and values
 _SENTENCE_ENDS = (".", "!", "?", ";", "\n")
 _PUSH = 100.0  # added to the logits of the tokens that end the loop; the grammar still filters them
 
@@ -69,13 +75,16 @@ class LoopGuard:
     passes the prompt plus the tokens generated so far).
     """
 
-    def __init__(self, llama: Any, *, grammar: bool) -> None:
+    def __init__(self, llama: Any, *, grammar: bool, max_tokens: int | None = None) -> None:
         self._llama = llama
         self._grammar = grammar
+        # Under a grammar, the last tokens before max_tokens close the object instead of being cut off.
+        self._close_from = max_tokens - min(CLOSING_RESERVE, max_tokens // 4) if grammar and max_tokens else None
         self._prompt_tokens: int | None = None
         self.detector = LoopDetector()
         self.loops_found: list[tuple[int, int, int]] = []  # (start, period, end) of each loop, in generated tokens
         self._pending = False  # a loop was found and is being ended
+        self.closed_early = False  # the reserve before max_tokens was reached and the object closed
 
     @property
     def loops(self) -> int:
@@ -103,6 +112,13 @@ class LoopGuard:
             scores = scores.copy()
             ends = closing_tokens(self._llama) if self._grammar else np.array([self._llama.token_eos()])
             scores[ends] += _PUSH
+        elif self._close_from is not None and generated >= self._close_from:
+            # Close every open string (as early as its minLength allows), then the object: the grammar
+            # keeps only what is legal, so the keys still due are written with the shortest values.
+            scores = scores.copy()
+            scores[closing_tokens(self._llama)] += _PUSH
+            scores[self._llama.token_eos()] += _PUSH
+            self.closed_early = True
         return scores
 
     def trim(self, text: str, detokenize: Callable[[Sequence[int]], str]) -> str:
