@@ -135,6 +135,7 @@ def test_long_string_budgets_become_a_bounded_repetition() -> None:
                                                "free": {"type": "string"}},
               "required": ["reasoning", "answer", "free"]}
     grammar = gbnf_for_response_format({"type": "json_schema", "json_schema": {"name": "o", "schema": schema}})
+    assert grammar is not None
     assert 'reasoning ::= "\\"" char{1,1188} "\\"" space' in grammar
     assert 'answer ::= "\\"" char{2,300} "\\"" space' in grammar
     assert "(char" not in grammar and len(grammar) < 2000  # not 1,188 nested groups
@@ -166,9 +167,9 @@ def test_an_unbounded_field_still_closes_before_max_tokens() -> None:
 
 @pytest.mark.local
 def test_a_budget_llama_cpp_would_refuse_as_nested_groups_runs() -> None:
-    import promptkit
+    from promptkit.lm.local import local_lm
 
-    lm = promptkit.lm("local", max_tokens=24, cache=False)
+    lm = local_lm(max_tokens=24, cache=False)
     schema = {"type": "object", "properties": {"story": {"type": "string", "minLength": 1, "maxLength": 5000}},
               "required": ["story"]}
     reply = lm(messages=[{"role": "user", "content": "Tell a story."}],
