@@ -35,6 +35,7 @@ _EXPORTS = {
     "load": "promptkit.optimize",
     "save_program": "promptkit.optimize",
     "resolve_program": "promptkit.programs.resolve",
+    "compile_to_dir": "promptkit.compile_run",
     "Retriever": "promptkit.retrieval",
     "RAG": "promptkit.programs",
     "MultiHopRAG": "promptkit.programs",
@@ -74,6 +75,7 @@ __all__ = [
     "TemplateEnv",
     "__version__",
     "compile",
+    "compile_to_dir",
     "configure",
     "datasets",
     "errors",
@@ -95,6 +97,7 @@ if TYPE_CHECKING:
     from promptkit import datasets, errors, prompts, techniques
     from promptkit.adapter import AdapterParseError, TemplateAdapter
     from promptkit.chains import Chain, ChainResult, Step, load_chain
+    from promptkit.compile_run import compile_to_dir
     from promptkit.config import Settings, load_settings
     from promptkit.dspy_setup import configure
     from promptkit.evaluation import evaluate, metrics

@@ -28,7 +28,11 @@ from promptkit.errors import DataError, InputError
 from promptkit.evaluation.results import atomic_write_text, read_json, versions
 from promptkit.redaction import redact
 
-PROGRAM_FORMAT = "promptkit.program/1"
+# /2: the predictors' states at the top level beside DSPy's metadata.dependency_versions, the layout
+# DSPy's own Module.save writes, so plain ``MyProgram().load(path)`` reads a promptkit file too.
+PROGRAM_FORMAT = "promptkit.program/2"
+_READABLE_FORMATS = ("promptkit.program/1", PROGRAM_FORMAT)
+_DOCUMENT_KEYS = ("format", "program_class", "metadata")
 _SECRET_KEY = re.compile(
     r"^(api[_-]?key|apikey|.*secret.*|.*password.*|authorization|.*access[_-]?token|auth[_-]?token|bearer|"
     r"private[_-]?key|x-api-key)$",
@@ -56,6 +60,7 @@ def compile(
     embedder: Any = None,
     seed: int | None = None,
     num_threads: int | None = None,
+    score: bool = True,
     **options: Any,
 ) -> Any:
     """Optimize ``program`` on ``trainset`` with a DSPy optimizer and return the compiled program.
@@ -65,8 +70,8 @@ def compile(
     constructor or its ``compile`` (e.g. ``max_bootstrapped_demos``, ``num_trials``, ``auto``); unknown
     ones are an error. ``teacher_lm`` bootstraps demos, ``reflection_lm`` proposes instructions (GEPA's
     reflection LM, the prompt model of COPRO / MIPROv2 / SIMBA), ``embedder`` serves knn_fewshot.
-    With ``valset`` the compiled program is scored on it (recorded as ``score``); with ``save`` it is
-    written with :func:`save_program`.
+    With ``valset`` the compiled program is scored on it (recorded as ``score``; ``score=False`` skips
+    that when the caller evaluates it itself); with ``save`` it is written with :func:`save_program`.
     """
     from promptkit import optimizers
 
@@ -75,7 +80,7 @@ def compile(
         from promptkit.programs.resolve import resolve_program
 
         program_ref, program = str(program), resolve_program(program)
-    spec = optimizers.spec_for(optimizer)
+    spec = optimizers.preflight(optimizer, options, reflection_lm)
     train = _examples(trainset)
     val = _examples(valset) if valset is not None else None
     if not train:
@@ -89,16 +94,16 @@ def compile(
         dspy_metric = _dspy_metric(metric, bar.record) if metric is not None else None
         teleprompter, compile_kwargs, recorded = optimizers.build(spec, dspy_metric, options, resources)
         compiled = teleprompter.compile(program, **compile_kwargs)
-    score = None
-    if val is not None and metric is not None:
+    val_score = None
+    if score and val is not None and metric is not None:
         from promptkit.evaluation.runner import evaluate
 
-        score = evaluate(compiled, val, [metric], out=None, progress=False, report=False).score
+        val_score = evaluate(compiled, val, [metric], out=None, progress=False, report=False).score
     if save is not None:
         save_program(compiled, save, template_versions=template_versions, metadata={
             "optimizer": optimizer, "options": _plain_options(recorded),
             "metric": _metric_name(metric), "train_size": len(train), "val_size": len(val) if val else None,
-            "score": score, "program_ref": program_ref, "seed": seed,
+            "score": val_score, "program_ref": program_ref, "seed": seed,
         })
     return compiled
 
@@ -262,8 +267,16 @@ def save_program(
         "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     meta.update(metadata or {})
-    document = {"format": PROGRAM_FORMAT, "program_class": class_path(program),
-                "metadata": to_jsonable(meta, max_text=None), "state": to_jsonable(program.dump_state(), max_text=None)}
+    from dspy.utils.saving import get_dependency_versions
+
+    state = to_jsonable(program.dump_state(), max_text=None)
+    clashing = sorted(set(state) & set(_DOCUMENT_KEYS))
+    if clashing:
+        raise InputError(f"{class_path(program)}: predictor names {clashing} clash with the saved file's own keys",
+                         hint="rename those attributes of the program")
+    meta["dependency_versions"] = get_dependency_versions()
+    document = {"format": PROGRAM_FORMAT, "program_class": class_path(program), **state,
+                "metadata": to_jsonable(meta, max_text=None)}
     text = json.dumps(_scrub(document), indent=2, ensure_ascii=False)
     atomic_write_text(path, redact(text) + "\n")
     return path
@@ -275,10 +288,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 def _read_document(path: Path) -> dict[str, Any]:
     document = read_json(path, "saved program")
-    if not isinstance(document, dict) or document.get("format") != PROGRAM_FORMAT:
+    if not isinstance(document, dict) or document.get("format") not in _READABLE_FORMATS:
         raise DataError("not a program saved by promptkit (format key missing or unknown)", path=str(path),
                         hint="load DSPy's own files with program.load(path); save with promptkit.optimize.save_program")
     return document
+
+
+def saved_state(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The program state of a saved document (format /1 kept it under "state")."""
+    if "state" in document and document.get("format") == "promptkit.program/1":
+        return dict(document["state"])
+    return {k: v for k, v in document.items() if k not in _DOCUMENT_KEYS}
 
 
 def load(path: str | Path, program: Any = None) -> Any:
@@ -297,7 +317,7 @@ def load(path: str | Path, program: Any = None) -> Any:
         _warn(f"{path} was saved from {recorded_class}, loading it into {class_path(program)}")
     _check_versions(path, meta, program)
     try:
-        program.load_state(document["state"])
+        program.load_state(saved_state(document))
     except (KeyError, AttributeError, TypeError, ValueError) as exc:
         raise DataError(f"the saved state does not fit {class_path(program)}: {type(exc).__name__}: {exc}",
                         path=str(path), hint="load it into an instance of the class it was saved from") from None

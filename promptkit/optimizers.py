@@ -76,6 +76,29 @@ def spec_for(name: str) -> OptimizerSpec:
     return spec
 
 
+def preflight(name: str, options: Mapping[str, Any], reflection_lm: Any = None) -> OptimizerSpec:
+    """Everything checkable before any LM call: the optimizer exists, its extra is installed, the LMs it
+    needs are given."""
+    spec = spec_for(name)
+    if name == "gepa" and reflection_lm is None and options.get("reflection_lm") is None:
+        raise InputError("the gepa optimizer needs a reflection LM",
+                         hint="pass --reflection-model MODEL (reflection_lm=...): a strong model reads the "
+                              "failures and rewrites the instructions")
+    _route(spec, options)
+    return spec
+
+
+def _route(spec: OptimizerSpec, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    import dspy
+
+    if spec.name == "knn_fewshot":
+        # KNNFewShot forwards unknown constructor kwargs to BootstrapFewShot: validate them against it.
+        ctor, comp = split_options(dspy.BootstrapFewShot, {k: v for k, v in options.items() if k != "k"})
+        ctor["k"] = options.get("k", 3)
+        return ctor, comp
+    return split_options(getattr(dspy, spec.dspy_class), options)
+
+
 def split_options(optimizer_cls: Any, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Route each option to the optimizer's constructor or its compile(); reject unknown names."""
     reserved = {"self", "metric", "student", "trainset", "valset"}
@@ -105,12 +128,7 @@ def build(
 
     optimizer_cls = getattr(dspy, spec.dspy_class)
     extra: dict[str, Any] = {}
-    if spec.name == "knn_fewshot":
-        # KNNFewShot forwards unknown constructor kwargs to BootstrapFewShot: validate them against it.
-        ctor, comp = split_options(dspy.BootstrapFewShot, {k: v for k, v in options.items() if k != "k"})
-        ctor["k"] = options.get("k", 3)
-    else:
-        ctor, comp = split_options(optimizer_cls, options)
+    ctor, comp = _route(spec, options)
     if spec.metric:
         if metric is None:
             raise InputError(f"the {spec.name} optimizer needs a metric",
@@ -159,10 +177,6 @@ def _defaults(
         if res.seed is not None:
             comp.setdefault("seed", res.seed)
     elif spec.name == "gepa":
-        if res.reflection_lm is None and ctor.get("reflection_lm") is None:
-            raise InputError("the gepa optimizer needs a reflection LM",
-                             hint="pass --reflection-model MODEL (a strong model reads the failures and rewrites "
-                                  "the instructions)")
         ctor.setdefault("reflection_lm", res.reflection_lm)
         if not {"auto", "max_full_evals", "max_metric_calls"} & ctor.keys():
             ctor["auto"] = "light"
@@ -214,4 +228,4 @@ def _gepa_metric(metric: Callable[..., Any]) -> Callable[..., Any]:
     return scored
 
 
-__all__ = ["EXTRA", "OPTIMIZERS", "OptimizerSpec", "Resources", "build", "spec_for", "split_options"]
+__all__ = ["EXTRA", "OPTIMIZERS", "OptimizerSpec", "Resources", "build", "preflight", "spec_for", "split_options"]

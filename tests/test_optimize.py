@@ -85,7 +85,7 @@ def test_saved_file_holds_no_secret(lm: Any, tmp_path: Path, monkeypatch: pytest
     text = path.read_text()
     for secret in (SECRET, env_secret, "hunter2pass"):
         assert secret not in text
-    state = json.loads(text)["state"]
+    state = json.loads(text)
     assert state["rephrase"]["lm"]["model"] == "openai/gpt-4o-mini"  # the LM settings themselves are kept
     assert "10.0.0.1:8000" in text
 

@@ -56,6 +56,7 @@ COMMAND_MODULES = (
     "promptkit.cli.eval_retrieval_cmd",
     "promptkit.cli.techniques_cmd",
     "promptkit.cli.chain_cmd",
+    "promptkit.cli.compile_cmd",
 )
 
 
