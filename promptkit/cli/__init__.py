@@ -57,6 +57,7 @@ COMMAND_MODULES = (
     "promptkit.cli.techniques_cmd",
     "promptkit.cli.chain_cmd",
     "promptkit.cli.compile_cmd",
+    "promptkit.cli.run_cmd",
 )
 
 

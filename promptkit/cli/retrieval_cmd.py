@@ -176,6 +176,9 @@ def rag(
     embedder_api_base: Annotated[
         str | None, typer.Option("--embedder-api-base", help="the embedding server of a served embedder")
     ] = None,
+    compiled: Annotated[
+        Path | None, typer.Option("--program", help="a compiled RAG program.json (promptkit compile) to answer with")
+    ] = None,
 ) -> None:
     """Answer QUESTION from COLLECTION: the answer, then the passages with scores and sources."""
     from promptkit.retrieval import Retriever
@@ -184,11 +187,13 @@ def rag(
     query_embedder = make_embedder(embedder, embedder_backend, embedder_api_base, searching=(store, collection))
     retriever = Retriever(store, query_embedder, collection=collection, k=k,
                           mode=check_mode(mode) if mode else None, fusion=check_fusion(fusion))
-    answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt)
+    answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt,
+                    compiled=compiled)
 
 
 def answer_question(
-    question: str, retriever: Any, *, k: int, hops: int, model: str | None, cot: bool, show_prompt: bool
+    question: str, retriever: Any, *, k: int, hops: int, model: str | None, cot: bool, show_prompt: bool,
+    compiled: Path | None = None,
 ) -> None:
     """Run RAG (or MultiHopRAG) through the TemplateAdapter and print what a user wants to see."""
     import dspy
@@ -207,6 +212,11 @@ def answer_question(
         if hops == 1
         else MultiHopRAG(retriever, passages_per_hop=k, max_hops=hops)
     )
+    if compiled is not None:  # the compiled demos and instructions, on this retriever
+        from promptkit.optimize import load
+        from promptkit.programs.resolve import compiled_program_path
+
+        program = load(compiled_program_path(compiled) or compiled, program=program)
     lm = make_lm(model)
     adapter = TemplateAdapter()
     with dspy.context(lm=lm, adapter=adapter):
