@@ -12,6 +12,12 @@ the offline MiniLM embedder into an in-memory Qdrant store; the program is ``pro
 
     python examples/compile_rag.py --model fake                       # offline; FakeLM answers are placeholders
     python examples/compile_rag.py --model ollama_chat/qwen2.5:0.5b --out runs/compile_rag
+
+The CLI equivalent (a seeded third of the questions held out for val instead of the last ones):
+
+    promptkit compile examples/compile_rag.py:program --data examples/data/bioasq_qa.jsonl --val-split 0.33 \
+        --metric examples/compile_rag.py:validate_context_and_answer --metric exact_match --metric passage_match \
+        --option max_bootstrapped_demos=2 --option max_labeled_demos=2 --out runs/compile_rag
 """
 
 from __future__ import annotations
@@ -49,6 +55,12 @@ def build_retriever(store: str, k: int) -> Retriever:
     embedder = Embedder()
     build_index(PASSAGES, "bioasq", store=store, embedder=embedder, min_words=20)  # the seed kept > 20 words
     return Retriever(store, embedder, "bioasq", k=k)
+
+
+def program(k: int = 2) -> RAG:
+    """``promptkit compile examples/compile_rag.py:program ...``: the seed's RAG over the example corpus
+    (indexed in memory when the program is built)."""
+    return RAG(build_retriever("memory", k), k=k)
 
 
 def load_questions() -> list[dspy.Example]:

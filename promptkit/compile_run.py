@@ -86,13 +86,14 @@ def compile_to_dir(
     import dspy
 
     from promptkit.evaluation.compare import compare
+    from promptkit.evaluation.rows import resolve_metrics
     from promptkit.evaluation.runner import evaluate
     from promptkit.optimize import _examples, compile, save_program
     from promptkit.optimizers import preflight
-    from promptkit.programs.resolve import PROGRAM_FILE, resolve_program
+    from promptkit.programs.resolve import PROGRAM_FILE, canonical_ref, resolve_program
 
     preflight(optimizer, options, reflection_lm)  # a bad optimizer, a missing extra or LM: before any LM call
-    program_ref = str(program) if isinstance(program, str | Path) else None
+    program_ref = canonical_ref(program) if isinstance(program, str | Path) else None
     student = resolve_program(program) if program_ref is not None else program
     if not isinstance(student, dspy.Module):
         raise InputError(f"program {program_ref or student!r} is not a dspy.Module, so it has nothing to optimize",
@@ -114,7 +115,7 @@ def compile_to_dir(
     record: dict[str, Any] = {
         "format": COMPILE_FORMAT, "status": "running", "program": program_ref or _class_name(student),
         "optimizer": optimizer, "options": to_jsonable(options), "seed": seed,
-        "metrics": [_name(m) for m in metric_list], "train_size": len(train), "val_size": len(val),
+        "metrics": [m.name for m in resolve_metrics(metric_list)], "train_size": len(train), "val_size": len(val),
         "model": _model(), "teacher_model": _model(teacher_lm), "reflection_model": _model(reflection_lm),
         "started": _now(), **versions(),
     }
@@ -227,10 +228,6 @@ def _redacted(value: Any) -> Any:
     if isinstance(value, list):
         return [_redacted(v) for v in value]
     return redact(value) if isinstance(value, str) else value
-
-
-def _name(metric: Any) -> str:
-    return metric if isinstance(metric, str) else str(getattr(metric, "__name__", type(metric).__name__))
 
 
 def _class_name(program: Any) -> str:

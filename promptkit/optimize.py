@@ -77,9 +77,9 @@ def compile(
 
     program_ref = None
     if isinstance(program, str | Path):
-        from promptkit.programs.resolve import resolve_program
+        from promptkit.programs.resolve import canonical_ref, resolve_program
 
-        program_ref, program = str(program), resolve_program(program)
+        program_ref, program = canonical_ref(program), resolve_program(program)
     spec = optimizers.preflight(optimizer, options, reflection_lm)
     train = _examples(trainset)
     val = _examples(valset) if valset is not None else None
@@ -125,9 +125,9 @@ def _metric_name(metric: Any) -> str | None:
 def _dspy_metric(metric: str | Callable[..., Any], record: Callable[[Any], None]) -> Callable[..., Any]:
     """A ``metric(example, prediction, trace=None)`` that DSPy optimizers can call; each value goes to ``record``."""
     if isinstance(metric, str):
-        from promptkit.evaluation import metrics as registry
+        from promptkit.evaluation.rows import resolve_metrics
 
-        fn: Callable[..., Any] = registry.get(metric)
+        fn: Callable[..., Any] = resolve_metrics(metric)[0].fn
     else:
         fn = metric
     try:

@@ -44,7 +44,7 @@ def test_evaluate_and_compile_take_a_reference_and_the_compiled_file_resolves(lm
     assert promptkit.evaluate(ref, dev[10:14], [exact], progress=False, out=None).score == 1.0
     compiled = compile(ref, train, exact, max_bootstrapped_demos=1, max_labeled_demos=2,
                        save=tmp_path / "out" / "program.json", progress=False)
-    assert read_metadata(tmp_path / "out" / "program.json")["program_ref"] == ref
+    assert read_metadata(tmp_path / "out" / "program.json")["program_ref"] == f"{source.resolve()}:Answerer"
     for target in (tmp_path / "out" / "program.json", tmp_path / "out"):  # the file, or the directory holding it
         loaded = resolve_program(target)
         assert type(loaded).__name__ == "Answerer" and loaded is not compiled
@@ -59,3 +59,14 @@ def test_bad_references_name_the_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"compiled program\.json"):
         resolve_program("no-colon-here")
     assert type(resolve_program("technique:vanilla")).__name__ != "function"
+
+
+def test_a_metric_can_be_a_function_in_a_file(tmp_path: Path, lm: Any) -> None:
+    (tmp_path / "metrics.py").write_text("def starts_with_a(example, prediction):\n"
+                                         "    return float(prediction.answer.startswith('a'))\n")
+    dev, _ = qa_examples(4)
+    result = promptkit.evaluate(lambda question: dspy.Prediction(answer="a" if question != "q0" else "b"), dev,
+                                [f"{tmp_path}/metrics.py:starts_with_a", exact], progress=False, out=None)
+    assert result.scores == {"starts_with_a": 0.75, "exact": 0.0}
+    with pytest.raises(InputError, match="has no attribute 'nope'"):
+        promptkit.evaluate(lambda question: None, dev, [f"{tmp_path}/metrics.py:nope"], progress=False, out=None)

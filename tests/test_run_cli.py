@@ -76,7 +76,6 @@ def test_rag_answers_with_a_compiled_programs_demos(tmp_path: Path, capsys: pyte
     from promptkit.cli.retrieval_cmd import answer_question
     from promptkit.optimize import save_program
     from promptkit.programs import RAG
-
     from promptkit.retrieval import Passage
 
     def retriever(query: str, k: int = 3) -> list[Passage]:

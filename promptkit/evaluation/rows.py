@@ -38,7 +38,15 @@ def resolve_metrics(metrics: MetricLike | Sequence[MetricLike]) -> list[Resolved
     resolved: list[ResolvedMetric] = []
     for item in items:
         fn: Callable[..., Any]
-        if isinstance(item, str):
+        if isinstance(item, str) and ":" in item and not item.startswith(":"):
+            # module:attr or path/to/file.py:attr: a metric function of the user's (registry names have no ':')
+            from promptkit.programs.resolve import resolve_attr
+
+            fn, name = resolve_attr(item, what="metric"), item.rpartition(":")[2]
+            if not callable(fn):
+                raise InputError(f"metric {item!r} is a {type(fn).__name__}, not a function",
+                                 hint="point at fn(example, prediction[, trace])")
+        elif isinstance(item, str):
             from promptkit.evaluation import metrics as registry  # lazy: the metrics pull in optional libraries
 
             fn, name = registry.get(item), item

@@ -48,6 +48,16 @@ def resolve_program(ref: str | Path) -> Any:
     return _resolve_python_ref(text)
 
 
+def canonical_ref(ref: str | Path) -> str:
+    """``ref`` as recorded in a compiled program: a file path made absolute, so the program is rebuilt
+    from any working directory."""
+    text = str(ref)
+    target, sep, attr = text.rpartition(":")
+    if sep and (target.endswith(".py") or "/" in target) and Path(target).is_file():
+        return f"{Path(target).resolve()}:{attr}"
+    return text
+
+
 def compiled_program_path(ref: str | Path) -> Path | None:
     """``ref`` as a compiled program file: ``x.json``, or a directory holding ``program.json``; else None."""
     path = Path(ref)
@@ -109,9 +119,14 @@ PROGRAM_RESOLVERS.extend([_compiled_program, _technique_program, _chain_program]
 
 
 def _resolve_python_ref(ref: str) -> Any:
+    return _as_program(resolve_attr(ref, what="program"), ref)
+
+
+def resolve_attr(ref: str, *, what: str = "program") -> Any:
+    """The object ``module:attr`` or ``path/to/file.py:attr`` names, as is (e.g. a metric function)."""
     target, sep, attr = ref.rpartition(":")
     if not sep or not target or not attr:
-        raise InputError(f"cannot resolve program {ref!r}", hint=PYTHON_REF_HINT)
+        raise InputError(f"cannot resolve {what} {ref!r}", hint=PYTHON_REF_HINT)
     if target.endswith(".py") or "/" in target:
         module = _load_file(Path(target), ref)
     else:
@@ -123,9 +138,9 @@ def _resolve_python_ref(ref: str) -> Any:
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise InputError(f"program {ref!r}: {target} has no attribute {attr!r}", hint=PYTHON_REF_HINT)
+            raise InputError(f"{what} {ref!r}: {target} has no attribute {attr!r}", hint=PYTHON_REF_HINT)
         obj = getattr(obj, part)
-    return _as_program(obj, ref)
+    return obj
 
 
 def _load_file(path: Path, ref: str) -> Any:
@@ -175,4 +190,11 @@ def _required_params(fn: Any) -> int:
     return sum(1 for p in params if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
 
-__all__ = ["PROGRAM_FILE", "compiled_program_path", "register_program_resolver", "resolve_program"]
+__all__ = [
+    "PROGRAM_FILE",
+    "canonical_ref",
+    "compiled_program_path",
+    "register_program_resolver",
+    "resolve_attr",
+    "resolve_program",
+]
