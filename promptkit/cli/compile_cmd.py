@@ -17,6 +17,7 @@ import typer
 
 from promptkit.cli._common import ROUTER_HELP, out, parse_assignments
 from promptkit.optimizers import OPTIMIZERS
+from promptkit.tracking import MLFLOW_HELP, MLFLOW_URI_HELP, tracking
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
@@ -49,6 +50,8 @@ def compile_command(
     data_format: str | None = typer.Option(None, "--format", help="dataset format when it cannot be inferred"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
     router: Path | None = typer.Option(None, "--router", help=ROUTER_HELP),
+    mlflow: bool = typer.Option(False, "--mlflow", help=MLFLOW_HELP),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help=MLFLOW_URI_HELP),
 ) -> None:
     """Compile PROGRAM on --data with --optimizer; evaluate it on val before and after; write --out."""
     import dspy
@@ -66,10 +69,18 @@ def compile_command(
     lm = _lm_for(model, router)
     teacher = make_lm(teacher_model, router=router) if teacher_model else None
     reflection = make_lm(reflection_model, router=router) if reflection_model else None
-    with dspy.context(**_dspy_overrides(lm)):
+    params = {"command": "compile", "program": program, "data": data, "val": val, "optimizer": optimizer,
+              "metrics": ",".join(metric), "model": model, "seed": seed,
+              **{f"option.{k}": v for k, v in options.items()}}
+    with tracking(mlflow, mlflow_uri, f"compile {optimizer}", params) as tracker, dspy.context(**_dspy_overrides(lm)):
         result = compile_to_dir(program, train, metric, optimizer, out_dir, valset=valset, val_split=val_split,
                                 seed=seed, num_threads=threads, teacher_lm=teacher, reflection_lm=reflection,
                                 embedder=embedder, progress=progress, **options)
+        if tracker is not None:
+            scores = result.record["scores"]
+            tracker.metrics({f"val_{side}_{result.record['metrics'][0]}": scores[side]["mean"]
+                             for side in ("before", "after")} | {"compile_seconds": result.record["compile_seconds"]})
+            tracker.artifacts(out_dir)
     record = result.record
     for side in ("before", "after"):
         score = record["scores"][side]

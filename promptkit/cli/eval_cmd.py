@@ -28,6 +28,7 @@ from typer.core import TyperGroup
 
 from promptkit.cli._common import ROUTER_HELP
 from promptkit.errors import InputError
+from promptkit.tracking import MLFLOW_HELP, MLFLOW_URI_HELP
 
 EXIT_BELOW_THRESHOLD = 3  # distinct from 1 (runtime failure) and 2 (bad input / usage)
 EXIT_STOPPED_EARLY = 1
@@ -116,6 +117,8 @@ def run_command(
     data_format: str | None = typer.Option(None, "--format", help="dataset format when it cannot be inferred"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
     router: Path | None = typer.Option(None, "--router", help=ROUTER_HELP),
+    mlflow: bool = typer.Option(False, "--mlflow", help=MLFLOW_HELP),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help=MLFLOW_URI_HELP),
 ) -> None:
     """Evaluate PROGRAM on --data; write results.jsonl, summary.json and reports to --out."""
     import dspy
@@ -125,16 +128,21 @@ def run_command(
     from promptkit.evaluation.report import REPORT_HTML, summary_table
     from promptkit.evaluation.runner import evaluate
     from promptkit.programs.resolve import resolve_program
+    from promptkit.tracking import scores, tracking
 
     mapping = _parse_mapping(map_fields)
     dataset = datasets.load(str(data), format=data_format, mapping=mapping or None)
     prog = resolve_program(program)
     lm = _lm_for(model, router)
     out = out or Path("runs") / f"eval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    with dspy.context(**_dspy_overrides(lm)):
+    params = {"command": "eval run", "program": program, "data": data, "metrics": ",".join(metric), "model": model}
+    with tracking(mlflow, mlflow_uri, f"eval {program}", params) as tracker, dspy.context(**_dspy_overrides(lm)):
         result = evaluate(prog, dataset, metric, num_threads=threads, out=out, resume=resume,
                           retry_errors=retry_errors, limit=limit, max_errors=max_errors, fail_under=fail_under,
                           progress=progress)
+        if tracker is not None:
+            tracker.metrics(scores(result.summary))
+            tracker.artifacts(out)
     console = Console()
     console.print(summary_table(result.summary))
     console.print(f"results: {out / 'results.jsonl'}\nreport:  {out / REPORT_HTML}")
