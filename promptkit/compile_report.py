@@ -105,6 +105,7 @@ def _header(record: Mapping[str, Any]) -> list[str]:
         f"seed {record.get('seed')}",
         f"compile: {record.get('compile_seconds')} s · {lm.get('calls')} LM calls · "
         f"{(lm.get('tokens') or {}).get('total')} tokens · cost {'unknown' if cost is None else f'${cost:.4f}'}",
+        *([f"note: {record['caveat']}"] if record.get("caveat") else []),
     ]
 
 

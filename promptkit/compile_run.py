@@ -92,7 +92,7 @@ def compile_to_dir(
     from promptkit.optimizers import preflight
     from promptkit.programs.resolve import PROGRAM_FILE, canonical_ref, resolve_program
 
-    preflight(optimizer, options, reflection_lm)  # a bad optimizer, a missing extra or LM: before any LM call
+    spec = preflight(optimizer, options, reflection_lm)  # a bad optimizer, extra or LM: before any LM call
     program_ref = canonical_ref(program) if isinstance(program, str | Path) else None
     student = resolve_program(program) if program_ref is not None else program
     if not isinstance(student, dspy.Module):
@@ -119,6 +119,8 @@ def compile_to_dir(
         "model": _model(), "teacher_model": _model(teacher_lm), "reflection_model": _model(reflection_lm),
         "started": _now(), **versions(),
     }
+    if spec.caveat:
+        record["caveat"] = spec.caveat
     _write(out_dir, record)
     eval_options: dict[str, Any] = {"num_threads": num_threads, "progress": progress}
     before = evaluate(student.deepcopy(), val, metric_list, out=out_dir / "before", **eval_options)

@@ -29,6 +29,7 @@ class OptimizerSpec:
     needs: tuple[str, ...] = ()  # importable modules from promptkit[optimize]
     metric: bool = True
     valset: bool = False  # scores candidates on a validation set
+    caveat: str | None = None  # what a user of the saved program must know
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in (
@@ -38,7 +39,10 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in (
     OptimizerSpec("bootstrap_random_search", "BootstrapFewShotWithRandomSearch", "demos",
                   "several bootstrapped demo sets, the best on val", valset=True),
     OptimizerSpec("knn_fewshot", "KNNFewShot", "demos (per input)",
-                  "bootstraps demos from the k train examples nearest each input (promptkit's embedder)"),
+                  "bootstraps demos from the k train examples nearest each input (promptkit's embedder)",
+                  caveat="knn_fewshot picks demos per input at run time from the train set; program.json holds "
+                         "the program without them (a loaded program predicts zero-shot) — use the compiled "
+                         "program in-process (promptkit.compile) or bootstrap_fewshot for a saved one"),
     OptimizerSpec("copro", "COPRO", "instructions", "coordinate ascent over LM-proposed instructions"),
     OptimizerSpec("miprov2", "MIPROv2", "instructions + demos",
                   "proposes instructions and demo sets, Bayesian search (optuna) on val; auto=light|medium|heavy",

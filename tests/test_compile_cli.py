@@ -125,3 +125,18 @@ def test_bad_input_is_one_line_and_exit_2(project: Path, args: list[str], code: 
                  "--no-progress", *args)
     assert result.exit_code == code and message in result.output, result.output
     assert not (project / "out" / "before").exists()  # refused before any LM call
+
+
+def test_knn_fewshot_says_its_demos_are_not_in_the_saved_program(project: Path) -> None:
+    import numpy as np
+
+    def letters(texts: list[str]) -> Any:
+        return np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], dtype=float)
+
+    with dspy.context(lm=FakeLM(fn=reply)):
+        result = promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", "knn_fewshot", "out",
+                                          valset="val.jsonl", embedder=letters, progress=False, k=2,
+                                          max_bootstrapped_demos=1, max_labeled_demos=1)
+    assert result.score_after == 1.0 and result.score_before == 0.0  # the in-process program has its demos
+    assert "picks demos per input at run time" in result.record["caveat"]
+    assert "picks demos per input at run time" in (project / "out" / "report.md").read_text()

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from promptkit.cli._common import ROUTER_HELP, out, parse_assignments
+from promptkit.cli._common import ROUTER_HELP, err, out, parse_assignments
 from promptkit.optimizers import OPTIMIZERS
 from promptkit.tracking import MLFLOW_HELP, MLFLOW_URI_HELP, tracking
 
@@ -93,6 +93,8 @@ def compile_command(
         out.print(f"paired {comparison['test']}: diff {comparison['diff']:+.3f}, p={comparison['p_value']:.4f}, "
                   f"{comparison['improved']} improved / {comparison['regressed']} regressed", highlight=False)
     out.print(f"program: {out_dir / 'program.json'}\nreport:  {out_dir / 'report.html'}", highlight=False)
+    if record.get("caveat"):
+        err.print(f"[yellow]note:[/] {record['caveat']}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
