@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import math
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -76,12 +77,15 @@ def compile_to_dir(
     reflection_lm: Any = None,
     embedder: Any = None,
     progress: bool = True,
+    resume: bool = False,
     **options: Any,
 ) -> CompileResult:
     """Compile ``program`` with ``optimizer`` and write ``out/`` (see the module docstring).
 
     ``metrics``: the first is the one the optimizer maximises; all are reported. Without ``valset``,
     ``val_split`` of the train set (seeded by ``seed``) is held out for the before/after evaluation.
+    ``resume`` continues an interrupted run in ``out``: ``before/`` skips its finished rows, the optimizer
+    resumes from its log where it keeps one (GEPA), and ``after/`` is evaluated afresh for the new program.
     """
     import dspy
 
@@ -121,9 +125,13 @@ def compile_to_dir(
     }
     if spec.caveat:
         record["caveat"] = spec.caveat
+    optimizer_options = dict(options)
+    if spec.log_dir_keeps and "log_dir" not in options:
+        optimizer_options["log_dir"] = str(out_dir / f"{optimizer}_log")
+        record["optimizer_log"] = {"dir": optimizer_options["log_dir"], "keeps": spec.log_dir_keeps}
     _write(out_dir, record)
     eval_options: dict[str, Any] = {"num_threads": num_threads, "progress": progress}
-    before = evaluate(student.deepcopy(), val, metric_list, out=out_dir / "before", **eval_options)
+    before = evaluate(student.deepcopy(), val, metric_list, out=out_dir / "before", resume=resume, **eval_options)
     record["scores"] = {"before": _score(before.summary, record["metrics"][0])}
     _write(out_dir, record)
     usage = _UsageCounter()
@@ -132,12 +140,15 @@ def compile_to_dir(
         with usage.tracking():
             compiled = compile(student, train, metric_list[0], optimizer, valset=val, progress=progress,
                                teacher_lm=teacher_lm, reflection_lm=reflection_lm, embedder=embedder, seed=seed,
-                               num_threads=num_threads, score=False, **options)
+                               num_threads=num_threads, score=False, **optimizer_options)
     except KeyboardInterrupt:
-        # DSPy's optimizers keep their best candidate in local variables: there is nothing to save.
+        # DSPy's optimizers keep their best candidate in local variables; what survives is what an optimizer
+        # writes to its log_dir (GEPA's checkpoints, MIPROv2's evaluated candidates).
+        kept = record.get("optimizer_log")
+        note = (f"interrupted while compiling; {kept['dir']} holds {kept['keeps']}" if kept else
+                "interrupted while compiling; this optimizer exposes no best-so-far program, so none was saved")
         record.update(status="interrupted", compile_seconds=round(time.perf_counter() - started, 3),
-                      lm=usage.summary(), note="interrupted while compiling; the optimizer exposes no best-so-far "
-                      "program, so none was saved (DIR/before/ is complete)")
+                      lm=usage.summary(), note=note + " (before/ is complete)")
         _write(out_dir, record)
         raise
     record.update(compile_seconds=round(time.perf_counter() - started, 3), lm=usage.summary())
@@ -145,6 +156,8 @@ def compile_to_dir(
         "optimizer": optimizer, "options": record["options"], "metric": record["metrics"][0], "seed": seed,
         "train_size": len(train), "val_size": len(val), "program_ref": program_ref,
     })
+    if resume and (out_dir / "after").is_dir():
+        shutil.rmtree(out_dir / "after")  # rows of an earlier compiled program: not this one's
     after = evaluate(compiled, val, metric_list, out=out_dir / "after", **eval_options)
     record["scores"]["after"] = _score(after.summary, record["metrics"][0])
     record["comparison"] = _comparison(compare(out_dir / "before", out_dir / "after", record["metrics"][0]))

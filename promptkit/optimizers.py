@@ -30,6 +30,8 @@ class OptimizerSpec:
     metric: bool = True
     valset: bool = False  # scores candidates on a validation set
     caveat: str | None = None  # what a user of the saved program must know
+    # Where the optimizer keeps its own state when given ``log_dir``: what an interrupted run leaves behind.
+    log_dir_keeps: str | None = None
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in (
@@ -46,12 +48,14 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in (
     OptimizerSpec("copro", "COPRO", "instructions", "coordinate ascent over LM-proposed instructions"),
     OptimizerSpec("miprov2", "MIPROv2", "instructions + demos",
                   "proposes instructions and demo sets, Bayesian search (optuna) on val; auto=light|medium|heavy",
-                  needs=("optuna",), valset=True),
+                  needs=("optuna",), valset=True,
+                  log_dir_keeps="every evaluated candidate program (evaluated_programs/), kept if interrupted"),
     OptimizerSpec("simba", "SIMBA", "instructions + demos",
                   "stochastic mini-batch ascent: self-reflective rules and demos from hard examples"),
     OptimizerSpec("gepa", "GEPA", "instructions",
                   "reflective prompt evolution with a reflection LM (--reflection-model), Pareto selection on val",
-                  needs=("gepa",), valset=True),
+                  needs=("gepa",), valset=True,
+                  log_dir_keeps="GEPA's checkpoints: rerunning the same command resumes an interrupted run"),
 )}
 
 

@@ -140,3 +140,36 @@ def test_knn_fewshot_says_its_demos_are_not_in_the_saved_program(project: Path) 
     assert result.score_after == 1.0 and result.score_before == 0.0  # the in-process program has its demos
     assert "picks demos per input at run time" in result.record["caveat"]
     assert "picks demos per input at run time" in (project / "out" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(("optimizer", "kept"), [("gepa", "gepa_log holds GEPA's checkpoints"),
+                                                 ("bootstrap_fewshot", "exposes no best-so-far program")])
+def test_ctrl_c_keeps_the_before_run_and_says_what_survives(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            optimizer: str, kept: str) -> None:
+    import promptkit.optimize
+
+    seen: dict[str, Any] = {}
+    original = promptkit.optimize.compile
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(promptkit.optimize, "compile", interrupted)
+    with dspy.context(lm=FakeLM(fn=reply)), pytest.raises(KeyboardInterrupt):
+        promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", optimizer, "out",
+                                 valset="val.jsonl", reflection_lm=FakeLM(fn=reply), progress=False)
+    record = json.loads((project / "out" / "compile.json").read_text())
+    assert record["status"] == "interrupted" and kept in record["note"]
+    assert len((project / "out" / "before" / "results.jsonl").read_text().splitlines()) == 4
+    assert not (project / "out" / "program.json").exists()
+    assert ("log_dir" in seen) == (optimizer == "gepa")
+    monkeypatch.setattr(promptkit.optimize, "compile", original)
+    with dspy.context(lm=FakeLM(fn=reply)):  # the same call again continues in the same directory
+        result = promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", optimizer, "out",
+                                          valset="val.jsonl", reflection_lm=FakeLM(fn=reply), progress=False,
+                                          resume=True, max_metric_calls=20) if optimizer == "gepa" else \
+            promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", optimizer, "out",
+                                     valset="val.jsonl", progress=False, resume=True)
+    assert result.record["status"] == "done" and (project / "out" / "program.json").exists()
+    assert len((project / "out" / "before" / "results.jsonl").read_text().splitlines()) == 4  # not rerun

@@ -49,6 +49,7 @@ def compile_command(
     embedder: str | None = typer.Option(None, "--embedder", help="knn_fewshot's embedder (default: promptkit's)"),
     data_format: str | None = typer.Option(None, "--format", help="dataset format when it cannot be inferred"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted compile in --out"),
     router: Path | None = typer.Option(None, "--router", help=ROUTER_HELP),
     mlflow: bool = typer.Option(False, "--mlflow", help=MLFLOW_HELP),
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help=MLFLOW_URI_HELP),
@@ -75,7 +76,7 @@ def compile_command(
     with tracking(mlflow, mlflow_uri, f"compile {optimizer}", params) as tracker, dspy.context(**_dspy_overrides(lm)):
         result = compile_to_dir(program, train, metric, optimizer, out_dir, valset=valset, val_split=val_split,
                                 seed=seed, num_threads=threads, teacher_lm=teacher, reflection_lm=reflection,
-                                embedder=embedder, progress=progress, **options)
+                                embedder=embedder, progress=progress, resume=resume, **options)
         if tracker is not None:
             scores = result.record["scores"]
             tracker.metrics({f"val_{side}_{result.record['metrics'][0]}": scores[side]["mean"]
