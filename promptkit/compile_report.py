@@ -105,6 +105,8 @@ def _header(record: Mapping[str, Any]) -> list[str]:
         f"seed {record.get('seed')}",
         f"compile: {record.get('compile_seconds')} s · {lm.get('calls')} LM calls · "
         f"{(lm.get('tokens') or {}).get('total')} tokens · cost {'unknown' if cost is None else f'${cost:.4f}'}",
+        *([f"candidates: {lm['candidate_evaluations']} evaluations by the optimizer, best "
+           f"{lm['best_candidate_score']:.1f}%"] if lm.get("best_candidate_score") is not None else []),
         *([f"note: {record['caveat']}"] if record.get("caveat") else []),
     ]
 

@@ -170,9 +170,13 @@ def compile_to_dir(
 
 
 class _UsageCounter:
-    """LM calls (cache hits included), tokens and cost of every LM the optimizer used, copies included."""
+    """LM calls (cache hits included), tokens and cost of every LM the optimizer used, copies included, and
+    the optimizer's candidate evaluations (dspy.Evaluate calls) with the best score (in %)."""
 
     def __init__(self) -> None:
+        from promptkit.optimize import CandidateLog
+
+        self.candidates = CandidateLog()
         self.calls = 0
         self.lms: dict[int, Any] = {}
         self.tokens: dict[str, int] = {"prompt": 0, "completion": 0, "total": 0}
@@ -195,7 +199,7 @@ class _UsageCounter:
 
         @contextlib.contextmanager
         def scope() -> Any:
-            callbacks = [*(dspy.settings.callbacks or []), _Count()]
+            callbacks = [*(dspy.settings.callbacks or []), _Count(), self.candidates]
             with dspy.context(callbacks=callbacks), dspy.track_usage() as tracker:
                 try:
                     yield
@@ -211,7 +215,8 @@ class _UsageCounter:
         costs = [entry.get("cost") for lm in self.lms.values() for entry in list(getattr(lm, "history", []))
                  if _after(entry, self._since)]
         priced = [c for c in costs if isinstance(c, int | float)]
-        return {"calls": self.calls, "tokens": dict(self.tokens), "cost": sum(priced) if priced else None}
+        return {"calls": self.calls, "tokens": dict(self.tokens), "cost": sum(priced) if priced else None,
+                "candidate_evaluations": self.candidates.evaluated, "best_candidate_score": self.candidates.best}
 
 
 def _after(entry: Any, since: float) -> bool:

@@ -73,6 +73,8 @@ def compile(
     With ``valset`` the compiled program is scored on it (recorded as ``score``; ``score=False`` skips
     that when the caller evaluates it itself); with ``save`` it is written with :func:`save_program`.
     """
+    import dspy
+
     from promptkit import optimizers
 
     program_ref = None
@@ -90,10 +92,11 @@ def compile(
     resources = optimizers.Resources(teacher_lm=teacher_lm, reflection_lm=reflection_lm, embedder=embedder,
                                      seed=seed, num_threads=num_threads, trainset=train, valset=val)
     total = len(train) * int(options.get("max_rounds", 1)) if optimizer == "bootstrap_fewshot" else None
-    with _CompileProgress(progress, f"compile {spec.dspy_class}", total) as bar:
+    with _CompileProgress(progress, f"compile {spec.name}", total) as bar:
         dspy_metric = _dspy_metric(metric, bar.record) if metric is not None else None
         teleprompter, compile_kwargs, recorded = optimizers.build(spec, dspy_metric, options, resources)
-        compiled = teleprompter.compile(program, **compile_kwargs)
+        with dspy.context(callbacks=[*(dspy.settings.callbacks or []), CandidateLog(bar.show_candidates)]):
+            compiled = teleprompter.compile(program, **compile_kwargs)
     val_score = None
     if score and val is not None and metric is not None:
         from promptkit.evaluation.runner import evaluate
@@ -171,8 +174,9 @@ class _CompileProgress:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
                 self._progress = Progress(SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                                          TextColumn("metric calls · {task.fields[rate]}"), console=console)
-                self._task = self._progress.add_task(label, total=total, rate="-")
+                                          TextColumn("metric calls · {task.fields[rate]} · {task.fields[best]}"),
+                                          console=console)
+                self._task = self._progress.add_task(label, total=total, rate="-", best="no candidate scored yet")
 
     def __enter__(self) -> _CompileProgress:
         if self._progress is not None:
@@ -189,9 +193,39 @@ class _CompileProgress:
             if self._progress is not None:
                 self._progress.update(self._task, advance=1, rate=f"mean score {self.total_score / self.calls:.2f}")
 
+    def show_candidates(self, log: CandidateLog) -> None:
+        if self._progress is not None and log.best is not None:
+            self._progress.update(self._task, best=f"{log.evaluated} candidate evaluations, best {log.best:.2f}")
+
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+class CandidateLog:
+    """A DSPy callback counting the optimizer's candidate evaluations (``dspy.Evaluate`` calls: random search's
+    candidates, MIPROv2's trials and minibatches, COPRO's proposals) and the best score so far (in %)."""
+
+    def __init__(self, on_change: Callable[[CandidateLog], None] | None = None) -> None:
+        self.evaluated = 0
+        self.best: float | None = None
+        self._on_change = on_change
+        self._lock = threading.Lock()
+
+    # The names DSPy's callback dispatcher calls (dspy.utils.callback.BaseCallback); the rest are no-ops.
+    def on_evaluate_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
+        score = getattr(outputs, "score", None)
+        with self._lock:
+            self.evaluated += 1
+            if isinstance(score, int | float) and (self.best is None or score > self.best):
+                self.best = float(score)
+        if self._on_change is not None:
+            self._on_change(self)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -173,3 +173,13 @@ def test_ctrl_c_keeps_the_before_run_and_says_what_survives(project: Path, monke
                                      valset="val.jsonl", progress=False, resume=True)
     assert result.record["status"] == "done" and (project / "out" / "program.json").exists()
     assert len((project / "out" / "before" / "results.jsonl").read_text().splitlines()) == 4  # not rerun
+
+
+def test_candidate_evaluations_and_the_best_score_are_recorded(project: Path) -> None:
+    with dspy.context(lm=FakeLM(fn=reply)):
+        result = promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", "bootstrap_random_search",
+                                          "out", valset="val.jsonl", progress=False, num_candidate_programs=2,
+                                          max_bootstrapped_demos=1, max_labeled_demos=1, num_threads=1)
+    lm = result.record["lm"]
+    # zero-shot, labelled-only, unshuffled bootstrap and 2 shuffled ones, each scored on val
+    assert lm["candidate_evaluations"] == 5 and lm["best_candidate_score"] == 100.0
