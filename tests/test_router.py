@@ -414,3 +414,21 @@ def test_doctor_shows_each_deployment_and_whether_it_answers(tmp_path: Path) -> 
     assert set(lines) == {"dep0", "dep1"}
     assert "yes" in lines["dep0"] and "no" in lines["dep1"] and "refused" in lines["dep1"]
     assert "json_object_schema" in lines["dep1"] and up_url in lines["dep0"]
+
+
+@pytest.mark.retrieval
+def test_rag_answers_through_a_router_group(tmp_path: Path) -> None:
+    from promptkit.retrieval import Passage, build_index
+
+    store = tmp_path / "store"
+    build_index([Passage("Paris is the capital of France.", title="Paris")], "facts", store=str(store))
+    with OpenAICompatServer(reply=ANSWER) as first, OpenAICompatServer(reply=ANSWER) as second:
+        config = write_config(tmp_path / "router.yaml", [first, second])
+        result = subprocess.run(
+            [sys.executable, "-m", "promptkit", "rag", "What is the capital of France?", "--collection", "facts",
+             "--store", str(store), "--router", str(config), "--model", "qa"],
+            capture_output=True, text=True, cwd=ROOT, timeout=180, env={**os.environ, "PROMPTKIT_MODEL": ""},
+        )
+        served = len(first.requests_to("/v1/chat/completions")) + len(second.requests_to("/v1/chat/completions"))
+    assert result.returncode == 0, result.stderr
+    assert "answer: Paris" in result.stdout and served == 1

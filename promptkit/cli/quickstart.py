@@ -7,11 +7,12 @@ TemplateAdapter with its output schema enforced by llama.cpp's grammar.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from promptkit.cli._common import err, handle_errors
+from promptkit.cli._common import ROUTER_HELP, err, handle_errors
 
 DEFAULT_QUESTION = "When will Halley's Comet next appear?"
 CORPUS = "quickstart/solar_system.jsonl"
@@ -24,6 +25,7 @@ def quickstart(
     k: Annotated[int, typer.Option("--k", help="passages to retrieve")] = 3,
     cot: Annotated[bool, typer.Option("--cot", help="reason before answering")] = False,
     show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered structured prompt")] = False,
+    router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
 ) -> None:
     """Answer a question from the bundled corpus with the embedded model (no server, no key, no network)."""
     from rich.markup import escape
@@ -42,7 +44,7 @@ def quickstart(
     )
     retriever = Retriever(store, collection="solar_system", k=k)
     err.print(f"[dim]question:[/] {escape(question)}", highlight=False)
-    answer_question(question, retriever, k=k, hops=1, model=model, cot=cot, show_prompt=show_prompt)
+    answer_question(question, retriever, k=k, hops=1, model=model, cot=cot, show_prompt=show_prompt, router=router)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from promptkit.cli._common import err, handle_errors, out
+from promptkit.cli._common import ROUTER_HELP, err, handle_errors, out
 from promptkit.retrieval.modes import DEFAULT_FUSION
 
 DEFAULT_STORE = ".promptkit/index"
@@ -179,6 +179,7 @@ def rag(
     compiled: Annotated[
         Path | None, typer.Option("--program", help="a compiled RAG program.json (promptkit compile) to answer with")
     ] = None,
+    router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
 ) -> None:
     """Answer QUESTION from COLLECTION: the answer, then the passages with scores and sources."""
     from promptkit.retrieval import Retriever
@@ -188,12 +189,12 @@ def rag(
     retriever = Retriever(store, query_embedder, collection=collection, k=k,
                           mode=check_mode(mode) if mode else None, fusion=check_fusion(fusion))
     answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt,
-                    compiled=compiled)
+                    compiled=compiled, router=router)
 
 
 def answer_question(
     question: str, retriever: Any, *, k: int, hops: int, model: str | None, cot: bool, show_prompt: bool,
-    compiled: Path | None = None,
+    compiled: Path | None = None, router: Path | None = None,
 ) -> None:
     """Run RAG (or MultiHopRAG) through the TemplateAdapter and print what a user wants to see."""
     import dspy
@@ -217,7 +218,7 @@ def answer_question(
         from promptkit.programs.resolve import compiled_program_path
 
         program = load(compiled_program_path(compiled) or compiled, program=program)
-    lm = make_lm(model)
+    lm = make_lm(model, router=router)
     adapter = TemplateAdapter()
     with dspy.context(lm=lm, adapter=adapter):
         prediction = program(question=question)
