@@ -92,7 +92,7 @@ def compile_to_dir(
     from promptkit.evaluation.compare import compare
     from promptkit.evaluation.rows import resolve_metrics
     from promptkit.evaluation.runner import evaluate
-    from promptkit.optimize import _examples, compile, save_program
+    from promptkit.optimize import compile, load_examples, save_program
     from promptkit.optimizers import preflight
     from promptkit.programs.resolve import PROGRAM_FILE, canonical_ref, resolve_program
 
@@ -106,9 +106,9 @@ def compile_to_dir(
         [metrics] if isinstance(metrics, str) or callable(metrics) else list(metrics))
     if not metric_list:
         raise InputError("compile needs a metric", hint="pass --metric exact_match (or another metric name)")
-    train = _examples(trainset)
+    train = load_examples(trainset)
     if valset is not None:
-        val = _examples(valset)
+        val = load_examples(valset)
     else:
         train, val = split_train_val(train, val_split, seed)
     if not train or not val:

@@ -83,8 +83,8 @@ def compile(
 
         program_ref, program = canonical_ref(program), resolve_program(program)
     spec = optimizers.preflight(optimizer, options, reflection_lm)
-    train = _examples(trainset)
-    val = _examples(valset) if valset is not None else None
+    train = load_examples(trainset)
+    val = load_examples(valset) if valset is not None else None
     if not train:
         raise InputError("trainset is empty", hint="give the optimizer at least a few labeled examples")
     if seed is not None:
@@ -111,7 +111,8 @@ def compile(
     return compiled
 
 
-def _examples(data: Sequence[Any] | str | Path) -> list[Any]:
+def load_examples(data: Sequence[Any] | str | Path) -> list[Any]:
+    """Examples given as a list, or a dataset path loaded with ``promptkit.datasets.load``."""
     if isinstance(data, str | Path):
         from promptkit import datasets
 
