@@ -148,6 +148,11 @@ def test_bad_corpora_and_dimension_mismatch_fail_before_encoding(tmp_path: Path,
     with pytest.raises(DimensionMismatchError, match=r"holds 16-d vectors \(embedder unknown\), but .* makes 384-d"):
         build_index(BIO, "small", store=store, embedder=embedder)
     assert embedder.encoded_count == before
+    # A user's own id, not one Qdrant takes: named, with the fix, before anything is embedded (was a ValueError).
+    with pytest.raises(DataError, match=r"(?s)passage id 'Meet Corliss Archer' .* source_id"):
+        build_index([Passage("A radio programme.", id="Meet Corliss Archer")], "ids", store=store, embedder=embedder)
+    assert embedder.encoded_count == before
+    build_index([Passage("A radio programme.", id="17")], "ids", store=store, embedder=embedder)  # integers go
 
 
 def test_chunking_splits_long_documents(embedder: Embedder) -> None:

@@ -10,6 +10,7 @@ the collection, so a later build adds passages exactly as the first one did.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -95,6 +96,7 @@ def build_index(
         )
     pieces = chunk_passages(kept, chunk_size, chunk_overlap, unit=chunk_unit) if chunk_size else kept
     unique = list({p.id: p for p in pieces}.values())
+    _check_point_ids(unique)
 
     opened = open_store(store)
     try:
@@ -176,6 +178,21 @@ def _plan(
         raise DataError(f"collection {collection!r} holds only BM25 vectors: it embeds nothing",
                         hint="leave out the embedder, or build a dense or hybrid collection under another name")
     return _Plan(info.dim > 0, info.sparse, recorded, Bm25Params.from_metadata(info.metadata) or Bm25Params())
+
+
+def _check_point_ids(passages: list[Passage]) -> None:
+    """Qdrant takes a UUID or an unsigned integer as a point id; say so before anything is embedded."""
+    for passage in passages:
+        if passage.id.isdigit():
+            continue
+        try:
+            uuid.UUID(passage.id)
+        except ValueError:
+            raise DataError(
+                f"passage id {passage.id!r} ({passage.title or passage.text[:40]!r}) is not a UUID or an "
+                "unsigned integer, which Qdrant needs as a point id",
+                hint="leave the id empty (promptkit derives one from the text) and put your own id in source_id",
+            ) from None
 
 
 def _check_embedder(store: VectorStore, collection: str, embedder: Embedder) -> None:
