@@ -152,7 +152,9 @@ def test_bad_corpora_and_dimension_mismatch_fail_before_encoding(tmp_path: Path,
     with pytest.raises(DataError, match=r"(?s)passage id 'Meet Corliss Archer' .* source_id"):
         build_index([Passage("A radio programme.", id="Meet Corliss Archer")], "ids", store=store, embedder=embedder)
     assert embedder.encoded_count == before
-    build_index([Passage("A radio programme.", id="17")], "ids", store=store, embedder=embedder)  # integers go
+    own = str(uuid.uuid4())
+    build_index([Passage("A radio programme.", id=own)], "ids", store=store, embedder=embedder)  # a UUID goes
+    assert store.count("ids") == 1
 
 
 def test_chunking_splits_long_documents(embedder: Embedder) -> None:

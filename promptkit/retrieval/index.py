@@ -181,16 +181,15 @@ def _plan(
 
 
 def _check_point_ids(passages: list[Passage]) -> None:
-    """Qdrant takes a UUID or an unsigned integer as a point id; say so before anything is embedded."""
+    """Point ids are UUIDs (Qdrant's other kind, integers, cannot travel as promptkit's string ids): say so
+    before anything is embedded."""
     for passage in passages:
-        if passage.id.isdigit():
-            continue
         try:
             uuid.UUID(passage.id)
         except ValueError:
             raise DataError(
-                f"passage id {passage.id!r} ({passage.title or passage.text[:40]!r}) is not a UUID or an "
-                "unsigned integer, which Qdrant needs as a point id",
+                f"passage id {passage.id!r} ({passage.title or passage.text[:40]!r}) is not a UUID, "
+                "which a Qdrant point id must be",
                 hint="leave the id empty (promptkit derives one from the text) and put your own id in source_id",
             ) from None
 
