@@ -35,6 +35,7 @@ _EXPORTS = {
     "load": "promptkit.optimize",
     "save_program": "promptkit.optimize",
     "resolve_program": "promptkit.programs.resolve",
+    "render_program": "promptkit.programs.render",
     "compile_to_dir": "promptkit.compile_run",
     "Retriever": "promptkit.retrieval",
     "RAG": "promptkit.programs",
@@ -87,6 +88,7 @@ __all__ = [
     "metrics",
     "prompts",
     "render",
+    "render_program",
     "resolve_program",
     "save_program",
     "streamify",
@@ -104,6 +106,7 @@ if TYPE_CHECKING:
     from promptkit.lm import FakeLM, RouterLM
     from promptkit.optimize import compile, load, save_program
     from promptkit.programs import RAG, MultiHopRAG
+    from promptkit.programs.render import render_program
     from promptkit.programs.resolve import resolve_program
     from promptkit.prompts import StructuredPrompt, Template, TemplateEnv, render
     from promptkit.retrieval import Retriever

@@ -108,13 +108,14 @@ class Chain:
 
     def needs(self, step: str) -> list[str]:
         """The steps ``step`` waits for."""
-        return list(self._plan(step).needs)
+        return list(self.plan(step).needs)
 
     def bindings(self, step: str) -> dict[str, str]:
         """Template input -> reference text, for ``step``."""
-        return {variable: ref.text for variable, ref in self._plan(step).bindings.items()}
+        return {variable: ref.text for variable, ref in self.plan(step).bindings.items()}
 
-    def _plan(self, step: str) -> StepPlan:
+    def plan(self, step: str) -> StepPlan:
+        """The checked step: its template, output spec and where each template input comes from."""
         for plan in self._plans:
             if plan.name == step:
                 return plan

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from promptkit.cli._common import handle_errors, load_vars_file, out, parse_assignments
 from promptkit.errors import InputError
@@ -30,7 +31,14 @@ def _env_for(template: str, template_dirs: list[Path]) -> tuple[Any, str]:
 
 @handle_errors
 def render(
-    template: Annotated[str, typer.Argument(help="bundled template name (e.g. structured.j2) or a file path")],
+    template: Annotated[
+        str | None, typer.Argument(help="bundled template name (e.g. structured.j2) or a file path")
+    ] = None,
+    program: Annotated[
+        str | None,
+        typer.Option("--program", help="render a program's predictors instead: module:attr, path.py:attr, "
+                                       "technique:ID, chain .yaml or compiled program.json"),
+    ] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help="KEY=VALUE (VALUE=@file reads a file)")] = None,
     vars_file: Annotated[Path | None, typer.Option("--vars", help="YAML or JSON file of variables")] = None,
     fmt: Annotated[str, typer.Option("--format", help="messages | text | json")] = "messages",
@@ -38,9 +46,17 @@ def render(
         list[Path] | None, typer.Option("--template-dir", help="extra template directory (repeatable)")
     ] = None,
 ) -> None:
-    """Render a template with its declared inputs and print the messages."""
+    """Render a template (or, with --program, every predictor of a program) and print the messages. No LM is called."""
     if fmt not in {"messages", "text", "json"}:
         raise InputError(f"--format {fmt!r} is not one of messages, text, json", hint="use --format text")
+    if (template is None) == (program is None):
+        raise InputError("give either a TEMPLATE or --program PROGRAM, not both or neither",
+                         hint="promptkit render structured.j2, or promptkit render --program technique:cot_zeroshot")
+    if program is not None:
+        given = load_vars_file(vars_file) if vars_file else {}
+        _render_program(program, {**given, **parse_assignments(var or [], flag="--var")}, fmt)
+        return
+    assert template is not None  # checked above: exactly one of the two
     env, name = _env_for(template, template_dir or [])
     tpl = env.get(name)
     values: dict[str, Any] = load_vars_file(vars_file) if vars_file else {}
@@ -56,6 +72,29 @@ def render(
     else:
         for message in messages:
             out.rule(f"[bold]{message['role']}[/]", align="left")
+            out.print(message["content"], markup=False, highlight=False)
+
+
+def _render_program(ref: str, values: dict[str, Any], fmt: str) -> None:
+    from promptkit.programs.render import render_program
+    from promptkit.programs.resolve import resolve_program
+    from promptkit.prompts.rendering import messages_to_text
+
+    rendered = render_program(resolve_program(ref), **values)
+    if fmt == "json":
+        out.print_json(json.dumps([r.to_dict() for r in rendered], ensure_ascii=False))
+        return
+    for r in rendered:
+        about = f"inputs: {', '.join(r.inputs)} -> outputs: {', '.join(r.outputs)}"
+        if r.placeholders:
+            about += f"; placeholders: {', '.join(r.placeholders)}"
+        if fmt == "text":
+            out.print(f"### {r.name} ({about})\n", markup=False, highlight=False)
+            out.print(messages_to_text(r.messages) + "\n", markup=False, highlight=False)
+            continue
+        out.rule(f"[bold]predictor {escape(r.name)}[/] ({escape(about)})", align="left")
+        for message in r.messages:
+            out.rule(f"[bold]{message['role']}[/]", align="left", characters="-")
             out.print(message["content"], markup=False, highlight=False)
 
 

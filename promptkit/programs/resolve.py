@@ -112,6 +112,7 @@ def _chain_program(ref: str) -> Any:
         output = chain.run(**inputs).output
         return dspy.Prediction(**output) if isinstance(output, dict) else dspy.Prediction(answer=output)
 
+    run_chain.chain = chain  # type: ignore[attr-defined]  # render_program reads the steps from here
     return run_chain
 
 
