@@ -41,3 +41,15 @@ def llamacpp_server() -> Iterator[LlamaCppServer]:
 
     with LlamaCppServer() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def adapter_context_restored() -> Iterator[None]:
+    """Tests that call ``TemplateAdapter._choose_mode`` directly set the reply mode and budgets in the
+    context, as a call does; put them back so no later test formats with them."""
+    from promptkit.adapter.mode import CURRENT_BUDGETS, CURRENT_MODE
+
+    mode, budgets = CURRENT_MODE.set(CURRENT_MODE.get()), CURRENT_BUDGETS.set(CURRENT_BUDGETS.get())
+    yield
+    CURRENT_MODE.reset(mode)
+    CURRENT_BUDGETS.reset(budgets)
