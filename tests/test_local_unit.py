@@ -27,7 +27,8 @@ from promptkit.lm.grammar import (
     schema_from_response_format,
 )
 from promptkit.lm.local import local_lm
-from promptkit.lm.local_engine import AsyncLlamaCppEngine, LlamaCppEngine
+from promptkit.lm.local_async import AsyncLlamaCppEngine
+from promptkit.lm.local_engine import LlamaCppEngine
 from promptkit.lm.local_models import ModelKey, ModelPool, display_name, model_stem, resolve_model_path
 from promptkit.lm.local_requests import chat_messages, refuse_unsupported
 

@@ -13,19 +13,11 @@ from promptkit.lm import FakeLM
 from promptkit.lm.fake_engine import echo_answer
 from promptkit.optimize import compile
 from promptkit.optimizers import OPTIMIZERS
+from tests.programs import Capital
 
 CAPITALS = {"France": "Paris", "Spain": "Madrid", "Italy": "Rome", "Peru": "Lima", "Japan": "Tokyo",
             "Egypt": "Cairo", "Chile": "Santiago", "Kenya": "Nairobi", "Cuba": "Havana", "Iran": "Tehran"}
 NEW_INSTRUCTION = "Name the capital city of the country, one word."
-
-
-class Capital(dspy.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.answer = dspy.Predict("question -> answer")
-
-    def forward(self, question: str) -> dspy.Prediction:
-        return self.answer(question=question)
 
 
 def reply(call: Any) -> Any:

@@ -17,18 +17,10 @@ from promptkit.cli import app
 from promptkit.errors import InputError
 from promptkit.optimize import save_program
 from promptkit.programs.resolve import resolve_program
+from tests.programs import Capital
 
 REPO = Path(__file__).resolve().parent.parent
 CHAIN = REPO / "pipelines" / "telecom_feedback.yaml"
-
-
-class Capital(dspy.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.answer = dspy.Predict("question -> answer")
-
-    def forward(self, question: str) -> dspy.Prediction:
-        return self.answer(question=question)
 
 
 def sent_by_adapter(predictor: Any, **inputs: Any) -> list[dict[str, Any]]:

@@ -13,17 +13,9 @@ from typer.testing import CliRunner
 from promptkit.cli import app
 from promptkit.lm import FakeLM
 from promptkit.optimize import compile
+from tests.programs import Capital
 
 CAPITALS = {"France": "Paris", "Spain": "Madrid", "Italy": "Rome", "Peru": "Lima"}
-
-
-class Capital(dspy.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.answer = dspy.Predict("question -> answer")
-
-    def forward(self, question: str) -> dspy.Prediction:
-        return self.answer(question=question)
 
 
 def reply(call: Any) -> dict[str, str]:

@@ -18,7 +18,7 @@ from promptkit.adapter import TemplateAdapter
 from promptkit.cli import app
 from promptkit.lm.fake import FakeLM
 from promptkit.lm.fake_engine import stream_pieces
-from promptkit.lm.local_engine import AsyncLlamaCppEngine
+from promptkit.lm.local_async import AsyncLlamaCppEngine
 from promptkit.streaming import StreamListener, streamify
 from tests.servers.fixtures import refused_url_fixture  # noqa: F401
 

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 import promptkit
 from promptkit.adapter import TemplateAdapter
 from promptkit.cli import app
-from promptkit.lm.local_engine import AsyncLlamaCppEngine
+from promptkit.lm.local_async import AsyncLlamaCppEngine
 from promptkit.streaming import StreamListener, streamify
 
 pytestmark = [pytest.mark.local, pytest.mark.usefixtures("memory_only_cache")]

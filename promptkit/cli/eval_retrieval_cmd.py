@@ -28,6 +28,7 @@ from promptkit.cli.retrieval_cmd import (
     EmbedderBackendOption,
     FusionOption,
     ModeOption,
+    QueryEmbedderOption,
     StoreOption,
     make_embedder,
 )
@@ -44,9 +45,7 @@ def retrieval_command(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="folder for retrieval.json (default runs/retrieval-<time>)")
     ] = None,
-    embedder: Annotated[
-        str | None, typer.Option("--embedder", help="query embedder (default: the one the index was built with)")
-    ] = None,
+    embedder: QueryEmbedderOption = None,
     mode: ModeOption = None,
     fusion: FusionOption = DEFAULT_FUSION,
     embedder_backend: EmbedderBackendOption = None,

@@ -21,6 +21,9 @@ ModeOption = Annotated[
                  "default: the best the collection holds"),
 ]
 FusionOption = Annotated[str, typer.Option("--fusion", help="how hybrid mode fuses: rrf (rank) or dbsf (score)")]
+QueryEmbedderOption = Annotated[
+    str | None, typer.Option("--embedder", help="query embedder (default: the one the index was built with)")
+]
 EmbedderBackendOption = Annotated[
     str | None, typer.Option("--embedder-backend", help="how a sentence-transformers embedder runs: torch, onnx or "
                              "onnx-int8 (exported on first use; default $PROMPTKIT_EMBEDDER_BACKEND, else torch)"),
@@ -169,9 +172,7 @@ def rag(
     show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered messages")] = False,
     mode: ModeOption = None,
     fusion: FusionOption = DEFAULT_FUSION,
-    embedder: Annotated[
-        str | None, typer.Option("--embedder", help="query embedder (default: the one the index was built with)")
-    ] = None,
+    embedder: QueryEmbedderOption = None,
     embedder_backend: EmbedderBackendOption = None,
     embedder_api_base: Annotated[
         str | None, typer.Option("--embedder-api-base", help="the embedding server of a served embedder")

@@ -223,3 +223,15 @@ def grammar_parses(vocab: Any, grammar: str) -> bool:
         while len(_parsed) > _GRAMMAR_CACHE_SIZE:
             _parsed.popitem(last=False)
     return accepted
+
+
+def llama_grammar(llama: Any, text: str) -> Any:
+    """``text`` as a ``llama_cpp.LlamaGrammar`` for ``llama``'s vocabulary, checked first: a grammar llama.cpp
+    refuses would crash the process, so it becomes any JSON object, with a warning."""
+    import llama_cpp
+
+    if not grammar_parses(llama._model.vocab, text):
+        logger.warning("promptkit: llama.cpp refused the grammar made from the output schema; "
+                       "constraining to any JSON object instead")
+        text = any_json_object_grammar()
+    return llama_cpp.LlamaGrammar.from_string(text, verbose=False)

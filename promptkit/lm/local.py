@@ -22,7 +22,8 @@ from promptkit.config import Settings
 from promptkit.errors import ConfigError
 from promptkit.lm.factory import PromptkitLM
 from promptkit.lm.grammar import canonical_response_format
-from promptkit.lm.local_engine import AsyncLlamaCppEngine, EngineOptions, LlamaCppEngine
+from promptkit.lm.local_async import AsyncLlamaCppEngine
+from promptkit.lm.local_engine import EngineOptions, LlamaCppEngine
 from promptkit.lm.local_models import (
     LoadEvent,
     LoadListener,

@@ -15,12 +15,11 @@ DSPy gives an engine its cache, retries, usage tracking and history; the engine 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from os import PathLike
@@ -40,7 +39,7 @@ from dspy.lm15 import (
 )
 
 from promptkit.errors import ConfigError
-from promptkit.lm.grammar import any_json_object_grammar, gbnf_for_response_format, grammar_parses
+from promptkit.lm.grammar import gbnf_for_response_format, llama_grammar
 from promptkit.lm.local_loops import LoopGuard
 from promptkit.lm.local_models import (
     LoadedModel,
@@ -309,16 +308,8 @@ class LlamaCppEngine:
 
     @staticmethod
     def _compiled(model: LoadedModel, options: dict[str, Any]) -> dict[str, Any]:
-        """``options`` with the grammar text as a llama.cpp grammar, checked first (a bad one would crash)."""
         text = options.get("grammar")
-        if text is None:
-            return options
-        if not grammar_parses(model.llama._model.vocab, text):
-            logger.warning("promptkit: llama.cpp refused the grammar made from the output schema; "
-                           "constraining to any JSON object instead")
-            text = any_json_object_grammar()
-        llama_cpp = import_llama_cpp()
-        return {**options, "grammar": llama_cpp.LlamaGrammar.from_string(text, verbose=False)}
+        return options if text is None else {**options, "grammar": llama_grammar(model.llama, text)}
 
     def _sampling_seed(self, request: Request, temperature: float) -> int:
         """The sampler seed for this call.
@@ -356,53 +347,6 @@ class LlamaCppEngine:
         )
 
 
-class AsyncLlamaCppEngine:
-    """The async counterpart DSPy needs for ``acall`` / ``aforward``: runs the sync engine in a worker thread.
-
-    llama.cpp generation is blocking C code; a thread keeps the event loop free while the shared
-    model's lease still serializes calls.
-    """
-
-    supports_response_schema = LlamaCppEngine.supports_response_schema
-    supports_function_calling = False
-    supports_reasoning = False
-    supported_params = LlamaCppEngine.supported_params
-
-    def __init__(self, engine: LlamaCppEngine) -> None:
-        self.engine = engine
-
-    async def complete(self, request: Request) -> Response:
-        return await asyncio.to_thread(self.engine.complete, request)
-
-    async def stream(self, request: Request) -> AsyncIterator[Any]:
-        """The sync stream, each step in a worker thread; closing it stops generation and frees the context."""
-        loop = asyncio.get_running_loop()
-        events = self.engine.stream(request)
-        step: asyncio.Future[Any] | None = None
-        try:
-            while True:
-                step = loop.run_in_executor(None, next, events, None)
-                # Shielded: a cancelled consumer must not abandon a step still running in its thread.
-                event = await asyncio.shield(step)
-                if event is None:
-                    break
-                yield event
-        finally:
-            if step is not None and not step.done():
-                await asyncio.wait([step])  # a generator cannot be closed while it runs
-            await loop.run_in_executor(None, events.close)
-
-    def close(self) -> None:
-        self.engine.close()
-
-    def dump_state(self) -> dict[str, Any]:
-        return self.engine.dump_state()
-
-    @classmethod
-    def load_state(cls, state: dict[str, Any]) -> AsyncLlamaCppEngine:
-        return cls(LlamaCppEngine.load_state(state))
-
-
 def _detokenize(model: LoadedModel, ids: Sequence[int]) -> str:
     return model.llama.detokenize(list(ids)).decode("utf-8", errors="replace")
 
@@ -432,3 +376,12 @@ def _hint_if_unconstrained(messages: list[dict[str, str]], options: dict[str, An
             "does not keep its text format; use promptkit.configure(lm=...) or "
             "dspy.configure(adapter=promptkit.TemplateAdapter()) so the output is grammar-constrained"
         )
+
+
+def __getattr__(name: str) -> Any:
+    # Programs saved before the async engine moved to local_async name it here.
+    if name == "AsyncLlamaCppEngine":
+        from promptkit.lm.local_async import AsyncLlamaCppEngine
+
+        return AsyncLlamaCppEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
