@@ -54,7 +54,8 @@ def points(n: int, seed: int = 0, start: int = 0) -> list[StorePoint]:
     return [
         StorePoint(str(uuid.UUID(int=start + i + 1)), vectors[i],
                    {"text": f"passage {start + i}", "title": "", "source_id": f"doc{(start + i) % 3}",
-                    "metadata": {"lang": "en" if (start + i) % 2 else "fr", "rank": (start + i) % 5}})
+                    "metadata": {"lang": "en" if (start + i) % 2 else "fr", "rank": (start + i) % 5,
+                                "odd": bool((start + i) % 2)}})
         for i in range(n)
     ]
 
@@ -93,6 +94,12 @@ def test_metadata_filters(store: VectorStore) -> None:
     both = store.query("docs", query, 30, {"lang": "en", "source_id": "doc1"})
     assert both and all(h.payload["source_id"] == "doc1" and h.payload["metadata"]["lang"] == "en" for h in both)
     assert store.query("docs", query, 5, {"lang": "de"}) == []
+    # Booleans: qdrant-edge-py reads a bool as an integer, so the edge engine matches a stored text form.
+    odd = store.query("docs", query, 30, {"odd": True})
+    assert len(odd) == 15 and all(h.payload["metadata"] == {**h.payload["metadata"], "odd": True} for h in odd)
+    assert all(set(h.payload) == set(data[0].payload) for h in odd)  # no engine-private keys shown
+    assert len(store.query("docs", query, 30, {"odd": False, "lang": "fr"})) == 15
+    assert store.count_matching("docs", {"odd": True}) == 15
     with pytest.raises(InputError, match="cannot match a float"):
         store.query("docs", query, 5, {"score": 0.5})
 

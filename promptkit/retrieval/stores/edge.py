@@ -48,15 +48,41 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+# qdrant-edge-py reads a Python bool given to MatchValue as the integer 1 or 0, which never equals a
+# stored JSON true/false: a boolean filter matched nothing. So each boolean metadata value is also
+# stored as the text "true"/"false" under this key, filters on a boolean match that text, and the
+# key is taken out of every payload read back.
+_BOOL_TEXT = "_promptkit_bool"
+
+
+def _with_bool_text(payload: dict[str, Any]) -> dict[str, Any]:
+    metadata = payload.get("metadata")
+    if not isinstance(metadata, dict):
+        return payload
+    texts = {key: str(value).lower() for key, value in metadata.items() if isinstance(value, bool)}
+    return {**payload, _BOOL_TEXT: texts} if texts else payload
+
+
+def _without_bool_text(payload: dict[str, Any] | None) -> dict[str, Any]:
+    shown = dict(payload or {})
+    shown.pop(_BOOL_TEXT, None)
+    return shown
+
+
 def _edge_filter(conditions: list[tuple[str, FilterValue]]) -> Any:
     from qdrant_edge import FieldCondition, Filter, MatchAny, MatchValue
 
     if not conditions:
         return None
-    must: list[Any] = [
-        FieldCondition(key=key, match=MatchAny(value) if isinstance(value, list) else MatchValue(value))
-        for key, value in conditions
-    ]
+    must: list[Any] = []
+    for key, value in conditions:
+        if isinstance(value, bool):
+            text_key = f"{_BOOL_TEXT}.{key.removeprefix('metadata.')}"
+            must.append(FieldCondition(key=text_key, match=MatchValue(str(value).lower())))
+        else:
+            must.append(
+                FieldCondition(key=key, match=MatchAny(value) if isinstance(value, list) else MatchValue(value))
+            )
     return Filter(must=must)
 
 
@@ -66,13 +92,17 @@ class EdgeStore(VectorStore):
     def __init__(self, path: str | Path) -> None:
         root = Path(path).expanduser().resolve()
         if root.exists() and not root.is_dir():
-            raise DataError("the index location is a file, not a folder", path=str(root),
-                            hint="pass a folder path for --store (it is created if missing)")
+            raise DataError(
+                "the index location is a file, not a folder",
+                path=str(root),
+                hint="pass a folder path for --store (it is created if missing)",
+            )
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DataError(f"cannot create the index folder: {exc.strerror}", path=str(root),
-                            hint="choose a writable folder") from None
+            raise DataError(
+                f"cannot create the index folder: {exc.strerror}", path=str(root), hint="choose a writable folder"
+            ) from None
         super().__init__(str(root))
         self.root = root
         self._shards: dict[str, Any] = {}
@@ -92,8 +122,10 @@ class EdgeStore(VectorStore):
         folder = self._dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         # "sparse" is absent from descriptions written before sparse vectors: those are dense-only.
-        _write_json_atomic(folder / META_FILE, {"format": _FORMAT, "dim": dim, "distance": "cosine",
-                                                "sparse": sparse, "metadata": metadata})
+        _write_json_atomic(
+            folder / META_FILE,
+            {"format": _FORMAT, "dim": dim, "distance": "cosine", "sparse": sparse, "metadata": metadata},
+        )
 
     def _layout(self, name: str) -> tuple[int, bool, dict[str, Any]]:
         meta = self._meta.get(name)
@@ -103,8 +135,11 @@ class EdgeStore(VectorStore):
                 meta = json.loads(file.read_text(encoding="utf-8"))
                 int(meta["dim"])
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise DataError(f"unreadable collection description: {exc}", path=str(file),
-                                hint=f"drop and rebuild the collection {name!r}") from None
+                raise DataError(
+                    f"unreadable collection description: {exc}",
+                    path=str(file),
+                    hint=f"drop and rebuild the collection {name!r}",
+                ) from None
             self._meta[name] = meta
         return int(meta["dim"]), bool(meta.get("sparse")), dict(meta.get("metadata") or {})
 
@@ -142,8 +177,9 @@ class EdgeStore(VectorStore):
                     hint="close the other promptkit process, or use a Qdrant server (--store http://...) "
                     "for an index shared by several processes",
                 ) from None
-            raise DataError(f"cannot open the index: {exc}", path=str(folder),
-                            hint=f"drop and rebuild the collection {name!r}") from None
+            raise DataError(
+                f"cannot open the index: {exc}", path=str(folder), hint=f"drop and rebuild the collection {name!r}"
+            ) from None
 
     # -- data --------------------------------------------------------------------------------
     def upsert(self, name: str, points: Sequence[StorePoint]) -> None:
@@ -153,7 +189,7 @@ class EdgeStore(VectorStore):
             return
         shard = self._shard(name)
         dim, sparse, _ = self._layout(name)
-        edge_points = [Point(p.id, _vectors(p, dim, sparse), p.payload) for p in points]
+        edge_points = [Point(p.id, _vectors(p, dim, sparse), _with_bool_text(p.payload)) for p in points]
         # One operation per call: the WAL makes the whole batch durable or none of it.
         shard.update(UpdateOperation.upsert_points(edge_points))
 
@@ -175,7 +211,7 @@ class EdgeStore(VectorStore):
             prefetches = [Prefetch(limit=request.prefetch, query=branch, filter=edge_filter) for branch in branches]
             fusion: Any = Fusion.Rrf(k=RRF_K) if request.fusion == "rrf" else Fusion.Dbsf()
             query = QueryRequest(limit=request.k, prefetches=prefetches, query=fusion, with_payload=True)
-        return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(query)]
+        return [StoreHit(str(p.id), float(p.score), _without_bool_text(p.payload)) for p in shard.query(query)]
 
     def count_matching(self, name: str, filter: Mapping[str, Any]) -> int:
         from qdrant_edge import CountRequest
