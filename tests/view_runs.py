@@ -171,3 +171,70 @@ def make_large_run(out: Path, rows: int = 50_000) -> Path:
                    finished_at="2026-12-04T12:00:00+00:00")
     atomic_write_json(out / SUMMARY_FILE, summary)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the viewer as users start it, and the browser that looks at it
+
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium (which .ci/run installs), or another Chrome on PATH; None when there is none."""
+    import os
+    import shutil
+
+    for candidate in (os.environ.get("PROMPTKIT_CHROMIUM"), *CHROMIUM_PATHS):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium") or shutil.which("google-chrome")
+
+
+class RunningViewer:
+    """``promptkit view DIR --port P`` in a subprocess on 127.0.0.1, stopped on exit; ``url`` once it answers."""
+
+    def __init__(self, *directories: Path, env: dict[str, str] | None = None, startup_timeout: float = 20.0) -> None:
+        self.directories = directories
+        self.env = env or {}
+        self.timeout = startup_timeout
+        self.started_in: float | None = None  # seconds from launch to the first answered request
+
+    def __enter__(self) -> RunningViewer:
+        import os
+        import socket
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        root = Path(__file__).resolve().parents[1]
+        env = {**os.environ, **self.env, "PYTHONPATH": str(root)}
+        begun = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "promptkit", "view", *map(str, self.directories), "--port", str(self.port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while time.perf_counter() - begun < self.timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"promptkit view exited {self.process.returncode}: {self.process.stderr.read()}")
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=1):
+                    self.started_in = time.perf_counter() - begun
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__()
+        raise RuntimeError(f"promptkit view did not answer within {self.timeout} s")
+
+    def __exit__(self, *exc: object) -> None:
+        import subprocess
+
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -26,10 +26,14 @@ function filterRuns() {
   });
 }
 
+// The runs picked for comparison, in the order they were picked: the first is the baseline (A).
+let picked = [];
+
 function updateCompareButton() {
   const button = document.getElementById("compare-selected");
   if (!button) return;
-  const picked = Array.from(document.querySelectorAll("input.pick:checked")).map((box) => box.value);
+  const checked = new Set(Array.from(document.querySelectorAll("input.pick:checked")).map((box) => box.value));
+  picked = picked.filter((key) => checked.has(key)).concat(Array.from(checked).filter((key) => !picked.includes(key)));
   button.disabled = picked.length !== 2;
   button.onclick = () => {
     const query = new URLSearchParams({ a: picked[0], b: picked[1] });
@@ -39,7 +43,7 @@ function updateCompareButton() {
 
 async function refreshRuns(body) {
   // Live runs: the rows are re-rendered by the server every few seconds; selections and the filter are kept.
-  const picked = new Set(Array.from(document.querySelectorAll("input.pick:checked")).map((box) => box.value));
+  const checked = new Set(picked);
   try {
     const response = await fetch(body.dataset.refresh);
     if (!response.ok) return;
@@ -47,7 +51,7 @@ async function refreshRuns(body) {
     if (html === body.dataset.last) return;
     body.dataset.last = html;
     body.innerHTML = html;
-    document.querySelectorAll("input.pick").forEach((box) => { box.checked = picked.has(box.value); });
+    document.querySelectorAll("input.pick").forEach((box) => { box.checked = checked.has(box.value); });
     const table = body.closest("table");
     if (table.dataset.sortColumn) {
       const th = table.tHead.rows[0].cells[Number(table.dataset.sortColumn)];
