@@ -21,17 +21,7 @@ SECRET = "sk-view-0123456789SECRETKEY"  # leaked into one question; the viewer m
 SECRET_ENV = "VIEWTEST_API_KEY"
 FAILING = "Cuba"  # the LM raises on this row in run A: an error row
 
-PROGRAM = '''
-import dspy
-
-class Capital(dspy.Module):
-    def __init__(self):
-        super().__init__()
-        self.answer = dspy.Predict("question -> answer")
-
-    def forward(self, question):
-        return self.answer(question=question)
-'''
+PROGRAM = "tests.programs:Capital"  # dspy.Predict("question -> answer"), shared with other test modules
 
 CHAIN = """\
 name: notes
@@ -92,13 +82,12 @@ def make_runs(root: Path) -> Path:
     from promptkit.lm import FakeLM
 
     root.mkdir(parents=True, exist_ok=True)
-    (root / "prog.py").write_text(PROGRAM)
     rows = [{"question": f"Capital of {c}?" + (f" (key {SECRET})" if i == 1 else ""), "answer": a}
             for i, (c, a) in enumerate(CAPITALS.items())]
     data = root / "capitals.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     runs = root / "runs"
-    program = f"{root / 'prog.py'}:Capital"
+    program = PROGRAM
     common = ["--data", str(data), "--metric", "exact_match", "--no-progress", "--threads", "2"]
     _invoke(FakeLM(fn=reply_a), ["eval", "run", program, *common, "--out", str(runs / "capitals-a")])
     _invoke(FakeLM(fn=reply_b), ["eval", "run", program, *common, "--out", str(runs / "capitals-b")])

@@ -13,12 +13,14 @@ import typer
 
 from promptkit.cli._common import err
 
+LOOPBACK = "127.0.0.1"
+
 
 def view(
     directories: Annotated[
         list[Path] | None, typer.Argument(help="folders holding runs (searched recursively; default ./runs)")
     ] = None,
-    host: Annotated[str, typer.Option("--host", help="address to bind; loopback unless you mean to share")] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="address to bind (loopback unless you mean to share)")] = LOOPBACK,
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="port to listen on")] = 8484,
     open_browser: Annotated[bool, typer.Option("--open", help="open the viewer in a web browser")] = False,
 ) -> None:

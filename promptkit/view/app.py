@@ -1,7 +1,9 @@
 """The viewer's web application: Starlette routes rendering Jinja pages over a :class:`Catalog`.
 
-Read-only: every handler reads run files; nothing is written. Paths come from the browser only as
-catalog keys, which :meth:`Catalog.resolve` confines to the given directories (anything else is 404).
+Read-only: every handler reads run files; nothing is written. Handlers are plain functions, which Starlette
+runs in its thread pool, so a slow first filter over a large run does not stall the other pages. Paths come
+from the browser only as catalog keys, which :meth:`Catalog.resolve` confines to the given directories
+(anything else is 404).
 Every value shown from a run passes through :func:`promptkit.view.rows.redacted`.
 """
 
@@ -45,13 +47,13 @@ def create_app(directories: list[Path]) -> Starlette:
             raise NotFound(key)
         return path, info
 
-    async def runs(request: Request) -> Response:
+    def runs(request: Request) -> Response:
         return page("runs.html", runs=catalog.runs())
 
-    async def runs_fragment(request: Request) -> Response:
+    def runs_fragment(request: Request) -> Response:
         return page("runs_rows.html", runs=catalog.runs())
 
-    async def run(request: Request) -> Response:
+    def run(request: Request) -> Response:
         path, info = find(request.path_params["key"])
         if info.kind == "eval":
             return page("run.html", **_eval_context(catalog, path, info, request))
@@ -65,7 +67,7 @@ def create_app(directories: list[Path]) -> Starlette:
             return page("retrieval.html", info=info, data=redacted(read_json_file(path / "retrieval.json") or {}))
         return page("chain.html", info=info, data=redacted(read_json_file(path) or {}))
 
-    async def row(request: Request) -> Response:
+    def row(request: Request) -> Response:
         path, info = find(request.path_params["key"])
         if info.kind != "eval":
             raise NotFound(info.key)
@@ -76,7 +78,7 @@ def create_app(directories: list[Path]) -> Starlette:
         return page("row.html", info=info, row=redacted(found), versions=present.versions_of(run_file),
                     not_recorded=present.NOT_RECORDED)
 
-    async def compare(request: Request) -> Response:
+    def compare(request: Request) -> Response:
         (path_a, info_a), (path_b, info_b) = _pair(request, find)
         from promptkit.evaluation.compare import compare as paired
 
@@ -89,7 +91,7 @@ def create_app(directories: list[Path]) -> Starlette:
         return page("compare.html", a=info_a, b=info_b, result=redacted(result.to_dict()), flipped=redacted(flipped),
                     others=redacted(index_a.read_many(others)), alpha=0.05, significant=result.significant())
 
-    async def compare_row(request: Request) -> Response:
+    def compare_row(request: Request) -> Response:
         (path_a, info_a), (path_b, info_b) = _pair(request, find)
         rid = request.query_params.get("id", "")
         row_a, row_b = row_index(path_a / RESULTS_FILE).read(rid), row_index(path_b / RESULTS_FILE).read(rid)
@@ -102,13 +104,13 @@ def create_app(directories: list[Path]) -> Starlette:
                                       present.as_text(row_b.get("prediction") or row_b.get("error")))
         return page("compare_row.html", a=info_a, b=info_b, row_a=row_a, row_b=row_b, prompt=prompt, answer=answer)
 
-    async def progress(request: Request) -> Response:
+    def progress(request: Request) -> Response:
         path, info = find(request.path_params["key"])
         if info.kind != "eval":
             raise NotFound(info.key)
         return JSONResponse({"rows": row_index(path / RESULTS_FILE).count, "status": run_status(path)})
 
-    async def file(request: Request) -> Response:
+    def file(request: Request) -> Response:
         path = catalog.resolve(request.path_params["key"])
         media = _SERVED_FILES.get(path.suffix)
         if media is None or not path.is_file():

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptkit.redaction import redact
+from promptkit.redaction import known_secrets, redact
 
 _HEAD = re.compile(rb'^\{"row_id": "([0-9a-f]+)", "index": (\d+)')
 _SEARCH_CHARS = 4000  # of a row's inputs and outputs kept, lowercased, for the text filter
 PAGE_SIZES = (25, 50, 100, 200)
+PASS_THRESHOLD = 0.5  # a row passes at or above it: eval compare's default --threshold
 
 
 @dataclass
@@ -192,9 +193,9 @@ def _matches(facts: RowFacts, query: Query) -> bool:
     value = facts.values.get(query.metric) if query.metric else None
     if query.status == "error" and not facts.error:
         return False
-    if query.status in ("passed", "failed"):
-        if value is None or (value >= 0.5) != (query.status == "passed"):
-            return False
+    passing = query.status == "passed"
+    if query.status in ("passed", "failed") and (value is None or (value >= PASS_THRESHOLD) != passing):
+        return False
     if query.low is not None and (value is None or value < query.low):
         return False
     return not (query.high is not None and (value is None or value > query.high))
@@ -205,12 +206,18 @@ def _sort_key(facts: RowFacts, sort: str) -> tuple[int, float]:
     return (0, float(value)) if isinstance(value, int | float) else (1, 0.0)  # rows without a value last
 
 
-def redacted(value: Any) -> Any:
-    """``value`` (JSON) with every string passed through promptkit's one redactor."""
+def redacted(value: Any, secrets: list[str] | None = None) -> Any:
+    """``value`` (JSON) with every string that holds a known secret passed through promptkit's one redactor.
+
+    The secrets are looked up once per value shown, not once per string: a page holds thousands of strings.
+    """
+    secrets = known_secrets() if secrets is None else secrets
+    if not secrets:
+        return value
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, secrets) if any(secret in value for secret in secrets) else value
     if isinstance(value, dict):
-        return {k: redacted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redacted(v) for v in value]
+        return {k: redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v, secrets) for v in value]
     return value
