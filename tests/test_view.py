@@ -174,3 +174,17 @@ def test_serving_imports_no_dspy(runs: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert shown.stdout.strip() == "False"
+
+
+def test_a_run_given_as_the_directory_itself_and_the_retrieval_page(runs: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from promptkit.view import create_app
+
+    single = TestClient(create_app([runs / "capitals-b"]))
+    listed = single.get("/").text
+    assert 'href="/run/0">capitals-b</a>' in listed
+    page = single.get("/run/0").text
+    assert "<h1>Run capitals-b</h1>" in page and "12 matching rows" in page
+    retrieval = TestClient(create_app([runs])).get("/run/0/retrieval-small").text
+    assert "query q2" in retrieval and '<span class="hit">d4</span>' in retrieval

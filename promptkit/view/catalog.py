@@ -47,6 +47,7 @@ class RunInfo:
     date: str | None = None
     status: str = "done"  # done, running, interrupted
     extra: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # what a person calls it: the path inside its root (the root's own name for the root)
 
 
 class Catalog:
@@ -58,8 +59,10 @@ class Catalog:
     def key_of(self, path: Path) -> str:
         resolved = path.resolve()
         for number, root in enumerate(self.roots):
-            if resolved == root or root in resolved.parents:
-                return f"{number}/{resolved.relative_to(root).as_posix()}".rstrip("/")
+            if resolved == root:
+                return str(number)
+            if root in resolved.parents:
+                return f"{number}/{resolved.relative_to(root).as_posix()}"
         raise NotFound(str(path))
 
     def resolve(self, key: str) -> Path:
@@ -68,7 +71,7 @@ class Catalog:
         if not number.isdigit() or int(number) >= len(self.roots):
             raise NotFound(key)
         root = self.roots[int(number)]
-        if inside.startswith(("/", "\\")) or ":" in inside or any(part == ".." for part in inside.split("/")):
+        if inside.startswith(("/", "\\")) or any(part == ".." for part in inside.split("/")):
             raise NotFound(key)
         path = (root / inside).resolve()
         if path != root and root not in path.parents:
@@ -110,15 +113,18 @@ class Catalog:
             return self._chain(path)
         names = names if names is not None else {p.name for p in path.iterdir()}
         key = self.key_of(path)
+        info = None
         if COMPILE_FILE in names:
-            return _compile_info(key, path)
-        if MATRIX_FILE in names:
-            return _matrix_info(key, path)
-        if RETRIEVAL_FILE in names:
-            return _retrieval_info(key, path)
-        if RESULTS_FILE in names or RUN_FILE in names:
-            return eval_info(key, path)
-        return None
+            info = _compile_info(key, path)
+        elif MATRIX_FILE in names:
+            info = _matrix_info(key, path)
+        elif RETRIEVAL_FILE in names:
+            info = _retrieval_info(key, path)
+        elif RESULTS_FILE in names or RUN_FILE in names:
+            info = eval_info(key, path)
+        if info is not None:
+            info.name = key.partition("/")[2] or path.name
+        return info
 
     def _chain(self, path: Path) -> RunInfo | None:
         try:
@@ -133,9 +139,10 @@ class Catalog:
             return None
         if not isinstance(data, dict) or "steps" not in data or "chain" not in data:
             return None
-        return RunInfo(self.key_of(path), "chain", program=str(data.get("chain")), model=data.get("model"),
+        key = self.key_of(path)
+        return RunInfo(key, "chain", program=str(data.get("chain")), model=data.get("model"),
                        rows=len(data.get("steps") or []), date=_mtime(path),
-                       extra={"tokens": (data.get("tokens") or {}).get("total")})
+                       extra={"tokens": (data.get("tokens") or {}).get("total")}, name=key.partition("/")[2])
 
 
 def read_json_file(path: Path) -> Any:
