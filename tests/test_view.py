@@ -92,6 +92,9 @@ def test_pages_redact_secrets_and_a_live_run_reindexes_appended_rows(runs: Path)
         with RunningViewer(runs, env={SECRET_ENV: SECRET}) as viewer:
             status, page = raw_get(viewer.url, "/run/0/capitals-a?q=spain")
             assert status == 200 and "Capital of Spain? (key ***)" in page and SECRET not in page
+            assert SECRET in (runs / "capitals-a" / "report.html").read_text()  # the runner's report keeps it
+            status, report = raw_get(viewer.url, "/file/0/capitals-a/report.html")
+            assert status == 200 and "Capital of Spain? (key ***)" in report and SECRET not in report
             assert json.loads(raw_get(viewer.url, "/progress/0/growing")[1]) == {"rows": 3, "status": "running"}
             with results.open("a") as handle:
                 handle.write(json.dumps(large_row(3)) + "\n" + json.dumps(large_row(1)) + "\n")  # row 1 retried

@@ -115,7 +115,10 @@ def create_app(directories: list[Path]) -> Starlette:
         media = _SERVED_FILES.get(path.suffix)
         if media is None or not path.is_file():
             raise NotFound(request.path_params["key"])
-        return FileResponse(path, media_type=media)
+        if path.suffix == ".png":
+            return FileResponse(path, media_type=media)
+        # A run's own report shows prompts: it is redacted like every page (the runner wrote it as it found them).
+        return Response(redacted(path.read_text(encoding="utf-8", errors="replace")), media_type=media)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return page("error.html", status_code=404, message="Not found: nothing the viewer may show has that name.")
