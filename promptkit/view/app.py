@@ -9,6 +9,8 @@ Every value shown from a run passes through :func:`promptkit.view.rows.redacted`
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +82,7 @@ def create_app(directories: list[Path]) -> Starlette:
 
     def compare(request: Request) -> Response:
         (path_a, info_a), (path_b, info_b) = _pair(request, find)
-        from promptkit.evaluation.compare import compare as paired
-
-        result = paired(path_a, path_b, request.query_params.get("metric") or None)
+        result = compared(path_a, path_b, request.query_params.get("metric") or None)
         flipped = [("regressed", r) for r in result.regressed] + [("improved", r) for r in result.improved] + \
             [("error changed", r) for r in result.status_changed]
         flipped_ids = {r["row_id"] for _, r in flipped}
@@ -139,6 +139,33 @@ def create_app(directories: list[Path]) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={NotFound: not_found, HTTPException: http_error})
+
+
+_compared: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_COMPARED_KEPT = 8
+_compared_lock = threading.Lock()
+
+
+def compared(path_a: Path, path_b: Path, metric: str | None) -> Any:
+    """``eval compare``'s result for two run directories, kept while neither results file changes
+    (pairing two 50,000-row runs parses both files: seconds, not to be paid again on every visit)."""
+    from promptkit.evaluation.compare import compare
+
+    def state(path: Path) -> tuple[Any, ...]:
+        stat = (path / RESULTS_FILE).stat()
+        return (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    key = (state(path_a), state(path_b), metric)
+    with _compared_lock:
+        if key in _compared:
+            _compared.move_to_end(key)
+            return _compared[key]
+    result = compare(path_a, path_b, metric)
+    with _compared_lock:
+        _compared[key] = result
+        while len(_compared) > _COMPARED_KEPT:
+            _compared.popitem(last=False)
+    return result
 
 
 def _pair(request: Request, find: Any) -> tuple[tuple[Path, RunInfo], tuple[Path, RunInfo]]:
