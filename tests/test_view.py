@@ -47,9 +47,11 @@ def outside(tmp_path_factory: pytest.TempPathFactory, runs: Path) -> Iterator[Pa
     (secret_run / "notes.md").write_text("private notes")
     (runs / "link-out").symlink_to(secret_run, target_is_directory=True)
     (runs / "file-out.png").symlink_to(secret_run / "notes.md")
+    (secret_run / "chain.json").write_text((runs / "notes-chain.json").read_text())
+    (runs / "chain-out.json").symlink_to(secret_run / "chain.json")
     yield secret_run
-    (runs / "link-out").unlink()
-    (runs / "file-out.png").unlink()
+    for link in ("link-out", "file-out.png", "chain-out.json"):
+        (runs / link).unlink()
 
 
 @pytest.mark.server
@@ -70,6 +72,7 @@ def test_paths_outside_the_directory_are_404(runs: Path, outside: Path) -> None:
             "/run/0/link-out",  # a symlink pointing out
             "/row/0/link-out?id=0000000000000000",
             "/file/0/file-out.png",
+            "/run/0/chain-out.json",
             "/compare?a=0/capitals-a&b=0/link-out",
             "/file/0/capitals-a/results.jsonl",  # inside, but not a file the viewer serves
             "/run/0/nothing-here",
@@ -79,7 +82,8 @@ def test_paths_outside_the_directory_are_404(runs: Path, outside: Path) -> None:
             assert status == 404, path
             assert "private" not in body
         runs_page = raw_get(viewer.url, "/")[1]
-        assert "link-out" not in runs_page  # discovery does not follow symlinks either
+        assert "link-out" not in runs_page and "chain-out" not in runs_page  # nor does discovery
+        assert "notes-chain.json" in runs_page
 
 
 @pytest.mark.server

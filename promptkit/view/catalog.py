@@ -101,7 +101,7 @@ class Catalog:
                     continue
             subdirs.sort()
             for name in sorted(names):
-                if name.endswith(".json") and name not in (SUMMARY_FILE, RUN_FILE):
+                if name.endswith(".json") and name not in (SUMMARY_FILE, RUN_FILE) and not (here / name).is_symlink():
                     chain = self._chain(here / name)
                     if chain is not None:
                         found.append(chain)
