@@ -194,6 +194,7 @@ class RunningViewer:
         import subprocess
         import sys
         import time
+        import urllib.error
         import urllib.request
 
         with socket.socket() as probe:
@@ -213,6 +214,9 @@ class RunningViewer:
                 with urllib.request.urlopen(self.url + "/", timeout=1):
                     self.started_in = time.perf_counter() - begun
                     return self
+            except urllib.error.HTTPError as exc:  # it answers, wrongly: no use waiting
+                self.__exit__()
+                raise RuntimeError(f"promptkit view answered / with {exc.code}") from None
             except OSError:
                 time.sleep(0.05)
         self.__exit__()
