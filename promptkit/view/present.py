@@ -41,6 +41,13 @@ def heat(value: Any) -> str:
     return f"background: hsl({hue:.0f}, 70%, 78%)"
 
 
+def when(value: Any) -> str:
+    """An ISO timestamp to the minute ("2026-12-04 17:01"), which still sorts as text."""
+    if not isinstance(value, str) or len(value) < 16 or value[10] != "T":
+        return value or "–"
+    return f"{value[:10]} {value[11:16]}"
+
+
 def as_text(value: Any) -> str:
     """A value as a person reads it: strings as they are, anything else as indented JSON."""
     if value is None:
@@ -107,4 +114,4 @@ def versions_of(run: dict[str, Any] | None) -> str:
 
 
 FILTERS = {"num": num, "interval": interval, "heat": heat, "as_text": as_text, "short": short,
-           "sections": sections}
+           "sections": sections, "when": when}
