@@ -58,6 +58,7 @@ COMMAND_MODULES = (
     "promptkit.cli.chain_cmd",
     "promptkit.cli.compile_cmd",
     "promptkit.cli.run_cmd",
+    "promptkit.cli.view_cmd",
 )
 
 
