@@ -7,17 +7,20 @@ added to the user's signature, so any signature with the right shape works.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dspy
 
 from promptkit.errors import InputError
 from promptkit.techniques.base import (
+    Retriever,
     SignatureLike,
     TechniqueModule,
     bullet_list,
+    check_retriever,
     extend,
+    passage_texts,
     positive,
     render_instructions,
     require_str_output,
@@ -101,17 +104,6 @@ class LeastToMost(TechniqueModule):
         return dspy.Prediction(subquestions=subquestions, subanswers=[a for _, a in pairs], **final.toDict())
 
 
-Retriever = Callable[[str], Any]
-
-
-def passage_texts(found: Any) -> list[str]:
-    """A retriever's result as a list of strings: a str, a list of str, or an object with ``.passages``."""
-    found = getattr(found, "passages", found)
-    if isinstance(found, str):
-        return [found]
-    return [str(getattr(p, "long_text", p)) for p in found]
-
-
 class StepBack(TechniqueModule):
     """Call 1: a more generic step-back question and its answer. Call 2: the original outputs, grounded
     in them. With ``retriever`` (``query -> passages``), passages for both questions go to call 2."""
@@ -123,10 +115,7 @@ class StepBack(TechniqueModule):
     ) -> None:
         super().__init__(signature)
         sig, tid = self.signature, self.technique_id
-        if retriever is not None and not callable(retriever):
-            raise InputError("step_back: retriever must be callable (query -> passages)",
-                             hint="pass a function or a promptkit / DSPy retriever")
-        self.retriever, self.k = retriever, positive("k", k, tid)
+        self.retriever, self.k = check_retriever(retriever, tid), positive("k", k, tid)
         question = ("stepback_question", "a more generic question behind the original one", str)
         answer = ("stepback_answer", "the principles and facts that answer the step-back question", str)
         self.abstract = dspy.Predict(

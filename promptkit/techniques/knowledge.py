@@ -2,7 +2,7 @@
 in knowledge fetched for each step, then answer from the corrected rationale.
 
 Mechanism. (1) Reasoning preparation: ``n`` zero-shot CoT samples at ``temperature`` voted on ``field``
-(:func:`~promptkit.techniques.ensembling.sample` / ``vote``), and one call naming the knowledge domains
+(:meth:`~promptkit.techniques.options.Sampling.consensus`), and one call naming the knowledge domains
 the question needs (``cok_domains.j2``). When the winning answer's share of the ``n`` samples is
 **strictly greater** than ``threshold`` (default 0.5, the same gate as verify_and_edit), the winning
 sample is returned: n + 1 calls. (2) Otherwise dynamic knowledge adapting over the winning rationale,
@@ -35,21 +35,19 @@ import dspy
 
 from promptkit.errors import InputError
 from promptkit.techniques.base import (
+    COT,
+    Field,
+    Retriever,
     SignatureLike,
+    Step,
     TechniqueModule,
     bullet_list,
-    extend,
     outputs_of,
-    pick_output,
+    passage_texts,
     positive,
-    render_instructions,
 )
-from promptkit.techniques.decomposition import Retriever, passage_texts
-from promptkit.techniques.ensembling import Normalizer, check_temperature, normalize_answer
-from promptkit.techniques.prompted import REASONING, ZERO_SHOT_TRIGGER
-from promptkit.techniques.verification import check_threshold, consensus
+from promptkit.techniques.options import GatedSampling
 
-Field = tuple[str, str, Any]
 DOMAINS: Field = ("domains", "the knowledge domains the task needs, comma-separated", str)
 CORRECTED: Field = ("corrected_steps", "the reasoning steps corrected so far, numbered", str)
 STEP: Field = ("step", "the reasoning step to ground", str)
@@ -90,43 +88,28 @@ class ChainOfKnowledge(TechniqueModule):
     corrected rationale. See the module docstring."""
 
     technique_id = "cok"
+    options = GatedSampling
 
     def __init__(
         self,
         signature: SignatureLike = "question -> answer",
         *,
-        n: int = 5,
-        temperature: float = 0.7,
-        threshold: float = 0.5,
         max_steps: int = 5,
         retriever: Retriever | Mapping[str, Retriever] | None = None,
         k: int = 3,
-        field: str | None = None,
-        normalize: Normalizer = normalize_answer,
-        trigger: str = ZERO_SHOT_TRIGGER,
-        num_threads: int = 4,
+        trigger: str | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(signature)
         sig, tid = self.signature, self.technique_id
-        self.n = positive("n", n, tid)
-        self.temperature = check_temperature(temperature, tid)
-        self.threshold = check_threshold(threshold, tid)
+        self.sampling = GatedSampling.parse(tid, sig, options)
         self.max_steps = positive("max_steps", max_steps, tid)
         self.retriever = _check_retriever(retriever, tid)
         self.k = positive("k", k, tid)
-        self.field = pick_output(sig, field, tid)
-        self.normalize = normalize
-        self.num_threads = positive("num_threads", num_threads, tid)
         self.sources = list(self.retriever) if isinstance(self.retriever, dict) else []
-        self.predict = dspy.Predict(
-            extend(sig, technique=tid, before=(REASONING,),
-                   instructions=render_instructions("cot_zeroshot.j2", **self._values(trigger=trigger)))
-        )
-        self.domains = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   after=(("domains", "the knowledge domains the task needs", list[str]),),
-                   instructions=render_instructions("cok_domains.j2", **self._values()))
-        )
+        self.predict = self.predictor(COT, trigger=trigger)
+        self.domains = self.predictor(Step("cok_domains.j2", drop_outputs=True, after=(
+            ("domains", "the knowledge domains the task needs", list[str]),)))
         # The query call's outputs depend on the sources: a pick among named sources; a recalled answer
         # when there is nothing to retrieve from.
         source: tuple[Field, ...] = (("source", f"one of: {', '.join(self.sources)}", str),) if self.sources else ()
@@ -134,23 +117,17 @@ class ChainOfKnowledge(TechniqueModule):
             (("knowledge", "the answer to the query, from what you reliably know", str),)
             if self.retriever is None else ()
         )
-        self.query = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(DOMAINS, CORRECTED, STEP),
-                   after=(*source, QUERY, *recall),
-                   instructions=render_instructions("cok_query.j2", **self._values(
-                       sources=self.sources, recall=self.retriever is None)))
+        self.query = self.predictor(
+            Step("cok_query.j2", drop_outputs=True, inputs=(DOMAINS, CORRECTED, STEP), after=(*source, QUERY, *recall)),
+            sources=self.sources, recall=self.retriever is None,
         )
-        self.correct = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   inputs=(CORRECTED, STEP, ("evidence", "knowledge found for the step's query", str)),
-                   after=(("corrected_step", "the step rewritten so it agrees with the evidence", str),),
-                   instructions=render_instructions("cok_correct.j2", **self._values()))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid,
-                   inputs=(("corrected_rationale", "the reasoning, corrected step by step with knowledge", str),),
-                   instructions=render_instructions("cok_answer.j2", **self._values()))
-        )
+        self.correct = self.predictor(Step(
+            "cok_correct.j2", drop_outputs=True,
+            inputs=(CORRECTED, STEP, ("evidence", "knowledge found for the step's query", str)),
+            after=(("corrected_step", "the step rewritten so it agrees with the evidence", str),),
+        ))
+        self.answer = self.predictor(Step("cok_answer.j2", inputs=(
+            ("corrected_rationale", "the reasoning, corrected step by step with knowledge", str),)))
 
     def _route(self, source: str | None) -> tuple[str | None, Callable[[str], Any] | None]:
         """(source name, retriever) for a query; (None, None) when the model answers from its knowledge."""
@@ -178,12 +155,11 @@ class ChainOfKnowledge(TechniqueModule):
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        best, common = consensus(self.predict, inputs, self.n, self.temperature, self.num_threads, self.field,
-                                 self.normalize)
+        best, common = self.sampling.consensus(self.predict, inputs)
         domains = [str(d) for d in self.domains(**inputs).domains or []]
         common["domains"] = domains
         rationale = common["rationale"]
-        if common["share"] > self.threshold:
+        if self.sampling.agreed(common):
             return dspy.Prediction(**outputs_of(best, self.signature), **common, corrected=False, steps=[],
                                    corrected_rationale=None)
         steps: list[dict[str, Any]] = []

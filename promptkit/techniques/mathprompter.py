@@ -48,7 +48,7 @@ from dspy.adapters.utils import parse_value
 from promptkit.errors import InputError
 from promptkit.parsing import strip_fences
 from promptkit.techniques.base import SignatureLike, TechniqueModule, extend, positive, render_instructions
-from promptkit.techniques.ensembling import check_temperature
+from promptkit.techniques.options import check_temperature
 from promptkit.techniques.program import CODE, ProgramError
 from promptkit.techniques.sandbox import PythonSandbox, SandboxLimits, require_sandbox
 

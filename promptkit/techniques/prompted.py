@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import dspy
 
 from promptkit.techniques.base import (
+    REASONING,
+    Field,
     SignatureLike,
     TechniqueModule,
     as_signature,
@@ -28,11 +30,6 @@ from promptkit.techniques.demos import (
     check_demos,
     default_demos,
 )
-
-Field = tuple[str, str, Any]
-REASONING: Field = ("reasoning", "your step-by-step reasoning, written before the answer", str)
-ZERO_SHOT_TRIGGER = "Let's think step by step."
-THOT_TRIGGER = "Walk me through this context in manageable parts step by step, summarizing and analyzing as we go."
 
 
 class SingleStep(TechniqueModule):
@@ -89,7 +86,7 @@ class ZeroShotCoT(SingleStep):
     template = "cot_zeroshot.j2"
     before = (REASONING,)
 
-    def __init__(self, signature: SignatureLike = "question -> answer", *, trigger: str = ZERO_SHOT_TRIGGER) -> None:
+    def __init__(self, signature: SignatureLike = "question -> answer", *, trigger: str | None = None) -> None:
         super().__init__(signature, trigger=trigger)
 
 
@@ -137,7 +134,7 @@ class ThreadOfThought(SingleStep):
     before = (REASONING,)
 
     def __init__(
-        self, signature: SignatureLike = "context, question -> answer", *, trigger: str = THOT_TRIGGER
+        self, signature: SignatureLike = "context, question -> answer", *, trigger: str | None = None
     ) -> None:
         super().__init__(signature, trigger=trigger)
 

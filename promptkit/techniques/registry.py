@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 import difflib
 import importlib
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +67,10 @@ class TechniqueInfo:
         return cls
 
     def option_names(self) -> builtins.list[str]:
-        """The keyword options the builder accepts."""
-        params = inspect.signature(self.load().__init__).parameters.values()
-        return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        """The keyword options the builder accepts (its own, then its family's)."""
+        from promptkit.techniques.options import option_names
+
+        return option_names(self.load())
 
     def build(self, signature: Any = DEFAULT_SIGNATURE, **options: Any) -> Any:
         """The technique as a ``dspy.Module`` over ``signature``; unknown or missing options are InputErrors."""

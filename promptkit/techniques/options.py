@@ -1,0 +1,143 @@
+"""Options shared by a family of techniques: declared once, with one set of defaults, checked once.
+
+A technique names its family's options type in ``options``; its ``__init__`` takes the family's
+options as ``**options`` and calls :meth:`Options.parse`, which rejects unknown names, fills the
+defaults and checks every value, naming the option in the error. The registry lists a technique's
+options as its own keyword arguments plus its family's fields (:func:`option_names`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Self
+
+import dspy
+from dspy.signatures.signature import Signature
+
+from promptkit.errors import InputError
+from promptkit.techniques.base import positive
+from promptkit.techniques.voting import Normalizer, consensus, sample, vote, voting_normalizer
+
+
+def fraction(name: str, value: float, technique: str, why: str) -> float:
+    """Check an option that must be a number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InputError(
+            f"technique {technique!r}: option {name}={value!r} must be a number in [0, 1] ({why})",
+            hint=f"pass {name}=0.5 or similar",
+        )
+    return float(value)
+
+
+def check_temperature(temperature: float, technique: str) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or temperature <= 0:
+        raise InputError(
+            f"technique {technique!r}: temperature={temperature!r} must be > 0 (identical samples cannot vote)",
+            hint="use temperature=0.7",
+        )
+    return float(temperature)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Base of the family options types: the dataclass fields are the option names and defaults."""
+
+    technique: str = dataclasses.field(default="", repr=False)
+    internal: ClassVar[frozenset[str]] = frozenset({"technique"})
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name not in cls.internal]
+
+    @classmethod
+    def parse(cls, technique: str, sig: type[Signature], given: Mapping[str, Any], **defaults: Any) -> Self:
+        """The options from ``given`` (a technique's ``**options``) over the family's defaults (a
+        technique may shift one with ``defaults``, e.g. complex_cot samples once unless asked)."""
+        unknown = sorted(set(given) - set(cls.names()))
+        if unknown:
+            raise InputError(
+                f"technique {technique!r} has no option {unknown[0]!r}",
+                hint=f"its family's options are: {', '.join(cls.names())}",
+            )
+        options = cls(technique=technique, **{**defaults, **given})
+        options.check(sig)
+        return options
+
+    def check(self, sig: type[Signature]) -> None:
+        """Check the values (subclasses); raise InputError naming the option."""
+
+
+@dataclass(frozen=True)
+class Sampling(Options):
+    """Sample ``n`` answers at ``temperature`` (``num_threads`` at a time) and vote on ``field`` (default:
+    the last output) with the key ``normalize`` (default: chosen by the field's type; see voting)."""
+
+    n: int = 5
+    temperature: float = 0.7
+    field: str | None = None
+    normalize: Normalizer | str | None = None
+    num_threads: int = 1
+    internal: ClassVar[frozenset[str]] = frozenset({"technique", "voted", "key"})
+    voted: str = dataclasses.field(default="", repr=False)
+    key: Normalizer | None = dataclasses.field(default=None, repr=False)
+
+    def check(self, sig: type[Signature]) -> None:
+        tid = self.technique
+        positive("n", self.n, tid)
+        positive("num_threads", self.num_threads, tid)
+        check_temperature(self.temperature, tid)
+        if self.field is None:
+            voted = list(sig.output_fields)[-1]
+        elif self.field in sig.output_fields:
+            voted = self.field
+        else:
+            raise InputError(
+                f"technique {tid!r}: field={self.field!r} is not an output of signature {sig.signature!r}",
+                hint=f"use one of {', '.join(sig.output_fields)}",
+            )
+        object.__setattr__(self, "temperature", float(self.temperature))
+        object.__setattr__(self, "voted", voted)
+        object.__setattr__(self, "key", voting_normalizer(sig, voted, self.normalize, tid))
+
+    def sample(self, predict: dspy.Predict, inputs: dict[str, Any], n: int | None = None) -> tuple[
+        list[dspy.Prediction], list[str]
+    ]:
+        return sample(predict, inputs, self.n if n is None else n, self.temperature, self.num_threads)
+
+    def vote(self, samples: list[dspy.Prediction]) -> tuple[int, dict[str, int]]:
+        assert self.key is not None  # set by check()
+        return vote(samples, self.voted, self.key)
+
+    def consensus(self, predict: dspy.Predict, inputs: dict[str, Any]) -> tuple[dspy.Prediction, dict[str, Any]]:
+        assert self.key is not None
+        return consensus(predict, inputs, self.n, self.temperature, self.num_threads, self.voted, self.key)
+
+
+@dataclass(frozen=True)
+class GatedSampling(Sampling):
+    """Sampling whose winner is returned as is only when its share of the ``n`` samples is strictly
+    greater than ``threshold`` (verify_and_edit, cok); below it, a correction stage runs."""
+
+    threshold: float = 0.5
+
+    def check(self, sig: type[Signature]) -> None:
+        super().check(sig)
+        fraction("threshold", self.threshold, self.technique,
+                 "the winning answer's share of the votes above which no correction runs")
+
+    def agreed(self, report: Mapping[str, Any]) -> bool:
+        return float(report["share"]) > self.threshold
+
+
+def option_names(cls: type[Any]) -> list[str]:
+    """A technique's options: its own keyword arguments, then its family's (``cls.options``)."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    own = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    family: type[Options] | None = getattr(cls, "options", None)
+    return own + (family.names() if family is not None else [])
+
+
+__all__ = ["GatedSampling", "Options", "Sampling", "check_temperature", "fraction", "option_names"]
