@@ -19,6 +19,7 @@ from dspy.signatures.signature import Signature
 
 from promptkit.errors import InputError
 from promptkit.techniques.base import positive
+from promptkit.techniques.sandbox import PythonSandbox, SandboxLimits, require_sandbox
 from promptkit.techniques.voting import Normalizer, consensus, sample, vote, voting_normalizer
 
 
@@ -132,6 +133,31 @@ class GatedSampling(Sampling):
         return float(report["share"]) > self.threshold
 
 
+@dataclass(frozen=True)
+class Program(Options):
+    """Run model-written Python in the OS sandbox: ``timeout`` seconds and ``memory_mb`` per run, on the
+    ``sandbox`` backend (None: the first that works here; see :mod:`promptkit.techniques.sandbox`)."""
+
+    timeout: float = 5.0
+    memory_mb: int = 256
+    sandbox: str | None = None
+
+    def check(self, sig: type[Signature]) -> None:
+        self.limits  # noqa: B018 - SandboxLimits checks the numbers, naming them
+
+    @property
+    def limits(self) -> SandboxLimits:
+        return SandboxLimits(timeout=self.timeout, memory_mb=self.memory_mb)
+
+    def template_values(self) -> dict[str, Any]:
+        """What the code-writing templates tell the model about the limits."""
+        return {"time_limit": self.timeout, "memory_mb": self.memory_mb}
+
+    def open(self) -> PythonSandbox:
+        """The sandbox, or SandboxUnavailableError — called before the first LM call, to refuse early."""
+        return PythonSandbox(self.limits, require_sandbox(self.sandbox))
+
+
 def option_names(cls: type[Any]) -> list[str]:
     """A technique's options: its own keyword arguments, then its family's (``cls.options``)."""
     params = inspect.signature(cls.__init__).parameters.values()
@@ -140,4 +166,4 @@ def option_names(cls: type[Any]) -> list[str]:
     return own + (family.names() if family is not None else [])
 
 
-__all__ = ["GatedSampling", "Options", "Sampling", "check_temperature", "fraction", "option_names"]
+__all__ = ["GatedSampling", "Options", "Program", "Sampling", "check_temperature", "fraction", "option_names"]
