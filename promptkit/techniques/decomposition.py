@@ -16,13 +16,12 @@ from promptkit.errors import InputError
 from promptkit.techniques.base import (
     Retriever,
     SignatureLike,
+    Step,
     TechniqueModule,
     bullet_list,
     check_retriever,
-    extend,
     passage_texts,
     positive,
-    render_instructions,
     require_str_output,
     run_parallel,
 )
@@ -40,17 +39,11 @@ class PlanAndSolve(TechniqueModule):
         super().__init__(signature)
         if variant not in PS_VARIANTS:
             raise InputError(f"plan_and_solve: unknown variant {variant!r}", hint="use variant='ps' or variant='ps+'")
-        sig, tid = self.signature, self.technique_id
         plan = ("plan", "a plan that solves the problem, as numbered steps", str)
         solution = ("solution", "the plan carried out step by step, with the intermediate results", str)
-        self.plan = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=(plan, solution),
-                   instructions=render_instructions("plan_and_solve.j2", **self._values(variant=variant)))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=(plan, solution),
-                   instructions=render_instructions("plan_and_solve_answer.j2", **self._values()))
-        )
+        self.plan = self.predictor(Step("plan_and_solve.j2", drop_outputs=True, after=(plan, solution)),
+                                   variant=variant)
+        self.answer = self.predictor(Step("plan_and_solve_answer.j2", inputs=(plan, solution)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -73,25 +66,17 @@ class LeastToMost(TechniqueModule):
 
     def __init__(self, signature: SignatureLike = "question -> answer", *, max_subquestions: int = 5) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        self.max_subquestions = positive("max_subquestions", max_subquestions, tid)
+        self.max_subquestions = positive("max_subquestions", max_subquestions, self.technique_id)
         subquestions = ("subquestions", "simpler subquestions to answer first, in order", list[str])
         solved = ("solved", "the subquestions answered so far, with their answers", str)
-        self.decompose = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=(subquestions,),
-                   instructions=render_instructions("least_to_most_decompose.j2",
-                                                    **self._values(max_subquestions=self.max_subquestions)))
-        )
-        self.solve = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   inputs=(solved, ("subquestion", "the subquestion to answer now", str)),
-                   after=(("subanswer", "the answer to the subquestion", str),),
-                   instructions=render_instructions("least_to_most_solve.j2", **self._values()))
-        )
-        self.final = dspy.Predict(
-            extend(sig, technique=tid, inputs=(solved,),
-                   instructions=render_instructions("least_to_most_final.j2", **self._values()))
-        )
+        self.decompose = self.predictor(Step("least_to_most_decompose.j2", drop_outputs=True, after=(subquestions,)),
+                                        max_subquestions=self.max_subquestions)
+        self.solve = self.predictor(Step(
+            "least_to_most_solve.j2", drop_outputs=True,
+            inputs=(solved, ("subquestion", "the subquestion to answer now", str)),
+            after=(("subanswer", "the answer to the subquestion", str),),
+        ))
+        self.final = self.predictor(Step("least_to_most_final.j2", inputs=(solved,)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -114,22 +99,16 @@ class StepBack(TechniqueModule):
         self, signature: SignatureLike = "question -> answer", *, retriever: Retriever | None = None, k: int = 3
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.retriever, self.k = check_retriever(retriever, tid), positive("k", k, tid)
         question = ("stepback_question", "a more generic question behind the original one", str)
         answer = ("stepback_answer", "the principles and facts that answer the step-back question", str)
-        self.abstract = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=(question, answer),
-                   instructions=render_instructions("step_back.j2", **self._values()))
-        )
+        self.abstract = self.predictor(Step("step_back.j2", drop_outputs=True, after=(question, answer)))
         extra = [question, answer]
         if retriever is not None:
             extra.append(("passages", "retrieved passages for the original and the step-back question", str))
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=tuple(extra),
-                   instructions=render_instructions("step_back_answer.j2",
-                                                    **self._values(with_passages=retriever is not None)))
-        )
+        self.answer = self.predictor(Step("step_back_answer.j2", inputs=tuple(extra)),
+                                     with_passages=retriever is not None)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -154,7 +133,7 @@ class System2Attention(TechniqueModule):
 
     def __init__(self, signature: SignatureLike = "question -> answer", *, fields: Sequence[str] | None = None) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        sig = self.signature
         text_inputs = [n for n, info in sig.input_fields.items() if info.annotation is str]
         names = text_inputs if fields is None else list(fields)
         unknown = [n for n in names if n not in sig.input_fields]
@@ -166,13 +145,8 @@ class System2Attention(TechniqueModule):
         self.fields = names
         rewritten = tuple((f"unbiased_{n}", f"the {n} without opinions or irrelevant content", str) for n in names)
         listing = [{"name": n, "output": f"unbiased_{n}"} for n in names]
-        self.rewrite = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=rewritten,
-                   instructions=render_instructions("system2_attention.j2", **self._values(fields=listing)))
-        )
-        self.answer = dspy.Predict(
-            sig.with_instructions(render_instructions("system2_attention_answer.j2", **self._values()))
-        )
+        self.rewrite = self.predictor(Step("system2_attention.j2", drop_outputs=True, after=rewritten), fields=listing)
+        self.answer = self.predictor(Step("system2_attention_answer.j2"))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -196,18 +170,14 @@ class SkeletonOfThought(TechniqueModule):
         self.output = require_str_output(sig, tid, "the expanded points are joined into it")
         self.max_points = positive("max_points", max_points, tid)
         self.num_threads = positive("num_threads", num_threads, tid)
-        self.skeleton = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   after=(("points", "the skeleton: 3-5 word points, in order", list[str]),),
-                   instructions=render_instructions("skeleton_of_thought.j2", **self._values(max_points=max_points)))
-        )
-        self.expand = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   inputs=(("skeleton", "the whole skeleton", str), ("point", "the point to write", str)),
-                   after=(("expansion", "the point written out in 1-2 sentences", str),),
-                   instructions=render_instructions("skeleton_of_thought_expand.j2", **self._values()))
-        )
-        self.direct = dspy.Predict(sig.with_instructions(render_instructions("vanilla.j2", **self._values())))
+        self.skeleton = self.predictor(Step("skeleton_of_thought.j2", drop_outputs=True, after=(
+            ("points", "the skeleton: 3-5 word points, in order", list[str]),)), max_points=max_points)
+        self.expand = self.predictor(Step(
+            "skeleton_of_thought_expand.j2", drop_outputs=True,
+            inputs=(("skeleton", "the whole skeleton", str), ("point", "the point to write", str)),
+            after=(("expansion", "the point written out in 1-2 sentences", str),),
+        ))
+        self.direct = self.predictor(Step("vanilla.j2"))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
