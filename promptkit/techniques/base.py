@@ -13,6 +13,7 @@ CoT trigger phrase in ``cot_zeroshot.j2``) is the one place the wording lives.
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -198,6 +199,11 @@ def check_retriever(retriever: Any, technique: str) -> Retriever | None:
             hint="pass a function or a promptkit / DSPy retriever",
         )
     return retriever
+
+
+def fan_out(fn: Callable[[Any], T], items: Iterable[Any], num_threads: int) -> list[T]:
+    """``fn(item)`` for each item, on up to ``num_threads`` threads (:func:`run_parallel`), in the items' order."""
+    return run_parallel([functools.partial(fn, item) for item in items], num_threads)
 
 
 def bullet_list(items: Iterable[Any]) -> str:

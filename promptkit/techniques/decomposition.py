@@ -20,10 +20,10 @@ from promptkit.techniques.base import (
     TechniqueModule,
     bullet_list,
     check_retriever,
+    fan_out,
     passage_texts,
     positive,
     require_str_output,
-    run_parallel,
 )
 
 PS_VARIANTS = ("ps", "ps+")
@@ -185,7 +185,7 @@ class SkeletonOfThought(TechniqueModule):
         if not points:
             return dspy.Prediction(points=[], expansions=[], **self.direct(**inputs).toDict())
         skeleton = bullet_list(points)
-        jobs = [lambda p=p: str(self.expand(**inputs, skeleton=skeleton, point=p).expansion) for p in points]
-        expansions = run_parallel(jobs, self.num_threads)
+        expansions = fan_out(lambda p: str(self.expand(**inputs, skeleton=skeleton, point=p).expansion), points,
+                             self.num_threads)
         answer = "\n".join(f"{i}. {p}: {e}" for i, (p, e) in enumerate(zip(points, expansions, strict=True), 1))
         return dspy.Prediction(points=points, expansions=expansions, **{self.output: answer})

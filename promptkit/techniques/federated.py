@@ -31,7 +31,7 @@ import dspy
 
 from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import InputError, ParseError
-from promptkit.techniques.base import COT, SignatureLike, Step, TechniqueModule, run_parallel
+from promptkit.techniques.base import COT, SignatureLike, Step, TechniqueModule, fan_out
 from promptkit.techniques.ensembling import voted
 from promptkit.techniques.options import Sampling
 
@@ -135,8 +135,7 @@ class FederatedSelfConsistency(TechniqueModule):
             except PARSE_ERRORS as exc:  # answer the original question alone rather than fail
                 failures.append(f"paraphrase call: {type(exc).__name__}: {str(exc)[:300]}")
         questions = ([question] if self.include_original or not paraphrases else []) + paraphrases
-        jobs = [functools.partial(self._ask, inputs, q) for q in questions]
-        results = run_parallel(jobs, self.sampling.num_threads)
+        results = fan_out(functools.partial(self._ask, inputs), questions, self.sampling.num_threads)
         samples = [r for r in results if isinstance(r, dspy.Prediction)]
         failures += [f"question {i}: {r}" for i, r in enumerate(results) if isinstance(r, str)]
         if not samples:

@@ -14,10 +14,10 @@ from promptkit.techniques.base import (
     SignatureLike,
     Step,
     TechniqueModule,
+    fan_out,
     outputs_of,
     positive,
     render_instructions,
-    run_parallel,
     step_signature,
 )
 
@@ -64,8 +64,8 @@ class ChainOfVerification(TechniqueModule):
         draft = format_outputs(outputs_of(self.draft(**inputs), self.signature), self.signature)
         planned = self.plan(**inputs, draft=draft).verification_questions
         questions = [str(q) for q in planned][: self.max_questions]
-        jobs = [lambda q=q: str(self.verify(verification_question=q).verification_answer) for q in questions]
-        answers = run_parallel(jobs, self.num_threads)
+        answers = fan_out(lambda q: str(self.verify(verification_question=q).verification_answer), questions,
+                          self.num_threads)
         shown = "\n".join(f"Q: {q}\nA: {a}" for q, a in zip(questions, answers, strict=True)) or "(no questions)"
         revised = self.revise(**inputs, draft=draft, verifications=shown)
         return dspy.Prediction(

@@ -22,8 +22,8 @@ from promptkit.techniques.base import (
     Step,
     TechniqueModule,
     bullet_list,
+    fan_out,
     positive,
-    run_parallel,
 )
 
 Evaluation = Literal["sure", "likely", "impossible"]
@@ -80,8 +80,7 @@ class TreeOfThoughts(TechniqueModule):
                 candidates += [[*path, str(step)] for step in list(proposed)[: self.proposals]]
             if not candidates:
                 break
-            jobs = [lambda c=c: self._score(inputs, c) for c in candidates]
-            scored = run_parallel(jobs, self.num_threads)
+            scored = fan_out(lambda path: self._score(inputs, path), candidates, self.num_threads)
             level = [
                 {"steps": c, "score": score, "evaluation": label}
                 for c, (score, label) in zip(candidates, scored, strict=True)

@@ -47,11 +47,11 @@ from promptkit.techniques.base import (
     TechniqueModule,
     bullet_list,
     check_retriever,
+    fan_out,
     outputs_of,
     passage_texts,
     positive,
     render_instructions,
-    run_parallel,
     step_signature,
 )
 from promptkit.techniques.options import GatedSampling
@@ -204,8 +204,7 @@ class VerifyAndEdit(TechniqueModule):
                                    edited_rationale=None, questions=[], answers=[], evidence=[])
         asked = self.ask(**inputs, rationale=rationale).verifying_questions
         questions = [str(q) for q in asked or []][: self.max_questions]
-        jobs = [lambda q=q: self._answer(q) for q in questions]
-        found = run_parallel(jobs, self.sampling.num_threads)
+        found = fan_out(self._answer, questions, self.sampling.num_threads)
         answers = [answer for _, answer in found]
         facts = "\n".join(f"Q: {q}\nA: {a}" for q, a in zip(questions, answers, strict=True)) or "(no questions)"
         edited = self.edit(**inputs, rationale=rationale, verified_facts=facts)

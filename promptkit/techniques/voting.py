@@ -29,7 +29,6 @@ and ``votes`` (key -> count, in first-seen order).
 from __future__ import annotations
 
 import enum
-import functools
 import re
 import types
 import typing
@@ -43,7 +42,7 @@ from dspy.signatures.signature import Signature
 
 from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import InputError, ParseError
-from promptkit.techniques.base import run_parallel
+from promptkit.techniques.base import fan_out
 
 Normalizer = Callable[[Any], str | None]
 
@@ -196,8 +195,7 @@ def _distinct_samples(
         except PARSE_ERRORS as exc:
             return f"sample {rollout_id}: {type(exc).__name__}: {str(exc)[:300]}"
 
-    jobs: list[Callable[[], dspy.Prediction | str]] = [functools.partial(one, i) for i in rollout_ids]
-    results = run_parallel(jobs, num_threads)
+    results = fan_out(one, rollout_ids, num_threads)
     return [r for r in results if isinstance(r, dspy.Prediction)], [r for r in results if isinstance(r, str)]
 
 
