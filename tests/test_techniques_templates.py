@@ -49,4 +49,6 @@ def test_listed_templates_are_the_rendered_ones(info: techniques.TechniqueInfo, 
         if info.fits_question_answer and info.example_signature == techniques.DEFAULT_SIGNATURE:
             program(question="What is six times seven?")  # templates rendered at run time (e.g. mathprompter)
     rendered = {name for name in seen if name.startswith("techniques/") and "/_partials/" not in name}
-    assert rendered == set(info.templates), (sorted(rendered - set(info.templates)), sorted(set(info.templates) - rendered))
+    listed = set(info.templates)
+    assert rendered == listed, f"rendered, not listed: {sorted(rendered - listed)}; listed, not rendered: " \
+        f"{sorted(listed - rendered)}"

@@ -192,15 +192,6 @@ def passage_texts(found: Any) -> list[str]:
     return [str(getattr(p, "long_text", p)) for p in found]
 
 
-def check_retriever(retriever: Any, technique: str) -> Retriever | None:
-    if retriever is not None and not callable(retriever):
-        raise InputError(
-            f"technique {technique!r}: option retriever must be callable (query -> passages), got {retriever!r:.60}",
-            hint="pass a function or a promptkit / DSPy retriever",
-        )
-    return retriever
-
-
 def fan_out(fn: Callable[[Any], T], items: Iterable[Any], num_threads: int) -> list[T]:
     """``fn(item)`` for each item, on up to ``num_threads`` threads (:func:`run_parallel`), in the items' order."""
     return run_parallel([functools.partial(fn, item) for item in items], num_threads)

@@ -14,17 +14,15 @@ import dspy
 
 from promptkit.errors import InputError
 from promptkit.techniques.base import (
-    Retriever,
     SignatureLike,
     Step,
     TechniqueModule,
     bullet_list,
-    check_retriever,
     fan_out,
-    passage_texts,
     positive,
     require_str_output,
 )
+from promptkit.techniques.options import Retrieval
 
 PS_VARIANTS = ("ps", "ps+")
 
@@ -94,13 +92,12 @@ class StepBack(TechniqueModule):
     in them. With ``retriever`` (``query -> passages``), passages for both questions go to call 2."""
 
     technique_id = "step_back"
+    options = Retrieval
 
-    def __init__(
-        self, signature: SignatureLike = "question -> answer", *, retriever: Retriever | None = None, k: int = 3
-    ) -> None:
+    def __init__(self, signature: SignatureLike = "question -> answer", **options: Any) -> None:
         super().__init__(signature)
-        tid = self.technique_id
-        self.retriever, self.k = check_retriever(retriever, tid), positive("k", k, tid)
+        self.retrieval = Retrieval.parse(self.technique_id, self.signature, options)
+        retriever = self.retrieval.retriever
         question = ("stepback_question", "a more generic question behind the original one", str)
         answer = ("stepback_answer", "the principles and facts that answer the step-back question", str)
         self.abstract = self.predictor(Step("step_back.j2", drop_outputs=True, after=(question, answer)))
@@ -117,10 +114,10 @@ class StepBack(TechniqueModule):
             "stepback_question": stepped.stepback_question,
             "stepback_answer": stepped.stepback_answer,
         }
-        if self.retriever is not None:
+        if self.retrieval.retriever is not None:
             found: list[str] = []
             for query in (" ".join(str(v) for v in inputs.values()), str(stepped.stepback_question)):
-                found += [p for p in passage_texts(self.retriever(query))[: self.k] if p not in found]
+                found += [p for p in self.retrieval.search(query)[1] if p not in found]
             extra["passages"] = bullet_list(found) or "(nothing found)"
         return dspy.Prediction(**extra, **self.answer(**inputs, **extra).toDict())
 

@@ -28,25 +28,21 @@ stage 2 ran), ``steps`` (per step: original, source, query, evidence, corrected)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import dspy
 
-from promptkit.errors import InputError
 from promptkit.techniques.base import (
     COT,
     Field,
-    Retriever,
     SignatureLike,
     Step,
     TechniqueModule,
     bullet_list,
     outputs_of,
-    passage_texts,
     positive,
 )
-from promptkit.techniques.options import GatedSampling
+from promptkit.techniques.options import GatedSampling, Retrieval, split
 
 DOMAINS: Field = ("domains", "the knowledge domains the task needs, comma-separated", str)
 CORRECTED: Field = ("corrected_steps", "the reasoning steps corrected so far, numbered", str)
@@ -68,45 +64,30 @@ def rationale_steps(rationale: str, max_steps: int) -> list[str]:
     return steps
 
 
-def _check_retriever(retriever: Any, technique: str) -> Retriever | dict[str, Retriever] | None:
-    if retriever is None or callable(retriever):
-        return retriever
-    if isinstance(retriever, Mapping) and retriever and all(
-        isinstance(name, str) and name.strip() and callable(fn) for name, fn in retriever.items()
-    ):
-        return dict(retriever)
-    raise InputError(
-        f"technique {technique!r}: option retriever={retriever!r} must be callable (query -> passages) "
-        "or a non-empty mapping of source names to such callables",
-        hint='pass e.g. retriever=search or retriever={"wikipedia": wiki, "medicine": pubmed}',
-    )
-
-
 class ChainOfKnowledge(TechniqueModule):
     """Self-consistency + knowledge domains; below the agreement threshold each rationale step is queried,
     grounded in retrieved (or recalled) knowledge and corrected in order; the answer comes from the
     corrected rationale. See the module docstring."""
 
     technique_id = "cok"
-    options = GatedSampling
+    options = (GatedSampling, Retrieval)
 
     def __init__(
         self,
         signature: SignatureLike = "question -> answer",
         *,
         max_steps: int = 5,
-        retriever: Retriever | Mapping[str, Retriever] | None = None,
-        k: int = 3,
         trigger: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__(signature)
         sig, tid = self.signature, self.technique_id
-        self.sampling = GatedSampling.parse(tid, sig, options)
+        sampling, retrieval = split(tid, options, GatedSampling, Retrieval)
+        self.sampling = GatedSampling.parse(tid, sig, sampling)
+        self.retrieval = Retrieval.parse(tid, sig, retrieval)
         self.max_steps = positive("max_steps", max_steps, tid)
-        self.retriever = _check_retriever(retriever, tid)
-        self.k = positive("k", k, tid)
-        self.sources = list(self.retriever) if isinstance(self.retriever, dict) else []
+        self.sources = self.retrieval.sources
+        recalls = self.retrieval.retriever is None
         self.predict = self.predictor(COT, trigger=trigger)
         self.domains = self.predictor(Step("cok_domains.j2", drop_outputs=True, after=(
             ("domains", "the knowledge domains the task needs", list[str]),)))
@@ -115,11 +96,11 @@ class ChainOfKnowledge(TechniqueModule):
         source: tuple[Field, ...] = (("source", f"one of: {', '.join(self.sources)}", str),) if self.sources else ()
         recall: tuple[Field, ...] = (
             (("knowledge", "the answer to the query, from what you reliably know", str),)
-            if self.retriever is None else ()
+            if recalls else ()
         )
         self.query = self.predictor(
             Step("cok_query.j2", drop_outputs=True, inputs=(DOMAINS, CORRECTED, STEP), after=(*source, QUERY, *recall)),
-            sources=self.sources, recall=self.retriever is None,
+            sources=self.sources, recall=recalls,
         )
         self.correct = self.predictor(Step(
             "cok_correct.j2", drop_outputs=True,
@@ -129,25 +110,16 @@ class ChainOfKnowledge(TechniqueModule):
         self.answer = self.predictor(Step("cok_answer.j2", inputs=(
             ("corrected_rationale", "the reasoning, corrected step by step with knowledge", str),)))
 
-    def _route(self, source: str | None) -> tuple[str | None, Callable[[str], Any] | None]:
-        """(source name, retriever) for a query; (None, None) when the model answers from its knowledge."""
-        if isinstance(self.retriever, dict):
-            wanted = str(source or "").strip().lower()
-            name = next((s for s in self.sources if s.lower() == wanted), self.sources[0])
-            return name, self.retriever[name]
-        return None, self.retriever
-
     def _adapt(self, inputs: dict[str, Any], domains: list[str], step: str, done: list[str]) -> dict[str, Any]:
         """Query, retrieve (or recall) and correct one step, given the steps corrected before it."""
         so_far = bullet_list(done) or "(none yet)"
         asked = self.query(**inputs, domains=", ".join(domains) or "(general knowledge)", corrected_steps=so_far,
                            step=step)
         query = str(asked.query)
-        name, retrieve = self._route(asked.get("source"))
-        if retrieve is not None:
-            evidence = [str(p) for p in passage_texts(retrieve(query))[: self.k]]
+        if self.retrieval.retriever is not None:
+            name, evidence = self.retrieval.search(query, asked.get("source"))
         else:
-            evidence = [str(asked.get("knowledge") or "")]
+            name, evidence = None, [str(asked.get("knowledge") or "")]
         shown = bullet_list(evidence) or "(nothing found)"
         fixed = self.correct(**inputs, corrected_steps=so_far, step=step, evidence=f"Query: {query}\n{shown}")
         return {"original": step, "source": name, "query": query, "evidence": evidence,

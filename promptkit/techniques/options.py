@@ -18,7 +18,7 @@ import dspy
 from dspy.signatures.signature import Signature
 
 from promptkit.errors import InputError
-from promptkit.techniques.base import positive
+from promptkit.techniques.base import Retriever, passage_texts, positive
 from promptkit.techniques.sandbox import PythonSandbox, SandboxLimits, require_sandbox
 from promptkit.techniques.voting import Normalizer, consensus, sample, vote, voting_normalizer
 
@@ -57,13 +57,8 @@ class Options:
     def parse(cls, technique: str, sig: type[Signature], given: Mapping[str, Any], **defaults: Any) -> Self:
         """The options from ``given`` (a technique's ``**options``) over the family's defaults (a
         technique may shift one with ``defaults``, e.g. complex_cot samples once unless asked)."""
-        unknown = sorted(set(given) - set(cls.names()))
-        if unknown:
-            raise InputError(
-                f"technique {technique!r} has no option {unknown[0]!r}",
-                hint=f"its family's options are: {', '.join(cls.names())}",
-            )
-        options = cls(technique=technique, **{**defaults, **given})
+        (mine,) = split(technique, given, cls)
+        options = cls(technique=technique, **{**defaults, **mine})
         options.check(sig)
         return options
 
@@ -158,12 +153,64 @@ class Program(Options):
         return PythonSandbox(self.limits, require_sandbox(self.sandbox))
 
 
+@dataclass(frozen=True)
+class Retrieval(Options):
+    """Ground a step in passages: ``retriever`` (``query -> passages``: a str, a list, or an object with
+    ``.passages``; or a mapping of source names to such callables, where the model names the source)
+    and the top ``k`` passages of each search. None: the technique works without retrieval."""
+
+    retriever: Retriever | Mapping[str, Retriever] | None = None
+    k: int = 3
+
+    def check(self, sig: type[Signature]) -> None:
+        positive("k", self.k, self.technique)
+        found = self.retriever
+        if found is None or callable(found):
+            return
+        if not (isinstance(found, Mapping) and found and all(
+                isinstance(name, str) and name.strip() and callable(fn) for name, fn in found.items())):
+            raise InputError(
+                f"technique {self.technique!r}: option retriever must be callable (query -> passages) or a "
+                f"non-empty mapping of source names to such callables, got {found!r:.60}",
+                hint='pass e.g. retriever=search or retriever={"wikipedia": wiki, "medicine": pubmed}',
+            )
+        object.__setattr__(self, "retriever", dict(found))
+
+    @property
+    def sources(self) -> list[str]:
+        """The source names the model may pick from (none for a single retriever)."""
+        return list(self.retriever) if isinstance(self.retriever, dict) else []
+
+    def search(self, query: str, source: str | None = None) -> tuple[str | None, list[str]]:
+        """(the source used, the top ``k`` passages) for ``query``; a source name the retriever does
+        not know (matched without case) falls back to the first; no retriever: ``(None, [])``."""
+        found = self.retriever
+        if isinstance(found, dict):
+            wanted = str(source or "").strip().lower()
+            name = next((s for s in found if s.lower() == wanted), next(iter(found)))
+            return name, passage_texts(found[name](query))[: self.k]
+        return None, (passage_texts(found(query))[: self.k] if callable(found) else [])
+
+
+def split(technique: str, given: Mapping[str, Any], *families: type[Options]) -> list[dict[str, Any]]:
+    """``given`` options divided among ``families``; a name none of them has is an InputError."""
+    known = [name for family in families for name in family.names()]
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise InputError(f"technique {technique!r} has no option {unknown[0]!r}",
+                         hint=f"its family options are: {', '.join(known)}")
+    return [{k: v for k, v in given.items() if k in family.names()} for family in families]
+
+
 def option_names(cls: type[Any]) -> list[str]:
-    """A technique's options: its own keyword arguments, then its family's (``cls.options``)."""
+    """A technique's options: its own keyword arguments, then its families' (``cls.options``)."""
     params = inspect.signature(cls.__init__).parameters.values()
     own = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    family: type[Options] | None = getattr(cls, "options", None)
-    return own + (family.names() if family is not None else [])
+    families = cls.options if isinstance(cls.options, tuple) else (cls.options,) if cls.options else ()
+    return own + [name for family in families for name in family.names()]
 
 
-__all__ = ["GatedSampling", "Options", "Program", "Sampling", "check_temperature", "fraction", "option_names"]
+__all__ = [
+    "GatedSampling", "Options", "Program", "Retrieval", "Sampling",
+    "check_temperature", "fraction", "option_names", "split",
+]

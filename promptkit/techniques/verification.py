@@ -41,20 +41,17 @@ import dspy
 from promptkit.techniques.base import (
     COT,
     Field,
-    Retriever,
     SignatureLike,
     Step,
     TechniqueModule,
     bullet_list,
-    check_retriever,
     fan_out,
     outputs_of,
-    passage_texts,
     positive,
     render_instructions,
     step_signature,
 )
-from promptkit.techniques.options import GatedSampling
+from promptkit.techniques.options import GatedSampling, Retrieval, split
 
 PREMISES: Field = ("premises", "the reasoning steps accepted so far, numbered", str)
 STEP: Field = ("step", "the reasoning step under scrutiny", str)
@@ -157,24 +154,23 @@ class VerifyAndEdit(TechniqueModule):
     outputs predicted again. See the module docstring."""
 
     technique_id = "verify_and_edit"
-    options = GatedSampling
+    options = (GatedSampling, Retrieval)
 
     def __init__(
         self,
         signature: SignatureLike = "question -> answer",
         *,
         max_questions: int = 3,
-        retriever: Retriever | None = None,
-        k: int = 3,
         trigger: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__(signature)
         sig, tid = self.signature, self.technique_id
-        self.sampling = GatedSampling.parse(tid, sig, options)
+        sampling, retrieval = split(tid, options, GatedSampling, Retrieval)
+        self.sampling = GatedSampling.parse(tid, sig, sampling)
+        self.retrieval = Retrieval.parse(tid, sig, retrieval)
+        retriever = self.retrieval.retriever
         self.max_questions = positive("max_questions", max_questions, tid)
-        self.retriever = check_retriever(retriever, tid)
-        self.k = positive("k", k, tid)
         self.predict = self.predictor(COT, trigger=trigger)
         self.ask = self.predictor(Step("verify_and_edit_questions.j2", drop_outputs=True, inputs=(RATIONALE,),
                                        after=(QUESTIONS,)), max_questions=self.max_questions)
@@ -191,8 +187,8 @@ class VerifyAndEdit(TechniqueModule):
 
     def _answer(self, question: str) -> tuple[list[str], str]:
         """(passages, answer) for one verifying question."""
-        passages = passage_texts(self.retriever(question))[: self.k] if self.retriever is not None else []
-        extra = {"passages": bullet_list(passages) or "(nothing found)"} if self.retriever is not None else {}
+        passages = self.retrieval.search(question)[1]
+        extra = {"passages": bullet_list(passages) or "(nothing found)"} if self.retrieval.retriever else {}
         return passages, str(self.verify(verifying_question=question, **extra).verifying_answer)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
