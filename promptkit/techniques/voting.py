@@ -41,6 +41,7 @@ import dspy
 from dspy.signatures.signature import Signature
 
 from promptkit.adapter import PARSE_ERRORS
+from promptkit.datasets.answers import extract_number
 from promptkit.errors import InputError, ParseError
 from promptkit.techniques.base import fan_out
 
@@ -83,8 +84,6 @@ def number_key(value: Any) -> str | None:
         return None
     if isinstance(value, int | float | Decimal | Fraction):
         return _canonical(Fraction(str(value)))
-    from promptkit.evaluation.metrics.numeric import extract_number
-
     number = extract_number(str(value))
     if number is not None:
         return _canonical(number)
