@@ -1,9 +1,12 @@
 """Options shared by a family of techniques: declared once, with one set of defaults, checked once.
 
-A technique names its family's options type in ``options``; its ``__init__`` takes the family's
-options as ``**options`` and calls :meth:`Options.parse`, which rejects unknown names, fills the
-defaults and checks every value, naming the option in the error. The registry lists a technique's
-options as its own keyword arguments plus its family's fields (:func:`option_names`).
+Families: :class:`Sampling` (the voters), :class:`GatedSampling` (voters that correct a weak
+majority), :class:`Retrieval` (techniques that ground a step in passages), :class:`Program` (model-
+written Python in the sandbox). A technique names its families in ``options`` (a type, or a tuple
+when it belongs to two); its ``__init__`` takes their options as ``**options`` and calls
+:meth:`Options.parse` (or :func:`split` first, for two families), which rejects unknown names,
+fills the defaults and checks every value, naming the option in the error. The registry lists a
+technique's options as its own keyword arguments plus its families' fields (:func:`option_names`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def fraction(name: str, value: float, technique: str, why: str) -> float:
 
 
 def check_temperature(temperature: float, technique: str) -> float:
+    """Check a sampling temperature: samples drawn at 0 are identical and cannot vote."""
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or temperature <= 0:
         raise InputError(
             f"technique {technique!r}: temperature={temperature!r} must be > 0 (identical samples cannot vote)",
