@@ -235,6 +235,16 @@ class TechniqueModule(dspy.Module):
     def _values(self, **extra: Any) -> dict[str, Any]:
         return {**task_values(self.signature), **{k: v for k, v in extra.items() if v is not None}}
 
+    def run_chain(self, inputs: Mapping[str, Any], *steps: str) -> dspy.Prediction:
+        """Run the predictors named ``steps`` in order, each on the user's inputs plus the fields earlier
+        steps wrote that it reads; the prediction holds everything written (the last step's outputs last)."""
+        written: dict[str, Any] = {}
+        for name in steps:
+            predictor: dspy.Predict = getattr(self, name)
+            reads = {field: value for field, value in written.items() if field in predictor.signature.input_fields}
+            written.update(predictor(**inputs, **reads).toDict())
+        return dspy.Prediction(**written)
+
     def predictor(self, step: Step, **values: Any) -> dspy.Predict:
         """The ``dspy.Predict`` of ``step``, its instructions rendered with ``values`` (None: the template default)."""
         text = render_instructions(step.template, **self._values(**values))

@@ -44,10 +44,7 @@ class PlanAndSolve(TechniqueModule):
         self.answer = self.predictor(Step("plan_and_solve_answer.j2", inputs=(plan, solution)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
-        inputs = self._inputs(kwargs)
-        planned = self.plan(**inputs)
-        answer = self.answer(**inputs, plan=planned.plan, solution=planned.solution)
-        return dspy.Prediction(plan=planned.plan, solution=planned.solution, **answer.toDict())
+        return self.run_chain(self._inputs(kwargs), "plan", "answer")
 
 
 def format_solved(pairs: Sequence[tuple[str, str]]) -> str:

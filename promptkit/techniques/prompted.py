@@ -216,9 +216,4 @@ class RephraseAndRespond(TechniqueModule):
         self.respond = self.predictor(Step("rephrase_and_respond_answer.j2", inputs=(REPHRASED,)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
-        inputs = self._inputs(kwargs)
-        if not self.two_step:
-            return self.respond(**inputs)
-        rephrased = self.rephrase(**inputs).rephrased_question
-        answer = self.respond(**inputs, rephrased_question=rephrased)
-        return dspy.Prediction(rephrased_question=rephrased, **answer.toDict())
+        return self.run_chain(self._inputs(kwargs), *(("rephrase",) if self.two_step else ()), "respond")

@@ -53,12 +53,7 @@ class StructuredCoT(TechniqueModule):
         self.generate = self.predictor(Step("scot_code.j2", inputs=(PLAN,)), targets=targets)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
-        inputs = self._inputs(kwargs)
-        if self.one_call:
-            return self.generate(**inputs)
-        plan = self.plan(**inputs).plan
-        outputs = self.generate(**inputs, plan=plan)
-        return dspy.Prediction(plan=plan, **outputs.toDict())
+        return self.run_chain(self._inputs(kwargs), *(() if self.one_call else ("plan",)), "generate")
 
 
 __all__ = ["PLAN", "StructuredCoT"]

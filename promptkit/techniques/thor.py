@@ -25,7 +25,7 @@ from typing import Any
 import dspy
 
 from promptkit.errors import InputError
-from promptkit.techniques.base import Field, SignatureLike, Step, TechniqueModule
+from promptkit.techniques.base import Field, SignatureLike, Step, TechniqueModule, outputs_of
 
 DEFAULT_TARGETS = ("target", "aspect")
 # Distinct from the prediction keys, so a user input named ``aspect`` (SemEval's aspect term) does not clash.
@@ -56,8 +56,6 @@ class ThreeHopReasoning(TechniqueModule):
         self.answer = self.predictor(Step("thor_answer.j2", inputs=(ASPECT, OPINION)), target=target)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
-        inputs = self._inputs(kwargs)
-        aspect = str(self.aspect(**inputs).mentioned_aspect)
-        opinion = str(self.opinion(**inputs, mentioned_aspect=aspect).implicit_opinion)
-        answer = self.answer(**inputs, mentioned_aspect=aspect, implicit_opinion=opinion)
-        return dspy.Prediction(**{"aspect": aspect, "opinion": opinion, **answer.toDict()})
+        hops = self.run_chain(self._inputs(kwargs), "aspect", "opinion", "answer")
+        return dspy.Prediction(**{"aspect": str(hops.mentioned_aspect), "opinion": str(hops.implicit_opinion),
+                                  **outputs_of(hops, self.signature)})
