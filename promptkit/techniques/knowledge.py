@@ -33,16 +33,14 @@ from typing import Any
 import dspy
 
 from promptkit.techniques.base import (
-    COT,
     Field,
     SignatureLike,
     Step,
-    TechniqueModule,
     bullet_list,
     outputs_of,
     positive,
 )
-from promptkit.techniques.options import GatedSampling, Retrieval, split
+from promptkit.techniques.options import SampleThenCorrect
 
 DOMAINS: Field = ("domains", "the knowledge domains the task needs, comma-separated", str)
 CORRECTED: Field = ("corrected_steps", "the reasoning steps corrected so far, numbered", str)
@@ -64,13 +62,12 @@ def rationale_steps(rationale: str, max_steps: int) -> list[str]:
     return steps
 
 
-class ChainOfKnowledge(TechniqueModule):
+class ChainOfKnowledge(SampleThenCorrect):
     """Self-consistency + knowledge domains; below the agreement threshold each rationale step is queried,
     grounded in retrieved (or recalled) knowledge and corrected in order; the answer comes from the
     corrected rationale. See the module docstring."""
 
     technique_id = "cok"
-    options = (GatedSampling, Retrieval)
 
     def __init__(
         self,
@@ -80,15 +77,10 @@ class ChainOfKnowledge(TechniqueModule):
         trigger: str | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        sampling, retrieval = split(tid, options, GatedSampling, Retrieval)
-        self.sampling = GatedSampling.parse(tid, sig, sampling)
-        self.retrieval = Retrieval.parse(tid, sig, retrieval)
-        self.max_steps = positive("max_steps", max_steps, tid)
+        super().__init__(signature, trigger=trigger, **options)
+        self.max_steps = positive("max_steps", max_steps, self.technique_id)
         self.sources = self.retrieval.sources
         recalls = self.retrieval.retriever is None
-        self.predict = self.predictor(COT, trigger=trigger)
         self.domains = self.predictor(Step("cok_domains.j2", drop_outputs=True, after=(
             ("domains", "the knowledge domains the task needs", list[str]),)))
         # The query call's outputs depend on the sources: a pick among named sources; a recalled answer
@@ -127,12 +119,12 @@ class ChainOfKnowledge(TechniqueModule):
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        best, common = self.sampling.consensus(self.predict, inputs)
+        best, common, agreed = self.vote_first(inputs)
         domains = [str(d) for d in self.domains(**inputs).domains or []]
         common["domains"] = domains
         rationale = common["rationale"]
-        if self.sampling.agreed(common):
-            return dspy.Prediction(**outputs_of(best, self.signature), **common, corrected=False, steps=[],
+        if agreed:
+            return dspy.Prediction(**best, **common, corrected=False, steps=[],
                                    corrected_rationale=None)
         steps: list[dict[str, Any]] = []
         # Sequential on purpose: each step is corrected in the light of the corrected steps before it.

@@ -21,7 +21,15 @@ import dspy
 from dspy.signatures.signature import Signature
 
 from promptkit.errors import InputError
-from promptkit.techniques.base import Retriever, passage_texts, positive
+from promptkit.techniques.base import (
+    COT,
+    Retriever,
+    SignatureLike,
+    TechniqueModule,
+    outputs_of,
+    passage_texts,
+    positive,
+)
 from promptkit.techniques.sandbox import PythonSandbox, SandboxLimits, require_sandbox
 from promptkit.techniques.voting import Normalizer, consensus, sample, vote, voting_normalizer
 
@@ -206,6 +214,26 @@ def split(technique: str, given: Mapping[str, Any], *families: type[Options]) ->
     return [{k: v for k, v in given.items() if k in family.names()} for family in families]
 
 
+class SampleThenCorrect(TechniqueModule):
+    """Base of verify_and_edit and cok: ``n`` zero-shot CoT samples vote (``self.predict``); the winner
+    stands when its share clears ``threshold``, else the subclass corrects its rationale, from
+    retrieved passages when there is a retriever."""
+
+    options = (GatedSampling, Retrieval)
+
+    def __init__(self, signature: SignatureLike, *, trigger: str | None, **options: Any) -> None:
+        super().__init__(signature)
+        sampling, retrieval = split(self.technique_id, options, GatedSampling, Retrieval)
+        self.sampling = GatedSampling.parse(self.technique_id, self.signature, sampling)
+        self.retrieval = Retrieval.parse(self.technique_id, self.signature, retrieval)
+        self.predict = self.predictor(COT, trigger=trigger)
+
+    def vote_first(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool]:
+        """(the winning sample's outputs, the vote report, whether it clears the threshold)."""
+        best, report = self.sampling.consensus(self.predict, inputs)
+        return outputs_of(best, self.signature), report, self.sampling.agreed(report)
+
+
 def option_names(cls: type[Any]) -> list[str]:
     """A technique's options: its own keyword arguments, then its families' (``cls.options``)."""
     params = inspect.signature(cls.__init__).parameters.values()
@@ -215,6 +243,6 @@ def option_names(cls: type[Any]) -> list[str]:
 
 
 __all__ = [
-    "GatedSampling", "Options", "Program", "Retrieval", "Sampling",
+    "GatedSampling", "Options", "Program", "Retrieval", "SampleThenCorrect", "Sampling",
     "check_temperature", "fraction", "option_names", "split",
 ]

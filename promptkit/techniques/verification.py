@@ -51,7 +51,7 @@ from promptkit.techniques.base import (
     render_instructions,
     step_signature,
 )
-from promptkit.techniques.options import GatedSampling, Retrieval, split
+from promptkit.techniques.options import SampleThenCorrect
 
 PREMISES: Field = ("premises", "the reasoning steps accepted so far, numbered", str)
 STEP: Field = ("step", "the reasoning step under scrutiny", str)
@@ -148,13 +148,12 @@ class LogicalThoughts(TechniqueModule):
         return dspy.Prediction(**outputs, steps=steps, checks=checks, initial_steps=initial)
 
 
-class VerifyAndEdit(TechniqueModule):
+class VerifyAndEdit(SampleThenCorrect):
     """Self-consistency; below the agreement threshold, verifying questions about the winning rationale
     are answered (from retrieved passages when a retriever is given), the rationale is edited and the
     outputs predicted again. See the module docstring."""
 
     technique_id = "verify_and_edit"
-    options = (GatedSampling, Retrieval)
 
     def __init__(
         self,
@@ -164,14 +163,9 @@ class VerifyAndEdit(TechniqueModule):
         trigger: str | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        sampling, retrieval = split(tid, options, GatedSampling, Retrieval)
-        self.sampling = GatedSampling.parse(tid, sig, sampling)
-        self.retrieval = Retrieval.parse(tid, sig, retrieval)
+        super().__init__(signature, trigger=trigger, **options)
         retriever = self.retrieval.retriever
-        self.max_questions = positive("max_questions", max_questions, tid)
-        self.predict = self.predictor(COT, trigger=trigger)
+        self.max_questions = positive("max_questions", max_questions, self.technique_id)
         self.ask = self.predictor(Step("verify_and_edit_questions.j2", drop_outputs=True, inputs=(RATIONALE,),
                                        after=(QUESTIONS,)), max_questions=self.max_questions)
         with_passages = retriever is not None
@@ -193,10 +187,10 @@ class VerifyAndEdit(TechniqueModule):
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        best, common = self.sampling.consensus(self.predict, inputs)
+        best, common, agreed = self.vote_first(inputs)
         rationale = common["rationale"]
-        if self.sampling.agreed(common):
-            return dspy.Prediction(**outputs_of(best, self.signature), **common, verified=False,
+        if agreed:
+            return dspy.Prediction(**best, **common, verified=False,
                                    edited_rationale=None, questions=[], answers=[], evidence=[])
         asked = self.ask(**inputs, rationale=rationale).verifying_questions
         questions = [str(q) for q in asked or []][: self.max_questions]
