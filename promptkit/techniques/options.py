@@ -28,6 +28,7 @@ from promptkit.techniques.base import (
     TechniqueModule,
     outputs_of,
     passage_texts,
+    pick_output,
     positive,
 )
 from promptkit.techniques.sandbox import PythonSandbox, SandboxLimits, require_sandbox
@@ -97,15 +98,7 @@ class Sampling(Options):
         positive("n", self.n, tid)
         positive("num_threads", self.num_threads, tid)
         check_temperature(self.temperature, tid)
-        if self.field is None:
-            voted = list(sig.output_fields)[-1]
-        elif self.field in sig.output_fields:
-            voted = self.field
-        else:
-            raise InputError(
-                f"technique {tid!r}: field={self.field!r} is not an output of signature {sig.signature!r}",
-                hint=f"use one of {', '.join(sig.output_fields)}",
-            )
+        voted = pick_output(sig, self.field, tid)
         object.__setattr__(self, "temperature", float(self.temperature))
         object.__setattr__(self, "voted", voted)
         object.__setattr__(self, "key", voting_normalizer(sig, voted, self.normalize, tid))
