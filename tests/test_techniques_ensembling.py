@@ -12,7 +12,7 @@ from promptkit.adapter import TemplateAdapter
 from promptkit.errors import InputError, ParseError
 from promptkit.lm import FakeLM
 from promptkit.techniques import build
-from promptkit.techniques.ensembling import normalize_answer, supports_n, vote
+from promptkit.techniques.voting import supports_n, text_key, vote
 
 
 def cot(answer: str, reasoning: str = "because") -> dict[str, str]:
@@ -50,7 +50,7 @@ def test_ties_go_to_the_answer_seen_first(fake: Any) -> None:
 
 def test_tie_rule_is_independent_of_answer_text() -> None:
     samples = [dspy.Prediction(answer=a) for a in ["zebra", "apple", "apple", "zebra", "mango"]]
-    winner, votes = vote(samples, "answer", normalize_answer)
+    winner, votes = vote(samples, "answer", text_key)
     assert winner == 0 and votes == {"zebra": 2, "apple": 2, "mango": 1}
 
 
@@ -59,8 +59,8 @@ def test_tie_rule_is_independent_of_answer_text() -> None:
     [("The answer is 42.", "42"), ("  Paris ", "paris"), ("$1,000", "1000"), ("3.50", "3.5"), ("**Yes**", "yes"),
      ("", None), (None, None), ("Answer: two words.", "two words")],
 )
-def test_normalize_answer(raw: Any, normalized: str | None) -> None:
-    assert normalize_answer(raw) == normalized
+def test_text_key(raw: Any, normalized: str | None) -> None:
+    assert text_key(raw) == normalized
 
 
 def test_one_request_with_n_when_the_backend_supports_it(fake: Any) -> None:

@@ -6,6 +6,9 @@ to read a model's answer out of a worked solution, so both sides agree on what "
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
+
 GSM8K_MARKER = "####"
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 
@@ -58,3 +61,38 @@ def extract_boxed(text: str) -> str | None:
             if depth == 0:
                 return text[position + 1 : index]
     return None
+
+
+# A minus sign counts only when it is not a hyphen or a subtraction ("3-5" is 3 and 5, not 3 and -5).
+_NUMBER = re.compile(
+    r"(?P<sign>(?<![\w)\]}])[-−])?"
+    r"(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)"
+    r"(?:/(?P<den>\d+)(?![\d.]))?"
+)
+
+
+def _value(match: re.Match[str]) -> Fraction:
+    number, denominator = match.group("number"), match.group("den")
+    value = Fraction(number.replace(",", ""))
+    if denominator is not None and "." not in number and int(denominator) != 0:
+        value /= int(denominator)
+    return -value if match.group("sign") else value
+
+
+def extract_number(text: str) -> Fraction | None:
+    """The final numeric answer in ``text``, exactly, or None: the content of a ``\\boxed{}`` if there is
+    one, else the number after the last ``####`` (GSM8K's marker), else the last number in the text.
+    Thousands commas, currency symbols, units, ``%`` and a trailing ``.0`` do not matter:
+    ``"$1,234.00 dollars."`` reads as 1234."""
+    boxed = extract_boxed(text)
+    if boxed is not None:
+        in_box = list(_NUMBER.finditer(boxed))
+        if in_box:
+            return _value(in_box[-1])
+    _, marker, after = text.rpartition(GSM8K_MARKER)
+    if marker:
+        first = _NUMBER.search(after)
+        if first:
+            return _value(first)
+    matches = list(_NUMBER.finditer(text))
+    return _value(matches[-1]) if matches else None

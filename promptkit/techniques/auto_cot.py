@@ -49,16 +49,16 @@ import numpy as np
 from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import InputError
 from promptkit.techniques.base import (
+    COT,
+    REASONING,
     SignatureLike,
+    Step,
     TechniqueModule,
-    extend,
     positive,
-    render_instructions,
     run_parallel,
 )
 from promptkit.techniques.complexity import reasoning_steps
 from promptkit.techniques.demos import as_examples
-from promptkit.techniques.prompted import REASONING, ZERO_SHOT_TRIGGER
 
 Embed = Callable[[list[str]], Any]
 _WORD = re.compile(r"\w+")
@@ -174,7 +174,7 @@ class AutoCoT(TechniqueModule):
         max_question_words: int = 60,
         max_steps: int = 5,
         max_tries: int = 3,
-        trigger: str = ZERO_SHOT_TRIGGER,
+        trigger: str | None = None,
         num_threads: int = 4,
     ) -> None:
         super().__init__(signature)
@@ -194,14 +194,8 @@ class AutoCoT(TechniqueModule):
         self.max_steps = positive("max_steps", max_steps, tid)
         self.max_tries = positive("max_tries", max_tries, tid)
         self.num_threads = positive("num_threads", num_threads, tid)
-        self.zero_shot = dspy.Predict(extend(
-            self.signature, technique=tid, before=(REASONING,),
-            instructions=render_instructions("cot_zeroshot.j2", **self._values(trigger=trigger)),
-        ))
-        self.predict = dspy.Predict(extend(
-            self.signature, technique=tid, before=(REASONING,),
-            instructions=render_instructions("auto_cot.j2", **self._values()),
-        ))
+        self.zero_shot = self.predictor(COT, trigger=trigger)
+        self.predict = self.predictor(Step("auto_cot.j2", before=(REASONING,)))
         self.demos_built: list[dict[str, Any]] | None = None
         self.picks: list[dict[str, Any]] = []
         self.embedding = ""

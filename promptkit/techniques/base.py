@@ -1,17 +1,22 @@
 """What every technique module shares: signature handling, template-rendered instructions, fan-out.
 
 A technique is a ``dspy.Module`` built over the user's signature (``"question -> answer"`` or a
-``dspy.Signature`` class). Each of its steps is a ``dspy.Predict`` whose *instructions* are rendered
-from a Jinja template in ``templates/techniques/`` — so the TemplateAdapter shows them in the
-structured prompt and DSPy optimizers can still rewrite them — and whose extra fields (a plan, a
-critique, subquestions, ...) are added to the user's signature with ``prepend``/``append``.
+``dspy.Signature`` class). It declares its steps (:class:`Step`: the template, the fields the step
+reads and writes, whether it sees the user's outputs); :meth:`TechniqueModule.predictor` turns a step
+into a ``dspy.Predict`` whose *instructions* are rendered from ``templates/techniques/<template>`` —
+so the TemplateAdapter shows them in the structured prompt and DSPy optimizers can still rewrite
+them — and whose extra fields (a plan, a critique, subquestions, ...) are added to the user's
+signature. A template value passed as None is left out, so the template's own default (e.g. the
+CoT trigger phrase in ``cot_zeroshot.j2``) is the one place the wording lives.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import dspy
@@ -21,6 +26,12 @@ from promptkit.errors import InputError, PromptkitError
 
 SignatureLike = str | type[Signature]
 T = TypeVar("T")
+Field = tuple[str, str, Any]
+"""An extra field: (name, description, type)."""
+Retriever = Callable[[str], Any]
+"""``query -> passages``: a str, a list of str, or an object with ``.passages`` (a promptkit/DSPy retriever)."""
+
+REASONING: Field = ("reasoning", "your step-by-step reasoning, written before the answer", str)
 
 TEMPLATE_DIR = "techniques"
 
@@ -173,14 +184,46 @@ def run_parallel(jobs: Sequence[Callable[[], T]], num_threads: int) -> list[T]:
         return [future.result() for future in futures]
 
 
+def passage_texts(found: Any) -> list[str]:
+    """A retriever's result as a list of strings: a str, a list of str, or an object with ``.passages``."""
+    found = getattr(found, "passages", found)
+    if isinstance(found, str):
+        return [found]
+    return [str(getattr(p, "long_text", p)) for p in found]
+
+
+def fan_out(fn: Callable[[Any], T], items: Iterable[Any], num_threads: int) -> list[T]:
+    """``fn(item)`` for each item, on up to ``num_threads`` threads (:func:`run_parallel`), in the items' order."""
+    return run_parallel([functools.partial(fn, item) for item in items], num_threads)
+
+
 def bullet_list(items: Iterable[Any]) -> str:
     return "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
 
 
+@dataclass(frozen=True)
+class Step:
+    """One LM call of a technique: its template and the fields it adds to the user's signature —
+    ``inputs`` it reads besides the user's inputs, outputs written ``before`` / ``after`` the user's
+    outputs — and whether it writes the user's outputs at all (``drop_outputs`` for an intermediate step)."""
+
+    template: str
+    inputs: tuple[Field, ...] = ()
+    before: tuple[Field, ...] = ()
+    after: tuple[Field, ...] = ()
+    drop_outputs: bool = False
+
+
+COT = Step("cot_zeroshot.j2", before=(REASONING,))
+"""Zero-shot chain of thought over the user's signature (the trigger phrase lives in the template)."""
+
+
 class TechniqueModule(dspy.Module):
-    """Base class: ``self.signature`` is the user's signature; subclasses set ``technique_id``."""
+    """Base class: ``self.signature`` is the user's signature; subclasses set ``technique_id`` and, for a
+    family of techniques sharing options, ``options`` (see :mod:`promptkit.techniques.options`)."""
 
     technique_id: ClassVar[str] = ""
+    options: ClassVar[Any] = None
 
     def __init__(self, signature: SignatureLike = "question -> answer") -> None:
         super().__init__()
@@ -190,4 +233,22 @@ class TechniqueModule(dspy.Module):
         return inputs_of(self.signature, kwargs, self.technique_id)
 
     def _values(self, **extra: Any) -> dict[str, Any]:
-        return {**task_values(self.signature), **extra}
+        return {**task_values(self.signature), **{k: v for k, v in extra.items() if v is not None}}
+
+    def run_chain(self, inputs: Mapping[str, Any], *steps: str) -> dspy.Prediction:
+        """Run the predictors named ``steps`` in order, each on the user's inputs plus the fields earlier
+        steps wrote that it reads; the prediction holds everything written (the last step's outputs last)."""
+        written: dict[str, Any] = {}
+        for name in steps:
+            predictor: dspy.Predict = getattr(self, name)
+            reads = {field: value for field, value in written.items() if field in predictor.signature.input_fields}
+            written.update(predictor(**inputs, **reads).toDict())
+        return dspy.Prediction(**written)
+
+    def predictor(self, step: Step, **values: Any) -> dspy.Predict:
+        """The ``dspy.Predict`` of ``step``, its instructions rendered with ``values`` (None: the template default)."""
+        text = render_instructions(step.template, **self._values(**values))
+        return dspy.Predict(
+            extend(self.signature, technique=self.technique_id, instructions=text, inputs=step.inputs,
+                   before=step.before, after=step.after, drop_outputs=step.drop_outputs)
+        )

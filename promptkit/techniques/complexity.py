@@ -9,10 +9,10 @@ line, Wei et al.'s exemplars are one paragraph). **Ties** keep pool order (a sta
 choice is deterministic.
 
 Decoding. ``n`` (default 1): one call. With ``n > 1`` (complexity-based consistency), ``n`` chains are
-sampled at ``temperature`` (:func:`ensembling.sample`: one request with ``n`` or ``n`` distinct
+sampled at ``temperature`` (:func:`voting.sample`: one request with ``n`` or ``n`` distinct
 ``rollout_id`` requests; unparseable samples go to ``failed_samples``), the ``top_k`` chains with the
 most steps (default: the longer half, ``(n + 1) // 2``; ties: the earlier sample) vote with
-:func:`ensembling.vote` in sampling order, so its tie rule (first seen wins) holds. The prediction
+:func:`voting.vote` in sampling order, so its tie rule (first seen wins) holds. The prediction
 carries the winner's fields, ``votes``, ``samples`` (every parsed chain), ``voters`` (indices of the
 chains that voted), ``failed_samples`` and ``demos_used`` (the chosen demos, in prompt order).
 """
@@ -25,17 +25,10 @@ from typing import Any
 
 import dspy
 
-from promptkit.techniques.base import (
-    SignatureLike,
-    TechniqueModule,
-    extend,
-    pick_output,
-    positive,
-    render_instructions,
-)
+from promptkit.techniques.base import REASONING, SignatureLike, Step, TechniqueModule, positive
 from promptkit.techniques.demos import COT_DEMOS, as_examples, check_demos, default_demos
-from promptkit.techniques.ensembling import Normalizer, check_temperature, normalize_answer, sample, vote
-from promptkit.techniques.prompted import REASONING
+from promptkit.techniques.ensembling import voted
+from promptkit.techniques.options import Sampling
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -58,52 +51,45 @@ class ComplexCoT(TechniqueModule):
 
     technique_id = "complex_cot"
 
+    options = Sampling
+
     def __init__(
         self,
         signature: SignatureLike = "question -> answer",
         *,
         demos: Sequence[Mapping[str, Any] | dspy.Example] | None = None,
         k: int = 8,
-        n: int = 1,
         top_k: int | None = None,
-        temperature: float = 0.7,
-        field: str | None = None,
-        normalize: Normalizer = normalize_answer,
-        num_threads: int = 1,
+        **options: Any,
     ) -> None:
         super().__init__(signature)
         tid = self.technique_id
-        self.k, self.n = positive("k", k, tid), positive("n", n, tid)
-        self.top_k = (self.n + 1) // 2 if top_k is None else positive("top_k", top_k, tid)
-        self.temperature = check_temperature(temperature, tid)
-        self.field = pick_output(self.signature, field, tid)
-        self.normalize = normalize
-        self.num_threads = positive("num_threads", num_threads, tid)
+        # Complexity-based prompting is one call; sampling (complexity-based consistency) is asked for with n.
+        self.sampling = Sampling.parse(tid, self.signature, options, n=1)
+        self.k = positive("k", k, tid)
+        self.top_k = (self.sampling.n + 1) // 2 if top_k is None else positive("top_k", top_k, tid)
         pool = check_demos(
             default_demos(self.signature, COT_DEMOS, tid) if demos is None else demos, self.signature, tid,
             ("reasoning",),
         )
         chosen = most_complex(pool, self.k, lambda d: reasoning_steps(d["reasoning"]))
         self.demos_used = [pool[i] for i in chosen]
-        text = render_instructions("complex_cot.j2", **self._values(n_demos=len(self.demos_used)))
-        self.predict = dspy.Predict(extend(self.signature, technique=tid, instructions=text, before=(REASONING,)))
+        self.predict = self.predictor(Step("complex_cot.j2", before=(REASONING,)), n_demos=len(self.demos_used))
         self.predict.demos = as_examples(self.demos_used, self.signature)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
         samples: list[dspy.Prediction]
         failures: list[str] = []
-        if self.n == 1:
+        if self.sampling.n == 1:
             samples = [self.predict(**inputs)]
         else:
-            samples, failures = sample(self.predict, inputs, self.n, self.temperature, self.num_threads)
+            samples, failures = self.sampling.sample(self.predict, inputs)
         # Only the most complex chains vote, but in sampling order, so vote()'s first-seen tie rule holds.
         voters = sorted(most_complex(samples, self.top_k, lambda s: reasoning_steps(s.get("reasoning"))))
-        winner, votes = vote([samples[i] for i in voters], self.field, self.normalize)
-        return dspy.Prediction(
-            **samples[voters[winner]].toDict(), votes=votes, samples=samples, voters=voters,
-            failed_samples=failures, demos_used=self.demos_used,
-        )
+        winner, votes = self.sampling.vote([samples[i] for i in voters])
+        return voted(samples, (voters[winner], votes), voters=voters, failed_samples=failures,
+                     demos_used=self.demos_used)
 
 
 __all__ = ["ComplexCoT", "most_complex", "reasoning_steps"]

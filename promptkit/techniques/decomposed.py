@@ -41,8 +41,8 @@ import dspy
 from promptkit.errors import InputError
 from promptkit.techniques.base import (
     SignatureLike,
+    Step,
     TechniqueModule,
-    extend,
     positive,
     render_instructions,
     step_signature,
@@ -116,7 +116,7 @@ class DecomposedPrompting(TechniqueModule):
         max_result_chars: int = 2000,
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.handlers = check_handlers(handlers, tid)
         self.max_calls = positive("max_calls", max_calls, tid)
         self.max_result_chars = positive("max_result_chars", max_result_chars, tid, minimum=100)
@@ -124,12 +124,9 @@ class DecomposedPrompting(TechniqueModule):
             {"name": n, "description": h.strip() if isinstance(h, str) else describe_tool(n, h)["description"]}
             for n, h in self.handlers.items()
         ]
-        self.plan = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   after=(("program", "the sub-task calls in order, each `[handler] sub-question`", list[str]),),
-                   instructions=render_instructions(
-                       "decomp_plan.j2", **self._values(handlers=described, max_calls=self.max_calls)))
-        )
+        program = ("program", "the sub-task calls in order, each `[handler] sub-question`", list[str])
+        self.plan = self.predictor(Step("decomp_plan.j2", drop_outputs=True, after=(program,)),
+                                   handlers=described, max_calls=self.max_calls)
         # One Predict per LM handler, so an optimizer can tune each sub-prompt on its own.
         self.sub_prompts = {
             name: dspy.Predict(step_signature(
@@ -139,11 +136,8 @@ class DecomposedPrompting(TechniqueModule):
             ))
             for name, handler in self.handlers.items() if isinstance(handler, str)
         }
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid,
-                   inputs=(("results", "the sub-task calls, each with its result", str),),
-                   instructions=render_instructions("decomp_answer.j2", **self._values()))
-        )
+        self.answer = self.predictor(Step("decomp_answer.j2", inputs=(
+            ("results", "the sub-task calls, each with its result", str),)))
 
     def _find(self, name: str) -> str | None:
         return next((n for n in self.handlers if n.lower() == name.lower()), None)

@@ -7,7 +7,7 @@ added to the user's signature, so any signature with the right shape works.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dspy
@@ -15,14 +15,14 @@ import dspy
 from promptkit.errors import InputError
 from promptkit.techniques.base import (
     SignatureLike,
+    Step,
     TechniqueModule,
     bullet_list,
-    extend,
+    fan_out,
     positive,
-    render_instructions,
     require_str_output,
-    run_parallel,
 )
+from promptkit.techniques.options import Retrieval
 
 PS_VARIANTS = ("ps", "ps+")
 
@@ -37,23 +37,14 @@ class PlanAndSolve(TechniqueModule):
         super().__init__(signature)
         if variant not in PS_VARIANTS:
             raise InputError(f"plan_and_solve: unknown variant {variant!r}", hint="use variant='ps' or variant='ps+'")
-        sig, tid = self.signature, self.technique_id
         plan = ("plan", "a plan that solves the problem, as numbered steps", str)
         solution = ("solution", "the plan carried out step by step, with the intermediate results", str)
-        self.plan = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=(plan, solution),
-                   instructions=render_instructions("plan_and_solve.j2", **self._values(variant=variant)))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=(plan, solution),
-                   instructions=render_instructions("plan_and_solve_answer.j2", **self._values()))
-        )
+        self.plan = self.predictor(Step("plan_and_solve.j2", drop_outputs=True, after=(plan, solution)),
+                                   variant=variant)
+        self.answer = self.predictor(Step("plan_and_solve_answer.j2", inputs=(plan, solution)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
-        inputs = self._inputs(kwargs)
-        planned = self.plan(**inputs)
-        answer = self.answer(**inputs, plan=planned.plan, solution=planned.solution)
-        return dspy.Prediction(plan=planned.plan, solution=planned.solution, **answer.toDict())
+        return self.run_chain(self._inputs(kwargs), "plan", "answer")
 
 
 def format_solved(pairs: Sequence[tuple[str, str]]) -> str:
@@ -70,25 +61,17 @@ class LeastToMost(TechniqueModule):
 
     def __init__(self, signature: SignatureLike = "question -> answer", *, max_subquestions: int = 5) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        self.max_subquestions = positive("max_subquestions", max_subquestions, tid)
+        self.max_subquestions = positive("max_subquestions", max_subquestions, self.technique_id)
         subquestions = ("subquestions", "simpler subquestions to answer first, in order", list[str])
         solved = ("solved", "the subquestions answered so far, with their answers", str)
-        self.decompose = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=(subquestions,),
-                   instructions=render_instructions("least_to_most_decompose.j2",
-                                                    **self._values(max_subquestions=self.max_subquestions)))
-        )
-        self.solve = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   inputs=(solved, ("subquestion", "the subquestion to answer now", str)),
-                   after=(("subanswer", "the answer to the subquestion", str),),
-                   instructions=render_instructions("least_to_most_solve.j2", **self._values()))
-        )
-        self.final = dspy.Predict(
-            extend(sig, technique=tid, inputs=(solved,),
-                   instructions=render_instructions("least_to_most_final.j2", **self._values()))
-        )
+        self.decompose = self.predictor(Step("least_to_most_decompose.j2", drop_outputs=True, after=(subquestions,)),
+                                        max_subquestions=self.max_subquestions)
+        self.solve = self.predictor(Step(
+            "least_to_most_solve.j2", drop_outputs=True,
+            inputs=(solved, ("subquestion", "the subquestion to answer now", str)),
+            after=(("subanswer", "the answer to the subquestion", str),),
+        ))
+        self.final = self.predictor(Step("least_to_most_final.j2", inputs=(solved,)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -101,46 +84,25 @@ class LeastToMost(TechniqueModule):
         return dspy.Prediction(subquestions=subquestions, subanswers=[a for _, a in pairs], **final.toDict())
 
 
-Retriever = Callable[[str], Any]
-
-
-def passage_texts(found: Any) -> list[str]:
-    """A retriever's result as a list of strings: a str, a list of str, or an object with ``.passages``."""
-    found = getattr(found, "passages", found)
-    if isinstance(found, str):
-        return [found]
-    return [str(getattr(p, "long_text", p)) for p in found]
-
-
 class StepBack(TechniqueModule):
     """Call 1: a more generic step-back question and its answer. Call 2: the original outputs, grounded
     in them. With ``retriever`` (``query -> passages``), passages for both questions go to call 2."""
 
     technique_id = "step_back"
+    options = Retrieval
 
-    def __init__(
-        self, signature: SignatureLike = "question -> answer", *, retriever: Retriever | None = None, k: int = 3
-    ) -> None:
+    def __init__(self, signature: SignatureLike = "question -> answer", **options: Any) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        if retriever is not None and not callable(retriever):
-            raise InputError("step_back: retriever must be callable (query -> passages)",
-                             hint="pass a function or a promptkit / DSPy retriever")
-        self.retriever, self.k = retriever, positive("k", k, tid)
+        self.retrieval = Retrieval.parse(self.technique_id, self.signature, options)
+        retriever = self.retrieval.retriever
         question = ("stepback_question", "a more generic question behind the original one", str)
         answer = ("stepback_answer", "the principles and facts that answer the step-back question", str)
-        self.abstract = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=(question, answer),
-                   instructions=render_instructions("step_back.j2", **self._values()))
-        )
+        self.abstract = self.predictor(Step("step_back.j2", drop_outputs=True, after=(question, answer)))
         extra = [question, answer]
         if retriever is not None:
             extra.append(("passages", "retrieved passages for the original and the step-back question", str))
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=tuple(extra),
-                   instructions=render_instructions("step_back_answer.j2",
-                                                    **self._values(with_passages=retriever is not None)))
-        )
+        self.answer = self.predictor(Step("step_back_answer.j2", inputs=tuple(extra)),
+                                     with_passages=retriever is not None)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -149,10 +111,10 @@ class StepBack(TechniqueModule):
             "stepback_question": stepped.stepback_question,
             "stepback_answer": stepped.stepback_answer,
         }
-        if self.retriever is not None:
+        if self.retrieval.retriever is not None:
             found: list[str] = []
             for query in (" ".join(str(v) for v in inputs.values()), str(stepped.stepback_question)):
-                found += [p for p in passage_texts(self.retriever(query))[: self.k] if p not in found]
+                found += [p for p in self.retrieval.search(query)[1] if p not in found]
             extra["passages"] = bullet_list(found) or "(nothing found)"
         return dspy.Prediction(**extra, **self.answer(**inputs, **extra).toDict())
 
@@ -165,7 +127,7 @@ class System2Attention(TechniqueModule):
 
     def __init__(self, signature: SignatureLike = "question -> answer", *, fields: Sequence[str] | None = None) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        sig = self.signature
         text_inputs = [n for n, info in sig.input_fields.items() if info.annotation is str]
         names = text_inputs if fields is None else list(fields)
         unknown = [n for n in names if n not in sig.input_fields]
@@ -177,13 +139,8 @@ class System2Attention(TechniqueModule):
         self.fields = names
         rewritten = tuple((f"unbiased_{n}", f"the {n} without opinions or irrelevant content", str) for n in names)
         listing = [{"name": n, "output": f"unbiased_{n}"} for n in names]
-        self.rewrite = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=rewritten,
-                   instructions=render_instructions("system2_attention.j2", **self._values(fields=listing)))
-        )
-        self.answer = dspy.Predict(
-            sig.with_instructions(render_instructions("system2_attention_answer.j2", **self._values()))
-        )
+        self.rewrite = self.predictor(Step("system2_attention.j2", drop_outputs=True, after=rewritten), fields=listing)
+        self.answer = self.predictor(Step("system2_attention_answer.j2"))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -207,18 +164,14 @@ class SkeletonOfThought(TechniqueModule):
         self.output = require_str_output(sig, tid, "the expanded points are joined into it")
         self.max_points = positive("max_points", max_points, tid)
         self.num_threads = positive("num_threads", num_threads, tid)
-        self.skeleton = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   after=(("points", "the skeleton: 3-5 word points, in order", list[str]),),
-                   instructions=render_instructions("skeleton_of_thought.j2", **self._values(max_points=max_points)))
-        )
-        self.expand = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   inputs=(("skeleton", "the whole skeleton", str), ("point", "the point to write", str)),
-                   after=(("expansion", "the point written out in 1-2 sentences", str),),
-                   instructions=render_instructions("skeleton_of_thought_expand.j2", **self._values()))
-        )
-        self.direct = dspy.Predict(sig.with_instructions(render_instructions("vanilla.j2", **self._values())))
+        self.skeleton = self.predictor(Step("skeleton_of_thought.j2", drop_outputs=True, after=(
+            ("points", "the skeleton: 3-5 word points, in order", list[str]),)), max_points=max_points)
+        self.expand = self.predictor(Step(
+            "skeleton_of_thought_expand.j2", drop_outputs=True,
+            inputs=(("skeleton", "the whole skeleton", str), ("point", "the point to write", str)),
+            after=(("expansion", "the point written out in 1-2 sentences", str),),
+        ))
+        self.direct = self.predictor(Step("vanilla.j2"))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -226,7 +179,7 @@ class SkeletonOfThought(TechniqueModule):
         if not points:
             return dspy.Prediction(points=[], expansions=[], **self.direct(**inputs).toDict())
         skeleton = bullet_list(points)
-        jobs = [lambda p=p: str(self.expand(**inputs, skeleton=skeleton, point=p).expansion) for p in points]
-        expansions = run_parallel(jobs, self.num_threads)
+        expansions = fan_out(lambda p: str(self.expand(**inputs, skeleton=skeleton, point=p).expansion), points,
+                             self.num_threads)
         answer = "\n".join(f"{i}. {p}: {e}" for i, (p, e) in enumerate(zip(points, expansions, strict=True), 1))
         return dspy.Prediction(points=points, expansions=expansions, **{self.output: answer})

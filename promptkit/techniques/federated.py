@@ -3,7 +3,7 @@
 Self-consistency over synonymous questions instead of over samples of one question.
 
 Paraphrases. The question field is option ``question_field``, else the input named ``question``
-when it is a ``str``, else the first ``str`` input (none: InputError). Up to ``n`` (default 4)
+when it is a ``str``, else the first ``str`` input (none: InputError). Up to ``n`` (default 5)
 synonymous questions come from option ``pool`` — a callable ``question -> list[str]`` (questions
 other users asked), a mapping ``question -> list[str]`` (looked up by the exact question text) or a
 list of strings used for every question — else from one LM call (``federated_sc_paraphrase.j2``)
@@ -14,9 +14,9 @@ paraphrasing reply does not parse, only the original question is answered (the e
 
 Answers. Each question is answered with zero-shot CoT (the ``cot_zeroshot`` template, like
 ``cot_zeroshot``): the original question first when ``include_original`` (default True; so a tie goes
-to its answer), then the paraphrases, the other inputs unchanged, in parallel on ``num_threads``
+to its answer), then the paraphrases, the other inputs unchanged, at ``temperature``, on ``num_threads``
 threads. A reply that does not parse is dropped from the vote and recorded in ``failed_samples``; if
-all fail, ParseError. The vote is :func:`ensembling.vote` (normalized answers; ties: first seen).
+all fail, ParseError. The vote is :func:`voting.vote` (answers compared by their voting key; ties: first seen).
 The prediction carries the winner's fields, ``votes``, ``paraphrases`` (the cleaned list),
 ``questions`` (what was asked, in order), ``samples`` (the parsed answers) and ``failed_samples``.
 """
@@ -31,17 +31,9 @@ import dspy
 
 from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import InputError, ParseError
-from promptkit.techniques.base import (
-    SignatureLike,
-    TechniqueModule,
-    extend,
-    pick_output,
-    positive,
-    render_instructions,
-    run_parallel,
-)
-from promptkit.techniques.ensembling import Normalizer, normalize_answer, vote
-from promptkit.techniques.prompted import REASONING, ZERO_SHOT_TRIGGER
+from promptkit.techniques.base import COT, SignatureLike, Step, TechniqueModule, fan_out
+from promptkit.techniques.ensembling import voted
+from promptkit.techniques.options import Sampling
 
 Pool = Callable[[str], Sequence[str]] | Mapping[str, Sequence[str]] | Sequence[str]
 
@@ -68,36 +60,30 @@ class FederatedSelfConsistency(TechniqueModule):
 
     technique_id = "federated_sc"
 
+    options = Sampling
+
     def __init__(
         self,
         signature: SignatureLike = "question -> answer",
         *,
-        n: int = 4,
         pool: Pool | None = None,
         include_original: bool = True,
         question_field: str | None = None,
-        field: str | None = None,
-        normalize: Normalizer = normalize_answer,
-        trigger: str = ZERO_SHOT_TRIGGER,
-        num_threads: int = 1,
+        trigger: str | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        self.n = positive("n", n, tid)
+        # n is the number of paraphrases: with the original question, n + 1 answers vote.
+        self.sampling = Sampling.parse(self.technique_id, self.signature, options)
+        self.n = self.sampling.n
         self.pool = self._check_pool(pool)
         self.include_original = bool(include_original)
         self.question_field = self._question_field(question_field)
-        self.field = pick_output(sig, field, tid)
-        self.normalize = normalize
-        self.num_threads = positive("num_threads", num_threads, tid)
         paraphrases = ("paraphrases", f"{self.n} rewordings of the {self.question_field}, each a whole question",
                        list[str])
-        text = render_instructions("federated_sc_paraphrase.j2", **self._values(n=self.n, field=self.question_field))
-        self.paraphrase = dspy.Predict(
-            extend(sig, technique=tid, instructions=text, drop_outputs=True, after=(paraphrases,))
-        )
-        answer = render_instructions("cot_zeroshot.j2", **self._values(trigger=trigger))
-        self.answer = dspy.Predict(extend(sig, technique=tid, instructions=answer, before=(REASONING,)))
+        self.paraphrase = self.predictor(Step("federated_sc_paraphrase.j2", drop_outputs=True, after=(paraphrases,)),
+                                         n=self.n, field=self.question_field)
+        self.answer = self.predictor(COT, trigger=trigger)
 
     def _question_field(self, name: str | None) -> str:
         text = [n for n, info in self.signature.input_fields.items() if info.annotation is str]
@@ -149,21 +135,18 @@ class FederatedSelfConsistency(TechniqueModule):
             except PARSE_ERRORS as exc:  # answer the original question alone rather than fail
                 failures.append(f"paraphrase call: {type(exc).__name__}: {str(exc)[:300]}")
         questions = ([question] if self.include_original or not paraphrases else []) + paraphrases
-        jobs = [functools.partial(self._ask, inputs, q) for q in questions]
-        results = run_parallel(jobs, self.num_threads)
+        results = fan_out(functools.partial(self._ask, inputs), questions, self.sampling.num_threads)
         samples = [r for r in results if isinstance(r, dspy.Prediction)]
         failures += [f"question {i}: {r}" for i, r in enumerate(results) if isinstance(r, str)]
         if not samples:
             raise ParseError(f"none of the {len(questions)} answers could be parsed", raw="\n".join(failures))
-        winner, votes = vote(samples, self.field, self.normalize)
-        return dspy.Prediction(
-            **samples[winner].toDict(), votes=votes, paraphrases=paraphrases, questions=questions,
-            samples=samples, failed_samples=failures,
-        )
+        return voted(samples, self.sampling.vote(samples), paraphrases=paraphrases, questions=questions,
+                     failed_samples=failures)
 
     def _ask(self, inputs: dict[str, Any], question: str) -> dspy.Prediction | str:
         try:
-            return self.answer(**{**inputs, self.question_field: question})
+            return self.answer(**{**inputs, self.question_field: question},
+                               config={"temperature": self.sampling.temperature})
         except PARSE_ERRORS as exc:
             return f"{type(exc).__name__}: {str(exc)[:300]}"
 

@@ -26,7 +26,7 @@ from typing import Any
 import dspy
 
 from promptkit.errors import InputError
-from promptkit.techniques.base import SignatureLike, TechniqueModule, extend, positive, render_instructions
+from promptkit.techniques.base import SignatureLike, Step, TechniqueModule, positive
 
 SNIPPETS = ("snippets", "the relevant snippets, each copied word for word from the source text", list[str])
 _EDGES = " \t\n\"'`“”‘’.…"
@@ -69,12 +69,8 @@ class ImplicitRAG(TechniqueModule):
         # Without a context field the only text is the input itself: extract from every str input.
         text_inputs = [n for n, f in sig.input_fields.items() if f.annotation is str] or list(sig.input_fields)
         self.sources = [name] if name else text_inputs
-        text = render_instructions(
-            "implicit_rag.j2",
-            **self._values(max_snippets=self.max_snippets, max_words=self.max_words,
-                           sources=self.sources, has_context=name is not None),
-        )
-        self.predict = dspy.Predict(extend(sig, technique=tid, instructions=text, before=(SNIPPETS,)))
+        self.predict = self.predictor(Step("implicit_rag.j2", before=(SNIPPETS,)), max_snippets=self.max_snippets,
+                                      max_words=self.max_words, sources=self.sources, has_context=name is not None)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)

@@ -2,7 +2,7 @@
 in knowledge fetched for each step, then answer from the corrected rationale.
 
 Mechanism. (1) Reasoning preparation: ``n`` zero-shot CoT samples at ``temperature`` voted on ``field``
-(:func:`~promptkit.techniques.ensembling.sample` / ``vote``), and one call naming the knowledge domains
+(:meth:`~promptkit.techniques.options.Sampling.consensus`), and one call naming the knowledge domains
 the question needs (``cok_domains.j2``). When the winning answer's share of the ``n`` samples is
 **strictly greater** than ``threshold`` (default 0.5, the same gate as verify_and_edit), the winning
 sample is returned: n + 1 calls. (2) Otherwise dynamic knowledge adapting over the winning rationale,
@@ -28,28 +28,20 @@ stage 2 ran), ``steps`` (per step: original, source, query, evidence, corrected)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import dspy
 
-from promptkit.errors import InputError
 from promptkit.techniques.base import (
+    Field,
     SignatureLike,
-    TechniqueModule,
+    Step,
     bullet_list,
-    extend,
     outputs_of,
-    pick_output,
     positive,
-    render_instructions,
 )
-from promptkit.techniques.decomposition import Retriever, passage_texts
-from promptkit.techniques.ensembling import Normalizer, check_temperature, normalize_answer
-from promptkit.techniques.prompted import REASONING, ZERO_SHOT_TRIGGER
-from promptkit.techniques.verification import check_threshold, consensus
+from promptkit.techniques.options import SampleThenCorrect
 
-Field = tuple[str, str, Any]
 DOMAINS: Field = ("domains", "the knowledge domains the task needs, comma-separated", str)
 CORRECTED: Field = ("corrected_steps", "the reasoning steps corrected so far, numbered", str)
 STEP: Field = ("step", "the reasoning step to ground", str)
@@ -70,21 +62,7 @@ def rationale_steps(rationale: str, max_steps: int) -> list[str]:
     return steps
 
 
-def _check_retriever(retriever: Any, technique: str) -> Retriever | dict[str, Retriever] | None:
-    if retriever is None or callable(retriever):
-        return retriever
-    if isinstance(retriever, Mapping) and retriever and all(
-        isinstance(name, str) and name.strip() and callable(fn) for name, fn in retriever.items()
-    ):
-        return dict(retriever)
-    raise InputError(
-        f"technique {technique!r}: option retriever={retriever!r} must be callable (query -> passages) "
-        "or a non-empty mapping of source names to such callables",
-        hint='pass e.g. retriever=search or retriever={"wikipedia": wiki, "medicine": pubmed}',
-    )
-
-
-class ChainOfKnowledge(TechniqueModule):
+class ChainOfKnowledge(SampleThenCorrect):
     """Self-consistency + knowledge domains; below the agreement threshold each rationale step is queried,
     grounded in retrieved (or recalled) knowledge and corrected in order; the answer comes from the
     corrected rationale. See the module docstring."""
@@ -95,70 +73,34 @@ class ChainOfKnowledge(TechniqueModule):
         self,
         signature: SignatureLike = "question -> answer",
         *,
-        n: int = 5,
-        temperature: float = 0.7,
-        threshold: float = 0.5,
         max_steps: int = 5,
-        retriever: Retriever | Mapping[str, Retriever] | None = None,
-        k: int = 3,
-        field: str | None = None,
-        normalize: Normalizer = normalize_answer,
-        trigger: str = ZERO_SHOT_TRIGGER,
-        num_threads: int = 4,
+        trigger: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        self.n = positive("n", n, tid)
-        self.temperature = check_temperature(temperature, tid)
-        self.threshold = check_threshold(threshold, tid)
-        self.max_steps = positive("max_steps", max_steps, tid)
-        self.retriever = _check_retriever(retriever, tid)
-        self.k = positive("k", k, tid)
-        self.field = pick_output(sig, field, tid)
-        self.normalize = normalize
-        self.num_threads = positive("num_threads", num_threads, tid)
-        self.sources = list(self.retriever) if isinstance(self.retriever, dict) else []
-        self.predict = dspy.Predict(
-            extend(sig, technique=tid, before=(REASONING,),
-                   instructions=render_instructions("cot_zeroshot.j2", **self._values(trigger=trigger)))
-        )
-        self.domains = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   after=(("domains", "the knowledge domains the task needs", list[str]),),
-                   instructions=render_instructions("cok_domains.j2", **self._values()))
-        )
+        super().__init__(signature, trigger=trigger, **options)
+        self.max_steps = positive("max_steps", max_steps, self.technique_id)
+        self.sources = self.retrieval.sources
+        recalls = self.retrieval.retriever is None
+        self.domains = self.predictor(Step("cok_domains.j2", drop_outputs=True, after=(
+            ("domains", "the knowledge domains the task needs", list[str]),)))
         # The query call's outputs depend on the sources: a pick among named sources; a recalled answer
         # when there is nothing to retrieve from.
         source: tuple[Field, ...] = (("source", f"one of: {', '.join(self.sources)}", str),) if self.sources else ()
         recall: tuple[Field, ...] = (
             (("knowledge", "the answer to the query, from what you reliably know", str),)
-            if self.retriever is None else ()
+            if recalls else ()
         )
-        self.query = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(DOMAINS, CORRECTED, STEP),
-                   after=(*source, QUERY, *recall),
-                   instructions=render_instructions("cok_query.j2", **self._values(
-                       sources=self.sources, recall=self.retriever is None)))
+        self.query = self.predictor(
+            Step("cok_query.j2", drop_outputs=True, inputs=(DOMAINS, CORRECTED, STEP), after=(*source, QUERY, *recall)),
+            sources=self.sources, recall=recalls,
         )
-        self.correct = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   inputs=(CORRECTED, STEP, ("evidence", "knowledge found for the step's query", str)),
-                   after=(("corrected_step", "the step rewritten so it agrees with the evidence", str),),
-                   instructions=render_instructions("cok_correct.j2", **self._values()))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid,
-                   inputs=(("corrected_rationale", "the reasoning, corrected step by step with knowledge", str),),
-                   instructions=render_instructions("cok_answer.j2", **self._values()))
-        )
-
-    def _route(self, source: str | None) -> tuple[str | None, Callable[[str], Any] | None]:
-        """(source name, retriever) for a query; (None, None) when the model answers from its knowledge."""
-        if isinstance(self.retriever, dict):
-            wanted = str(source or "").strip().lower()
-            name = next((s for s in self.sources if s.lower() == wanted), self.sources[0])
-            return name, self.retriever[name]
-        return None, self.retriever
+        self.correct = self.predictor(Step(
+            "cok_correct.j2", drop_outputs=True,
+            inputs=(CORRECTED, STEP, ("evidence", "knowledge found for the step's query", str)),
+            after=(("corrected_step", "the step rewritten so it agrees with the evidence", str),),
+        ))
+        self.answer = self.predictor(Step("cok_answer.j2", inputs=(
+            ("corrected_rationale", "the reasoning, corrected step by step with knowledge", str),)))
 
     def _adapt(self, inputs: dict[str, Any], domains: list[str], step: str, done: list[str]) -> dict[str, Any]:
         """Query, retrieve (or recall) and correct one step, given the steps corrected before it."""
@@ -166,11 +108,10 @@ class ChainOfKnowledge(TechniqueModule):
         asked = self.query(**inputs, domains=", ".join(domains) or "(general knowledge)", corrected_steps=so_far,
                            step=step)
         query = str(asked.query)
-        name, retrieve = self._route(asked.get("source"))
-        if retrieve is not None:
-            evidence = [str(p) for p in passage_texts(retrieve(query))[: self.k]]
+        if self.retrieval.retriever is not None:
+            name, evidence = self.retrieval.search(query, asked.get("source"))
         else:
-            evidence = [str(asked.get("knowledge") or "")]
+            name, evidence = None, [str(asked.get("knowledge") or "")]
         shown = bullet_list(evidence) or "(nothing found)"
         fixed = self.correct(**inputs, corrected_steps=so_far, step=step, evidence=f"Query: {query}\n{shown}")
         return {"original": step, "source": name, "query": query, "evidence": evidence,
@@ -178,13 +119,12 @@ class ChainOfKnowledge(TechniqueModule):
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        best, common = consensus(self.predict, inputs, self.n, self.temperature, self.num_threads, self.field,
-                                 self.normalize)
+        best, common, agreed = self.vote_first(inputs)
         domains = [str(d) for d in self.domains(**inputs).domains or []]
         common["domains"] = domains
         rationale = common["rationale"]
-        if common["share"] > self.threshold:
-            return dspy.Prediction(**outputs_of(best, self.signature), **common, corrected=False, steps=[],
+        if agreed:
+            return dspy.Prediction(**best, **common, corrected=False, steps=[],
                                    corrected_rationale=None)
         steps: list[dict[str, Any]] = []
         # Sequential on purpose: each step is corrected in the light of the corrected steps before it.

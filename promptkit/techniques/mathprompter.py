@@ -47,10 +47,9 @@ from dspy.adapters.utils import parse_value
 
 from promptkit.errors import InputError
 from promptkit.parsing import strip_fences
-from promptkit.techniques.base import SignatureLike, TechniqueModule, extend, positive, render_instructions
-from promptkit.techniques.ensembling import check_temperature
-from promptkit.techniques.program import CODE, ProgramError
-from promptkit.techniques.sandbox import PythonSandbox, SandboxLimits, require_sandbox
+from promptkit.techniques.base import SignatureLike, Step, TechniqueModule, positive, render_instructions
+from promptkit.techniques.options import Program, check_temperature
+from promptkit.techniques.program import ANSWER_FROM_RESULT, CODE, ProgramError
 
 _NUMBER = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
 _ANSWER_EQ = re.compile(r"^\s*(?:answer|ans)\s*=\s*", re.I)
@@ -140,12 +139,11 @@ class MathPrompter(TechniqueModule):
         tolerance: float = 1e-6,
         temperature: float = 0.7,
         seed: int = 0,
-        timeout: float = 5.0,
-        memory_mb: int = 256,
-        sandbox: str | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
+        self.program = Program.parse(tid, self.signature, options)
         self.attempts = positive("attempts", attempts, tid)
         self.trials = positive("trials", trials, tid)
         if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 <= tolerance < 1:
@@ -154,23 +152,12 @@ class MathPrompter(TechniqueModule):
         self.tolerance = float(tolerance)
         self.temperature = check_temperature(temperature, tid)
         self.seed = positive("seed", seed, tid, minimum=0)
-        self.limits = SandboxLimits(timeout=timeout, memory_mb=memory_mb)
-        self.sandbox_backend = sandbox
         variables = ("variables", "the variables that stand for the numbers of the input", str)
-        limits = {"time_limit": timeout, "memory_mb": memory_mb}
-        self.expression = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(variables,),
-                   after=(("expression", "one algebraic expression: Answer = ...", str),),
-                   instructions=render_instructions("mathprompter_expression.j2", **self._values()))
-        )
-        self.function = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(variables,), after=(CODE,),
-                   instructions=render_instructions("mathprompter_function.j2", **self._values(**limits)))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=(CODE, ("result", "the value the program computed", str)),
-                   instructions=render_instructions("program_answer.j2", **self._values()))
-        )
+        self.expression = self.predictor(Step("mathprompter_expression.j2", drop_outputs=True, inputs=(variables,),
+                                              after=(("expression", "one algebraic expression: Answer = ...", str),)))
+        self.function = self.predictor(Step("mathprompter_function.j2", drop_outputs=True, inputs=(variables,),
+                                            after=(CODE,)), **self.program.template_values())
+        self.answer = self.predictor(ANSWER_FROM_RESULT)
 
     def _assignments(self, names: list[str]) -> list[list[int]]:
         if not names:  # nothing to vary: one run is all the evidence there is
@@ -184,8 +171,7 @@ class MathPrompter(TechniqueModule):
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        backend = require_sandbox(self.sandbox_backend)  # refuse before spending an LM call
-        sandbox = PythonSandbox(self.limits, backend)
+        sandbox = self.program.open()  # refuse before spending an LM call
         templated, mapping = algebraic_template(inputs)
         names = list(mapping)
         template = render_instructions(

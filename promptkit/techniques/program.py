@@ -18,17 +18,13 @@ import dspy
 from dspy.adapters.utils import parse_value
 
 from promptkit.parsing import strip_fences  # models often fence code despite being told not to
-from promptkit.techniques.base import (
-    SignatureLike,
-    TechniqueError,
-    TechniqueModule,
-    extend,
-    positive,
-    render_instructions,
-)
-from promptkit.techniques.sandbox import ExecutionResult, PythonSandbox, SandboxLimits, require_sandbox
+from promptkit.techniques.base import Field, SignatureLike, Step, TechniqueError, TechniqueModule, positive
+from promptkit.techniques.options import Program
+from promptkit.techniques.sandbox import ExecutionResult, PythonSandbox
 
-CODE = ("code", "a complete Python program", str)
+CODE: Field = ("code", "a complete Python program", str)
+ANSWER_FROM_RESULT = Step("program_answer.j2", inputs=(CODE, ("result", "the value the program computed", str)))
+"""Map a program and its result to the user's outputs (when the result alone does not fill them)."""
 
 
 class ProgramError(TechniqueError):
@@ -47,45 +43,26 @@ class ProgramTechnique(TechniqueModule):
     result_var: ClassVar[str | None] = None
     convention: ClassVar[str] = ""
 
-    def __init__(
-        self,
-        signature: SignatureLike = "question -> answer",
-        *,
-        max_retries: int = 2,
-        timeout: float = 5.0,
-        memory_mb: int = 256,
-        sandbox: str | None = None,
-    ) -> None:
+    options = Program
+
+    def __init__(self, signature: SignatureLike = "question -> answer", *, max_retries: int = 2,
+                 **options: Any) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        self.max_retries = positive("max_retries", max_retries, tid, minimum=0)
-        self.limits = SandboxLimits(timeout=timeout, memory_mb=memory_mb)
-        self.sandbox_backend = sandbox
-        limits = {"time_limit": timeout, "memory_mb": memory_mb}
-        self.write = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=(CODE,),
-                   instructions=render_instructions(self.template, **self._values(**limits)))
-        )
-        self.fix = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   inputs=(("previous_code", "the program that failed", str),
-                           ("error", "what happened when it ran", str)),
-                   after=(CODE,),
-                   instructions=render_instructions("program_fix.j2",
-                                                    **self._values(convention=self.convention, **limits)))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=(CODE, ("result", "the value the program computed", str)),
-                   instructions=render_instructions("program_answer.j2", **self._values()))
-        )
+        self.program = Program.parse(self.technique_id, self.signature, options)
+        self.max_retries = positive("max_retries", max_retries, self.technique_id, minimum=0)
+        limits = self.program.template_values()
+        self.write = self.predictor(Step(self.template, drop_outputs=True, after=(CODE,)), **limits)
+        failed = (("previous_code", "the program that failed", str), ("error", "what happened when it ran", str))
+        self.fix = self.predictor(Step("program_fix.j2", drop_outputs=True, inputs=failed, after=(CODE,)),
+                                  convention=self.convention, **limits)
+        self.answer = self.predictor(ANSWER_FROM_RESULT)
 
     def _run(self, sandbox: PythonSandbox, code: str) -> ExecutionResult:
         return sandbox.run(code, entry=self.entry, result_var=self.result_var)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        backend = require_sandbox(self.sandbox_backend)  # refuse before spending an LM call
-        sandbox = PythonSandbox(self.limits, backend)
+        sandbox = self.program.open()  # refuse before spending an LM call
         code = strip_fences(str(self.write(**inputs).code))
         attempts: list[dict[str, Any]] = []
         for attempt in range(self.max_retries + 1):

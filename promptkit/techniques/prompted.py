@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 import dspy
 
 from promptkit.techniques.base import (
+    REASONING,
+    Field,
     SignatureLike,
+    Step,
     TechniqueModule,
     as_signature,
-    extend,
     positive,
-    render_instructions,
 )
 from promptkit.techniques.demos import (
     CONTRASTIVE_DEMOS,
@@ -29,29 +30,19 @@ from promptkit.techniques.demos import (
     default_demos,
 )
 
-Field = tuple[str, str, Any]
-REASONING: Field = ("reasoning", "your step-by-step reasoning, written before the answer", str)
-ZERO_SHOT_TRIGGER = "Let's think step by step."
-THOT_TRIGGER = "Walk me through this context in manageable parts step by step, summarizing and analyzing as we go."
-
 
 class SingleStep(TechniqueModule):
     """One Predict over the user's signature, with template instructions and extra leading/trailing outputs."""
 
-    template: ClassVar[str] = ""
-    before: ClassVar[tuple[Field, ...]] = ()
-    after: ClassVar[tuple[Field, ...]] = ()
+    step: ClassVar[Step]
 
     def __init__(self, signature: SignatureLike, **template_values: Any) -> None:
         super().__init__(signature)
-        instructions = render_instructions(self.template, **self._values(**template_values))
-        self.predict = dspy.Predict(
-            extend(self.signature, technique=self.technique_id, instructions=instructions,
-                   before=self.before_fields(), after=self.after)
-        )
+        self.predict = self.predictor(self.declared_step(), **template_values)
 
-    def before_fields(self) -> tuple[Field, ...]:
-        return self.before
+    def declared_step(self) -> Step:
+        """The technique's one step (a subclass whose fields depend on an option builds it here)."""
+        return self.step
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         return self.predict(**self._inputs(kwargs))
@@ -61,7 +52,7 @@ class Vanilla(SingleStep):
     """The structured prompt as is: the task's instructions, optionally behind a persona."""
 
     technique_id = "vanilla"
-    template = "vanilla.j2"
+    step = Step("vanilla.j2")
 
     def __init__(self, signature: SignatureLike = "question -> answer", *, persona: str = "") -> None:
         super().__init__(signature, persona=persona)
@@ -71,7 +62,7 @@ class Instructed(SingleStep):
     """The task plus an instruction to ignore irrelevant information (GSM-IC)."""
 
     technique_id = "instructed"
-    template = "instructed.j2"
+    step = Step("instructed.j2")
 
     def __init__(
         self,
@@ -86,10 +77,9 @@ class ZeroShotCoT(SingleStep):
     """The task plus a trigger phrase; the model writes ``reasoning`` before the outputs (one call)."""
 
     technique_id = "cot_zeroshot"
-    template = "cot_zeroshot.j2"
-    before = (REASONING,)
+    step = Step("cot_zeroshot.j2", before=(REASONING,))
 
-    def __init__(self, signature: SignatureLike = "question -> answer", *, trigger: str = ZERO_SHOT_TRIGGER) -> None:
+    def __init__(self, signature: SignatureLike = "question -> answer", *, trigger: str | None = None) -> None:
         super().__init__(signature, trigger=trigger)
 
 
@@ -114,8 +104,7 @@ class FewShotCoT(SingleStep):
     """
 
     technique_id = "cot_fewshot"
-    template = "cot_fewshot.j2"
-    before = (REASONING,)
+    step = Step("cot_fewshot.j2", before=(REASONING,))
 
     def __init__(
         self,
@@ -133,11 +122,10 @@ class ThreadOfThought(SingleStep):
     """Zero-shot CoT with the ThoT trigger for long or chaotic contexts."""
 
     technique_id = "thread_of_thought"
-    template = "thread_of_thought.j2"
-    before = (REASONING,)
+    step = Step("thread_of_thought.j2", before=(REASONING,))
 
     def __init__(
-        self, signature: SignatureLike = "context, question -> answer", *, trigger: str = THOT_TRIGGER
+        self, signature: SignatureLike = "context, question -> answer", *, trigger: str | None = None
     ) -> None:
         super().__init__(signature, trigger=trigger)
 
@@ -146,7 +134,7 @@ class Analogical(SingleStep):
     """The model recalls ``n_exemplars`` relevant solved problems (and a tutorial if ``with_knowledge``)."""
 
     technique_id = "analogical"
-    template = "analogical.j2"
+    step = Step("analogical.j2")
 
     def __init__(
         self, signature: SignatureLike = "question -> answer", *, n_exemplars: int = 3, with_knowledge: bool = False
@@ -155,23 +143,25 @@ class Analogical(SingleStep):
         positive("n_exemplars", n_exemplars, self.technique_id)
         super().__init__(signature, n_exemplars=n_exemplars, with_knowledge=self.with_knowledge)
 
-    def before_fields(self) -> tuple[Field, ...]:
+    def declared_step(self) -> Step:
         problems: Field = ("relevant_problems", "relevant, distinct problems you recall, each with its solution", str)
         knowledge: Field = ("knowledge", "a short tutorial on the core concepts of the problem", str)
-        return (knowledge, problems) if self.with_knowledge else (problems,)
+        return Step(self.step.template, before=(knowledge, problems) if self.with_knowledge else (problems,))
 
 
 class Metacognitive(SingleStep):
     """Five stages in one call: understand, judge, re-evaluate, decide (the outputs), rate confidence."""
 
     technique_id = "metacognitive"
-    template = "metacognitive.j2"
-    before = (
-        ("understanding", "your understanding of the input, in your own words", str),
-        ("preliminary_judgment", "your first judgment", str),
-        ("critical_evaluation", "a critical assessment of the preliminary judgment", str),
+    step = Step(
+        "metacognitive.j2",
+        before=(
+            ("understanding", "your understanding of the input, in your own words", str),
+            ("preliminary_judgment", "your first judgment", str),
+            ("critical_evaluation", "a critical assessment of the preliminary judgment", str),
+        ),
+        after=(("confidence", "your confidence (0-100%) in the final decision, with a short explanation", str),),
     )
-    after = (("confidence", "your confidence (0-100%) in the final decision, with a short explanation", str),)
 
     def __init__(self, signature: SignatureLike = "question -> answer") -> None:
         super().__init__(signature)
@@ -184,8 +174,7 @@ class ContrastiveCoT(SingleStep):
     """
 
     technique_id = "contrastive_cot"
-    template = "contrastive_cot.j2"
-    before = (REASONING,)
+    step = Step("contrastive_cot.j2", before=(REASONING,))
 
     def __init__(
         self,
@@ -220,22 +209,11 @@ class RephraseAndRespond(TechniqueModule):
     def __init__(self, signature: SignatureLike = "question -> answer", *, two_step: bool = False) -> None:
         super().__init__(signature)
         self.two_step = bool(two_step)
-        sig, tid = self.signature, self.technique_id
         if not self.two_step:
-            text = render_instructions("rephrase_and_respond.j2", **self._values())
-            self.respond = dspy.Predict(extend(sig, technique=tid, instructions=text, before=(REPHRASED,)))
+            self.respond = self.predictor(Step("rephrase_and_respond.j2", before=(REPHRASED,)))
             return
-        rephrase_text = render_instructions("rephrase_and_respond_rephrase.j2", **self._values())
-        self.rephrase = dspy.Predict(
-            extend(sig, technique=tid, instructions=rephrase_text, drop_outputs=True, after=(REPHRASED,))
-        )
-        answer_text = render_instructions("rephrase_and_respond_answer.j2", **self._values())
-        self.respond = dspy.Predict(extend(sig, technique=tid, instructions=answer_text, inputs=(REPHRASED,)))
+        self.rephrase = self.predictor(Step("rephrase_and_respond_rephrase.j2", drop_outputs=True, after=(REPHRASED,)))
+        self.respond = self.predictor(Step("rephrase_and_respond_answer.j2", inputs=(REPHRASED,)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
-        inputs = self._inputs(kwargs)
-        if not self.two_step:
-            return self.respond(**inputs)
-        rephrased = self.rephrase(**inputs).rephrased_question
-        answer = self.respond(**inputs, rephrased_question=rephrased)
-        return dspy.Prediction(rephrased_question=rephrased, **answer.toDict())
+        return self.run_chain(self._inputs(kwargs), *(("rephrase",) if self.two_step else ()), "respond")

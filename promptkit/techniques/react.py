@@ -35,9 +35,9 @@ from dspy.adapters.utils import parse_value
 from promptkit.errors import InputError, ParseError
 from promptkit.techniques.base import (
     SignatureLike,
+    Step,
     TechniqueError,
     TechniqueModule,
-    extend,
     positive,
     render_instructions,
 )
@@ -128,7 +128,7 @@ class ReAct(TechniqueModule):
         example: str = "",
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.tools = register_tools(tools, tid)
         self.max_steps = positive("max_steps", max_steps, tid)
         self.max_invalid = positive("max_invalid", max_invalid, tid)
@@ -136,17 +136,11 @@ class ReAct(TechniqueModule):
         self.max_observation_chars = positive("max_observation_chars", max_observation_chars, tid, minimum=100)
         described = [describe_tool(name, tool) for name, tool in self.tools.items()]
         trajectory = ("trajectory", "the Thought / Action / Observation steps so far", str)
-        self.step = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(trajectory,),
-                   after=(("thought", "your reasoning about the current situation", str),
-                          ("action", "exactly one action: Name[argument]", str)),
-                   instructions=render_instructions(
-                       "react.j2", **self._values(tools=described, max_steps=self.max_steps, example=example)))
-        )
-        self.extract = dspy.Predict(
-            extend(sig, technique=tid, inputs=(trajectory,),
-                   instructions=render_instructions("react_extract.j2", **self._values()))
-        )
+        acted = (("thought", "your reasoning about the current situation", str),
+                 ("action", "exactly one action: Name[argument]", str))
+        self.step = self.predictor(Step("react.j2", drop_outputs=True, inputs=(trajectory,), after=acted),
+                                   tools=described, max_steps=self.max_steps, example=example)
+        self.extract = self.predictor(Step("react_extract.j2", inputs=(trajectory,)))
 
     def _known(self) -> str:
         return ", ".join([*(f"{name}[...]" for name in self.tools), f"{FINISH}[answer]"])

@@ -10,17 +10,19 @@ import dspy
 from dspy.signatures.signature import Signature
 
 from promptkit.techniques.base import (
+    Field,
     SignatureLike,
+    Step,
     TechniqueModule,
-    extend,
+    fan_out,
     outputs_of,
     positive,
     render_instructions,
-    run_parallel,
     step_signature,
 )
 
-DRAFT = ("draft", "the current response to the task", str)
+DRAFT: Field = ("draft", "the current response to the task", str)
+FIRST_DRAFT = Step("vanilla.j2")
 
 
 def format_outputs(values: Mapping[str, Any], sig: type[Signature]) -> str:
@@ -40,16 +42,13 @@ class ChainOfVerification(TechniqueModule):
         self, signature: SignatureLike = "question -> answer", *, max_questions: int = 5, num_threads: int = 4
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.max_questions = positive("max_questions", max_questions, tid)
         self.num_threads = positive("num_threads", num_threads, tid)
-        self.draft = dspy.Predict(sig.with_instructions(render_instructions("vanilla.j2", **self._values())))
+        self.draft = self.predictor(FIRST_DRAFT)
         questions = ("verification_questions", "questions that each check one claim of the draft", list[str])
-        self.plan = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(DRAFT,), after=(questions,),
-                   instructions=render_instructions("chain_of_verification_plan.j2",
-                                                    **self._values(max_questions=self.max_questions)))
-        )
+        self.plan = self.predictor(Step("chain_of_verification_plan.j2", drop_outputs=True, inputs=(DRAFT,),
+                                        after=(questions,)), max_questions=self.max_questions)
         self.verify = dspy.Predict(
             step_signature(
                 inputs=(("verification_question", "a question to answer on its own", str),),
@@ -58,18 +57,15 @@ class ChainOfVerification(TechniqueModule):
             )
         )
         verifications = ("verifications", "verification questions with their independent answers", str)
-        self.revise = dspy.Predict(
-            extend(sig, technique=tid, inputs=(DRAFT, verifications),
-                   instructions=render_instructions("chain_of_verification_revise.j2", **self._values()))
-        )
+        self.revise = self.predictor(Step("chain_of_verification_revise.j2", inputs=(DRAFT, verifications)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
         draft = format_outputs(outputs_of(self.draft(**inputs), self.signature), self.signature)
         planned = self.plan(**inputs, draft=draft).verification_questions
         questions = [str(q) for q in planned][: self.max_questions]
-        jobs = [lambda q=q: str(self.verify(verification_question=q).verification_answer) for q in questions]
-        answers = run_parallel(jobs, self.num_threads)
+        answers = fan_out(lambda q: str(self.verify(verification_question=q).verification_answer), questions,
+                          self.num_threads)
         shown = "\n".join(f"Q: {q}\nA: {a}" for q, a in zip(questions, answers, strict=True)) or "(no questions)"
         revised = self.revise(**inputs, draft=draft, verifications=shown)
         return dspy.Prediction(
@@ -86,20 +82,13 @@ class SelfRefine(TechniqueModule):
 
     def __init__(self, signature: SignatureLike = "question -> answer", *, max_rounds: int = 3) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        self.max_rounds = positive("max_rounds", max_rounds, tid)
-        self.generate = dspy.Predict(sig.with_instructions(render_instructions("vanilla.j2", **self._values())))
+        self.max_rounds = positive("max_rounds", max_rounds, self.technique_id)
+        self.generate = self.predictor(FIRST_DRAFT)
         feedback = ("feedback", "specific, actionable feedback on the draft", str)
-        self.critique = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(DRAFT,),
-                   after=(feedback, ("is_good", "true if the draft needs no further changes", bool)),
-                   instructions=render_instructions("self_refine_feedback.j2", **self._values()))
-        )
-        self.refine = dspy.Predict(
-            extend(sig, technique=tid,
-                   inputs=(DRAFT, feedback, ("history", "earlier drafts with their feedback", str)),
-                   instructions=render_instructions("self_refine_revise.j2", **self._values()))
-        )
+        self.critique = self.predictor(Step("self_refine_feedback.j2", drop_outputs=True, inputs=(DRAFT,), after=(
+            feedback, ("is_good", "true if the draft needs no further changes", bool))))
+        self.refine = self.predictor(Step("self_refine_revise.j2", inputs=(
+            DRAFT, feedback, ("history", "earlier drafts with their feedback", str))))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)

@@ -23,7 +23,7 @@ from typing import Any
 import dspy
 
 from promptkit.errors import InputError
-from promptkit.techniques.base import SignatureLike, TechniqueModule, extend, render_instructions
+from promptkit.techniques.base import SignatureLike, Step, TechniqueModule
 
 PLAN = (
     "plan",
@@ -44,23 +44,16 @@ class StructuredCoT(TechniqueModule):
             raise InputError(f"technique {self.technique_id!r}: option one_call={one_call!r} must be True or False",
                              hint="pass one_call=True for a single call")
         self.one_call = one_call
-        sig, tid = self.signature, self.technique_id
-        targets = ", ".join(f"`{name}`" for name in sig.output_fields)
-        plan_text = render_instructions("scot_plan.j2", **self._values(one_call=one_call, targets=targets))
+        targets = ", ".join(f"`{name}`" for name in self.signature.output_fields)
         if one_call:
-            self.generate = dspy.Predict(extend(sig, technique=tid, instructions=plan_text, before=(PLAN,)))
+            self.generate = self.predictor(Step("scot_plan.j2", before=(PLAN,)), one_call=True, targets=targets)
             return
-        self.plan = dspy.Predict(extend(sig, technique=tid, instructions=plan_text, drop_outputs=True, after=(PLAN,)))
-        code_text = render_instructions("scot_code.j2", **self._values(targets=targets))
-        self.generate = dspy.Predict(extend(sig, technique=tid, instructions=code_text, inputs=(PLAN,)))
+        self.plan = self.predictor(Step("scot_plan.j2", drop_outputs=True, after=(PLAN,)), one_call=False,
+                                   targets=targets)
+        self.generate = self.predictor(Step("scot_code.j2", inputs=(PLAN,)), targets=targets)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
-        inputs = self._inputs(kwargs)
-        if self.one_call:
-            return self.generate(**inputs)
-        plan = self.plan(**inputs).plan
-        outputs = self.generate(**inputs, plan=plan)
-        return dspy.Prediction(plan=plan, **outputs.toDict())
+        return self.run_chain(self._inputs(kwargs), *(() if self.one_call else ("plan",)), "generate")
 
 
 __all__ = ["PLAN", "StructuredCoT"]

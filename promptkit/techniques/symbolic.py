@@ -22,7 +22,7 @@ from typing import Any
 import dspy
 
 from promptkit.errors import InputError
-from promptkit.techniques.base import SignatureLike, as_signature
+from promptkit.techniques.base import SignatureLike, Step, as_signature
 from promptkit.techniques.demos import as_examples, check_demos, default_demos
 from promptkit.techniques.prompted import SingleStep
 
@@ -62,8 +62,7 @@ class ChainOfSymbol(SingleStep):
     """Few-shot CoT with symbolic demos (FEW_SHOT_EXAMPLES turns) and a symbolic ``reasoning`` field first."""
 
     technique_id = "chain_of_symbol"
-    template = "chain_of_symbol.j2"
-    before = (SYMBOLIC_REASONING,)
+    step = Step("chain_of_symbol.j2", before=(SYMBOLIC_REASONING,))
 
     def __init__(
         self,

@@ -25,12 +25,12 @@ from typing import Any
 import dspy
 
 from promptkit.errors import InputError
-from promptkit.techniques.base import SignatureLike, TechniqueModule, extend, render_instructions
+from promptkit.techniques.base import Field, SignatureLike, Step, TechniqueModule, outputs_of
 
 DEFAULT_TARGETS = ("target", "aspect")
 # Distinct from the prediction keys, so a user input named ``aspect`` (SemEval's aspect term) does not clash.
-ASPECT = ("mentioned_aspect", "the specific aspect of the target that the input mentions", str)
-OPINION = ("implicit_opinion", "the implicit opinion towards that aspect, based on common sense, and why", str)
+ASPECT: Field = ("mentioned_aspect", "the specific aspect of the target that the input mentions", str)
+OPINION: Field = ("implicit_opinion", "the implicit opinion towards that aspect, based on common sense, and why", str)
 
 
 class ThreeHopReasoning(TechniqueModule):
@@ -49,23 +49,13 @@ class ThreeHopReasoning(TechniqueModule):
                 hint=f"use one of {', '.join(sig.input_fields)}, or leave it out to use the whole input",
             )
         self.target_field = target_field
-        values = self._values(target=target_field or "")
-        self.aspect = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, after=(ASPECT,),
-                   instructions=render_instructions("thor_aspect.j2", **values))
-        )
-        self.opinion = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(ASPECT,), after=(OPINION,),
-                   instructions=render_instructions("thor_opinion.j2", **values))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=(ASPECT, OPINION),
-                   instructions=render_instructions("thor_answer.j2", **values))
-        )
+        target = target_field or ""
+        self.aspect = self.predictor(Step("thor_aspect.j2", drop_outputs=True, after=(ASPECT,)), target=target)
+        self.opinion = self.predictor(Step("thor_opinion.j2", drop_outputs=True, inputs=(ASPECT,), after=(OPINION,)),
+                                      target=target)
+        self.answer = self.predictor(Step("thor_answer.j2", inputs=(ASPECT, OPINION)), target=target)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
-        inputs = self._inputs(kwargs)
-        aspect = str(self.aspect(**inputs).mentioned_aspect)
-        opinion = str(self.opinion(**inputs, mentioned_aspect=aspect).implicit_opinion)
-        answer = self.answer(**inputs, mentioned_aspect=aspect, implicit_opinion=opinion)
-        return dspy.Prediction(**{"aspect": aspect, "opinion": opinion, **answer.toDict()})
+        hops = self.run_chain(self._inputs(kwargs), "aspect", "opinion", "answer")
+        return dspy.Prediction(**{"aspect": str(hops.mentioned_aspect), "opinion": str(hops.implicit_opinion),
+                                  **outputs_of(hops, self.signature)})

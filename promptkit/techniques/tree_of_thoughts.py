@@ -19,12 +19,11 @@ import dspy
 
 from promptkit.techniques.base import (
     SignatureLike,
+    Step,
     TechniqueModule,
     bullet_list,
-    extend,
+    fan_out,
     positive,
-    render_instructions,
-    run_parallel,
 )
 
 Evaluation = Literal["sure", "likely", "impossible"]
@@ -51,28 +50,20 @@ class TreeOfThoughts(TechniqueModule):
         num_threads: int = 1,
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.breadth = positive("breadth", breadth, tid)
         self.depth = positive("depth", depth, tid)
         self.proposals = positive("proposals", proposals, tid)
         self.num_threads = positive("num_threads", num_threads, tid)
         so_far = ("steps_so_far", "the reasoning steps taken so far, numbered (empty at the start)", str)
-        self.propose = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(so_far,),
-                   after=(("next_steps", "possible next steps, one short step each", list[str]),),
-                   instructions=render_instructions("tree_of_thoughts_propose.j2",
-                                                    **self._values(proposals=self.proposals)))
-        )
-        self.evaluate = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(so_far,),
-                   after=(("reasoning", "a brief check of the steps", str),
-                          ("evaluation", "sure, likely or impossible", Evaluation)),
-                   instructions=render_instructions("tree_of_thoughts_value.j2", **self._values()))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=(("steps", "the best chain of reasoning steps found", str),),
-                   instructions=render_instructions("tree_of_thoughts_answer.j2", **self._values()))
-        )
+        self.propose = self.predictor(Step("tree_of_thoughts_propose.j2", drop_outputs=True, inputs=(so_far,), after=(
+            ("next_steps", "possible next steps, one short step each", list[str]),)), proposals=self.proposals)
+        judged = (("reasoning", "a brief check of the steps", str),
+                  ("evaluation", "sure, likely or impossible", Evaluation))
+        self.evaluate = self.predictor(Step("tree_of_thoughts_value.j2", drop_outputs=True, inputs=(so_far,),
+                                            after=judged))
+        self.answer = self.predictor(Step("tree_of_thoughts_answer.j2", inputs=(
+            ("steps", "the best chain of reasoning steps found", str),)))
 
     def _score(self, inputs: dict[str, Any], path: list[str]) -> tuple[float, str]:
         label = str(self.evaluate(**inputs, steps_so_far=bullet_list(path)).evaluation)
@@ -89,8 +80,7 @@ class TreeOfThoughts(TechniqueModule):
                 candidates += [[*path, str(step)] for step in list(proposed)[: self.proposals]]
             if not candidates:
                 break
-            jobs = [lambda c=c: self._score(inputs, c) for c in candidates]
-            scored = run_parallel(jobs, self.num_threads)
+            scored = fan_out(lambda path: self._score(inputs, path), candidates, self.num_threads)
             level = [
                 {"steps": c, "score": score, "evaluation": label}
                 for c, (score, label) in zip(candidates, scored, strict=True)

@@ -17,7 +17,7 @@ Prediction: the outputs, ``steps`` (final), ``checks`` (per checked step: step, 
 verdict "step"/"negation", revised, revision), ``initial_steps``.
 
 Verify-and-Edit (Zhao et al., 2023, arXiv 2305.03268). Stage 1 is self-consistency: ``n`` zero-shot CoT
-samples at ``temperature``, normalized majority vote on ``field`` (see :mod:`.ensembling`). The share
+samples at ``temperature``, normalized majority vote on ``field`` (see :mod:`.voting`). The share
 of the winning answer is its votes / ``n``; when it is **strictly greater** than ``threshold`` (default
 0.5: a strict majority, the paper's gate) the winning sample is returned as is: n calls only. Otherwise
 the winning sample's rationale is verified: one call writes up to ``max_questions`` verifying questions
@@ -34,33 +34,41 @@ Calls: n, + questions + 2 when the vote is split. Prediction: the outputs, ``vot
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import dspy
 
-from promptkit.errors import InputError
 from promptkit.techniques.base import (
+    COT,
+    Field,
     SignatureLike,
+    Step,
     TechniqueModule,
     bullet_list,
-    extend,
+    fan_out,
     outputs_of,
-    pick_output,
     positive,
     render_instructions,
-    run_parallel,
     step_signature,
 )
-from promptkit.techniques.decomposition import Retriever, passage_texts
-from promptkit.techniques.ensembling import Normalizer, check_temperature, normalize_answer, sample, vote
-from promptkit.techniques.prompted import REASONING, ZERO_SHOT_TRIGGER
+from promptkit.techniques.options import SampleThenCorrect
 
-Field = tuple[str, str, Any]
 PREMISES: Field = ("premises", "the reasoning steps accepted so far, numbered", str)
 STEP: Field = ("step", "the reasoning step under scrutiny", str)
 FOR: Field = ("explanation_for", "why the step is true", str)
 AGAINST: Field = ("explanation_against", "why the step is false (its negation holds)", str)
+VERDICT: Field = ("verdict", "A (the step holds) or B (its negation holds)", str)
+CRITIQUE: Field = ("critique", "why the step is false", str)
+OLD_FOLLOWING: Field = ("old_following_steps", "the steps that came after it, derived from the wrong step", str)
+REVISED: tuple[Field, ...] = (
+    ("revised_step", "the corrected step", str),
+    ("following_steps", "the reasoning regenerated after the corrected step, one step per item", list[str]),
+)
+STEPS: Field = ("steps", "the verified reasoning steps, numbered", str)
+RATIONALE: Field = ("rationale", "a step-by-step reasoning for the input, possibly with wrong facts", str)
+QUESTIONS: Field = ("verifying_questions", "questions that each verify one fact of the rationale", list[str])
+FACTS: Field = ("verified_facts", "verifying questions with their answers", str)
+EDITED: Field = ("edited_rationale", "the rationale corrected with the verified facts", str)
 
 _LETTER = re.compile(r"^\W*(?:option\s+|explanation\s+|answer\s*:?\s*)?([ab])\b", re.I)
 _NEGATION_WORDS = re.compile(r"\b(?:against|negation|false|explanation_against)\b", re.I)
@@ -88,41 +96,23 @@ class LogicalThoughts(TechniqueModule):
         *,
         max_steps: int = 8,
         max_revisions: int = 3,
-        trigger: str = ZERO_SHOT_TRIGGER,
+        trigger: str | None = None,
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.max_steps = positive("max_steps", max_steps, tid)
         self.max_revisions = positive("max_revisions", max_revisions, tid, minimum=0)
         # The CoT field keeps cot_zeroshot.j2's name (`reasoning`), typed as a list so steps come pre-split.
         steps_out = ("reasoning", "your step-by-step reasoning, one step per item, written before the answer",
                      list[str])
-        self.think = dspy.Predict(
-            extend(sig, technique=tid, before=(steps_out,),
-                   instructions=render_instructions("cot_zeroshot.j2", **self._values(trigger=trigger)))
-        )
-        self.check = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(PREMISES, STEP), after=(FOR, AGAINST),
-                   instructions=render_instructions("logical_thoughts_check.j2", **self._values()))
-        )
-        self.judge = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(PREMISES, STEP, FOR, AGAINST),
-                   after=(("verdict", "A (the step holds) or B (its negation holds)", str),),
-                   instructions=render_instructions("logical_thoughts_judge.j2", **self._values()))
-        )
-        self.revise = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True,
-                   inputs=(PREMISES, STEP, ("critique", "why the step is false", str),
-                           ("old_following_steps", "the steps that came after it, derived from the wrong step", str)),
-                   after=(("revised_step", "the corrected step", str),
-                          ("following_steps", "the reasoning regenerated after the corrected step, one step per item",
-                           list[str])),
-                   instructions=render_instructions("logical_thoughts_revise.j2", **self._values()))
-        )
-        self.answer = dspy.Predict(
-            extend(sig, technique=tid, inputs=(("steps", "the verified reasoning steps, numbered", str),),
-                   instructions=render_instructions("logical_thoughts_answer.j2", **self._values()))
-        )
+        self.think = self.predictor(Step(COT.template, before=(steps_out,)), trigger=trigger)
+        self.check = self.predictor(Step("logical_thoughts_check.j2", drop_outputs=True, inputs=(PREMISES, STEP),
+                                         after=(FOR, AGAINST)))
+        self.judge = self.predictor(Step("logical_thoughts_judge.j2", drop_outputs=True,
+                                         inputs=(PREMISES, STEP, FOR, AGAINST), after=(VERDICT,)))
+        self.revise = self.predictor(Step("logical_thoughts_revise.j2", drop_outputs=True,
+                                          inputs=(PREMISES, STEP, CRITIQUE, OLD_FOLLOWING), after=REVISED))
+        self.answer = self.predictor(Step("logical_thoughts_answer.j2", inputs=(STEPS,)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -158,33 +148,7 @@ class LogicalThoughts(TechniqueModule):
         return dspy.Prediction(**outputs, steps=steps, checks=checks, initial_steps=initial)
 
 
-def consensus(
-    predict: dspy.Predict, inputs: dict[str, Any], n: int, temperature: float, num_threads: int, field: str,
-    normalize: Normalizer,
-) -> tuple[dspy.Prediction, dict[str, Any]]:
-    """The self-consistency stage of verify_and_edit and cok: (the winning sample, what the prediction reports:
-    ``votes``, ``share``, ``rationale``, ``samples``, ``failed_samples``)."""
-    samples, failures = sample(predict, inputs, n, temperature, num_threads)
-    winner, votes = vote(samples, field, normalize)
-    best = samples[winner]
-    # Share over the n requested samples: an unparsed or empty sample is not agreement.
-    share = max(votes.values(), default=0) / n
-    rationale = str(best.get("reasoning") or "")
-    report = {"votes": votes, "share": share, "rationale": rationale, "samples": samples, "failed_samples": failures}
-    return best, report
-
-
-def check_threshold(threshold: float, technique: str) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
-        raise InputError(
-            f"technique {technique!r}: option threshold={threshold!r} must be a number in [0, 1] "
-            "(the winning answer's share of the votes above which no verification runs)",
-            hint="pass threshold=0.5 (a strict majority) or similar",
-        )
-    return float(threshold)
-
-
-class VerifyAndEdit(TechniqueModule):
+class VerifyAndEdit(SampleThenCorrect):
     """Self-consistency; below the agreement threshold, verifying questions about the winning rationale
     are answered (from retrieved passages when a retriever is given), the rationale is edited and the
     outputs predicted again. See the module docstring."""
@@ -195,42 +159,15 @@ class VerifyAndEdit(TechniqueModule):
         self,
         signature: SignatureLike = "question -> answer",
         *,
-        n: int = 5,
-        temperature: float = 0.7,
-        threshold: float = 0.5,
         max_questions: int = 3,
-        retriever: Retriever | None = None,
-        k: int = 3,
-        field: str | None = None,
-        normalize: Normalizer = normalize_answer,
-        trigger: str = ZERO_SHOT_TRIGGER,
-        num_threads: int = 4,
+        trigger: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
-        self.n = positive("n", n, tid)
-        self.temperature = check_temperature(temperature, tid)
-        self.threshold = check_threshold(threshold, tid)
-        self.max_questions = positive("max_questions", max_questions, tid)
-        if retriever is not None and not callable(retriever):
-            raise InputError(f"technique {tid!r}: option retriever={retriever!r} must be callable (query -> passages)",
-                             hint="pass a function or a promptkit / DSPy retriever")
-        self.retriever: Callable[[str], Any] | None = retriever
-        self.k = positive("k", k, tid)
-        self.field = pick_output(sig, field, tid)
-        self.normalize = normalize
-        self.num_threads = positive("num_threads", num_threads, tid)
-        self.predict = dspy.Predict(
-            extend(sig, technique=tid, before=(REASONING,),
-                   instructions=render_instructions("cot_zeroshot.j2", **self._values(trigger=trigger)))
-        )
-        rationale = ("rationale", "a step-by-step reasoning for the input, possibly with wrong facts", str)
-        self.ask = dspy.Predict(
-            extend(sig, technique=tid, drop_outputs=True, inputs=(rationale,),
-                   after=(("verifying_questions", "questions that each verify one fact of the rationale", list[str]),),
-                   instructions=render_instructions("verify_and_edit_questions.j2",
-                                                    **self._values(max_questions=self.max_questions)))
-        )
+        super().__init__(signature, trigger=trigger, **options)
+        retriever = self.retrieval.retriever
+        self.max_questions = positive("max_questions", max_questions, self.technique_id)
+        self.ask = self.predictor(Step("verify_and_edit_questions.j2", drop_outputs=True, inputs=(RATIONALE,),
+                                       after=(QUESTIONS,)), max_questions=self.max_questions)
         with_passages = retriever is not None
         evidence = (("passages", "retrieved passages about the question", str),) if with_passages else ()
         self.verify = dspy.Predict(
@@ -240,31 +177,24 @@ class VerifyAndEdit(TechniqueModule):
                 instructions=render_instructions("verify_and_edit_answer.j2", with_passages=with_passages),
             )
         )
-        self.edit = dspy.Predict(
-            extend(sig, technique=tid,
-                   inputs=(rationale, ("verified_facts", "verifying questions with their answers", str)),
-                   before=(("edited_rationale", "the rationale corrected with the verified facts", str),),
-                   instructions=render_instructions("verify_and_edit_edit.j2", **self._values()))
-        )
+        self.edit = self.predictor(Step("verify_and_edit_edit.j2", inputs=(RATIONALE, FACTS), before=(EDITED,)))
 
     def _answer(self, question: str) -> tuple[list[str], str]:
         """(passages, answer) for one verifying question."""
-        passages = passage_texts(self.retriever(question))[: self.k] if self.retriever is not None else []
-        extra = {"passages": bullet_list(passages) or "(nothing found)"} if self.retriever is not None else {}
+        passages = self.retrieval.search(question)[1]
+        extra = {"passages": bullet_list(passages) or "(nothing found)"} if self.retrieval.retriever else {}
         return passages, str(self.verify(verifying_question=question, **extra).verifying_answer)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
-        best, common = consensus(self.predict, inputs, self.n, self.temperature, self.num_threads, self.field,
-                                 self.normalize)
+        best, common, agreed = self.vote_first(inputs)
         rationale = common["rationale"]
-        if common["share"] > self.threshold:
-            return dspy.Prediction(**outputs_of(best, self.signature), **common, verified=False,
+        if agreed:
+            return dspy.Prediction(**best, **common, verified=False,
                                    edited_rationale=None, questions=[], answers=[], evidence=[])
         asked = self.ask(**inputs, rationale=rationale).verifying_questions
         questions = [str(q) for q in asked or []][: self.max_questions]
-        jobs = [lambda q=q: self._answer(q) for q in questions]
-        found = run_parallel(jobs, self.num_threads)
+        found = fan_out(self._answer, questions, self.sampling.num_threads)
         answers = [answer for _, answer in found]
         facts = "\n".join(f"Q: {q}\nA: {a}" for q, a in zip(questions, answers, strict=True)) or "(no questions)"
         edited = self.edit(**inputs, rationale=rationale, verified_facts=facts)
