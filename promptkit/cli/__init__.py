@@ -58,6 +58,8 @@ COMMAND_MODULES = (
     "promptkit.cli.chain_cmd",
     "promptkit.cli.compile_cmd",
     "promptkit.cli.run_cmd",
+    "promptkit.cli.export_cmd",
+    "promptkit.cli.diff_cmd",
 )
 
 
