@@ -1,35 +1,38 @@
 """A predictor's own template: the hook behind ``promptkit.load(program, templates=DIR)``.
 
 The adapter is shared by every predictor and is called without knowing which one calls it, so the
-template travels with the call: :class:`UseTemplate` is a DSPy callback attached to one predictor
-(``predictor.callbacks``); it sets :data:`PREDICTOR_TEMPLATE` while that predictor runs, and
-``TemplateAdapter.format`` renders through it instead of its own. A call made under another adapter
-(DSPy's ChatAdapter, say) runs under a default ``TemplateAdapter`` instead, so the file is what is
-sent whatever the caller configured.
+template travels with the call: a predictor given a template becomes a :class:`TemplatedPredict`
+(its class swapped for a subclass that adds only this), whose ``forward`` / ``aforward`` set
+:data:`PREDICTOR_TEMPLATE` for the call; ``TemplateAdapter.format`` then renders through that
+template instead of its own. A call made under another adapter (DSPy's ChatAdapter, say) runs under
+a default ``TemplateAdapter``, so the file is what is sent whatever the caller configured.
+
+The template lives in the predictor's ``__dict__`` and its class is a real subclass, so copies
+(``deepcopy``, DSPy's ``reset_copy``, the optimizers' copies) keep it; DSPy drops a module's
+``callbacks`` when it copies one, which is why this is not a callback. The template is fetched from
+its environment on every call, which notices an edited file: the next call sends the edit.
 
 An exported template takes the signature's inputs by name (their prompt text, formatted as the
 adapter formats them), ``output_mode`` and ``budgets``; its instructions and demos are its own text,
-so the predictor's ``signature.instructions`` and ``demos`` are not used while it is attached.
+so the predictor's ``signature.instructions`` and ``demos`` are not used while it has one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dspy.utils.callback import BaseCallback
+import dspy
 
 if TYPE_CHECKING:
-    from promptkit.prompts import Template
+    from promptkit.prompts import Template, TemplateEnv
 
 PREDICTOR_TEMPLATE: contextvars.ContextVar[Template | None] = contextvars.ContextVar(
     "promptkit_predictor_template", default=None
 )
-# The values an exported template takes besides the signature's inputs (named so no input can shadow them).
-CALL_VALUES = ("output_mode", "budgets")
+_ATTRIBUTE = "promptkit_template"
 
 
 def takes_inputs_by_name(template: Template) -> bool:
@@ -44,50 +47,65 @@ def values_by_name(values: Mapping[str, Any], budgets: Mapping[str, int], templa
     return {name: value for name, value in by_name.items() if name in template.inputs}
 
 
-class UseTemplate(BaseCallback):
-    """Attached to one predictor: its calls render through ``template``."""
+class PredictorTemplate:
+    """Which template a predictor renders through: ``name`` in ``env`` (``source``: the file, for messages)."""
 
-    def __init__(self, template: Template, source: str) -> None:
-        self.template = template
-        self.source = source  # the file, for repr and errors
-        self._open: dict[str, contextlib.ExitStack] = {}
-        self._lock = threading.Lock()
+    def __init__(self, env: TemplateEnv, name: str, source: str) -> None:
+        self.env = env
+        self.name = name
+        self.source = source
 
     def __repr__(self) -> str:
-        return f"UseTemplate({self.source!r})"
+        return f"PredictorTemplate({self.source!r})"
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> UseTemplate:
-        # Optimizers and evaluators copy programs: the copy renders through the same (immutable) template.
-        return UseTemplate(self.template, self.source)
+    def __deepcopy__(self, memo: dict[int, Any]) -> PredictorTemplate:
+        return self  # immutable, and the environment (locks, caches) is shared on purpose
 
-    def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
-        import dspy
-
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
         from promptkit.adapter.core import TemplateAdapter
 
-        stack = contextlib.ExitStack()
-        token = PREDICTOR_TEMPLATE.set(self.template)
-        stack.callback(PREDICTOR_TEMPLATE.reset, token)
-        if not isinstance(dspy.settings.adapter, TemplateAdapter):
-            stack.enter_context(dspy.context(adapter=TemplateAdapter()))
-        with self._lock:
-            self._open[call_id] = stack
-
-    def on_module_end(self, call_id: str, outputs: Any | None, exception: Exception | None = None) -> None:
-        with self._lock:
-            stack = self._open.pop(call_id, None)
-        if stack is not None:
-            stack.close()
+        token = PREDICTOR_TEMPLATE.set(self.env.get(self.name))
+        try:
+            if isinstance(dspy.settings.adapter, TemplateAdapter):
+                yield
+            else:
+                with dspy.context(adapter=TemplateAdapter()):
+                    yield
+        finally:
+            PREDICTOR_TEMPLATE.reset(token)
 
 
-def attached_template(predictor: Any) -> UseTemplate | None:
-    for callback in getattr(predictor, "callbacks", None) or ():
-        if isinstance(callback, UseTemplate):
-            return callback
-    return None
+class TemplatedPredict(dspy.Predict):
+    """A ``dspy.Predict`` whose calls render through its :class:`PredictorTemplate`."""
+
+    def forward(self, **kwargs: Any) -> Any:
+        with self.__dict__[_ATTRIBUTE].active():
+            return super().forward(**kwargs)
+
+    async def aforward(self, **kwargs: Any) -> Any:
+        with self.__dict__[_ATTRIBUTE].active():
+            return await super().aforward(**kwargs)
 
 
-def attach_template(predictor: Any, template: Template, source: str) -> None:
-    """Make ``predictor`` render through ``template`` (replacing a template attached before)."""
-    kept = [c for c in (getattr(predictor, "callbacks", None) or []) if not isinstance(c, UseTemplate)]
-    predictor.callbacks = [*kept, UseTemplate(template, source)]
+_SUBCLASSES: dict[type, type] = {dspy.Predict: TemplatedPredict}
+
+
+def _templated_class(base: type) -> type:
+    if issubclass(base, TemplatedPredict):
+        return base
+    if base not in _SUBCLASSES:
+        # A user's Predict subclass: the same two methods over it (TemplatedPredict first in the MRO).
+        _SUBCLASSES[base] = type(f"Templated{base.__name__}", (TemplatedPredict, base), {"__module__": __name__})
+    return _SUBCLASSES[base]
+
+
+def attached_template(predictor: Any) -> PredictorTemplate | None:
+    found = getattr(predictor, "__dict__", {}).get(_ATTRIBUTE)
+    return found if isinstance(found, PredictorTemplate) else None
+
+
+def attach_template(predictor: Any, env: TemplateEnv, name: str, source: str) -> None:
+    """Make ``predictor`` render through the template ``name`` of ``env`` (replacing one attached before)."""
+    predictor.__dict__[_ATTRIBUTE] = PredictorTemplate(env, name, source)
+    predictor.__class__ = _templated_class(type(predictor))

@@ -138,7 +138,8 @@ def predictor_template(name: str, predictor: Any, adapter: Any, about: Mapping[s
     template = adapter.template
     header = {
         "name": f"{name}",
-        "description": f"The prompt of predictor {name!r} of {about['program']} (promptkit export).",
+        # The program is named under export: only, so the same prompt exported from two sources reads the same.
+        "description": f"The prompt of predictor {name!r}, exported by promptkit (where from: see export).",
         "version": "1",
         "inputs": {
             **{doc["name"]: _declared_input(doc) for doc in input_docs if doc["name"] in inputs},

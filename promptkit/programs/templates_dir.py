@@ -105,31 +105,38 @@ def apply_templates(program: Any, directory: str | Path) -> Any:
                         path=manifest_path, line=exported.line_of(unknown[0]),
                         hint="load the directory into the program it was exported from, or " + _REEXPORT)
     env = exported_env(exported)
-    templates = {}
     for name, predictor in predictors.items():
         file = exported.predictors[name]
         try:
             template = env.get(file)
         except TemplateError as exc:  # a syntax error: named by its path, so the message says which directory
-            raise TemplateError(exc.message, template=str(exported.path / file), line=exc.line,
+            raise TemplateError(_without_location(exc), template=str(exported.path / file), line=exc.line,
                                 hint=exc.hint or "fix the template, or export it again") from None
         _check_template(template, exported.path / file, name, predictor, dspy.History)
-        templates[name] = template
     for name, predictor in predictors.items():
-        attach_template(predictor, templates[name], str(exported.path / exported.predictors[name]))
+        file = exported.predictors[name]
+        attach_template(predictor, env, file, str(exported.path / file))
     return program
+
+
+def _without_location(error: TemplateError) -> str:
+    where = f"template {error.template!r}" + (f", line {error.line}" if error.line is not None else "") + ": "
+    return error.message.removeprefix(where)
 
 
 def _check_template(template: Any, path: Path, name: str, predictor: Any, history: Any) -> None:
     from promptkit.adapter.override import takes_inputs_by_name
     from promptkit.prompts.frontmatter import parse_front_matter
 
-    front = parse_front_matter(path.read_text(encoding="utf-8"), path.name)
-    recorded = front.extra.get("export", {}).get("predictor") if isinstance(front.extra.get("export"), Mapping) \
-        else None
+    text = path.read_text(encoding="utf-8")
+    front = parse_front_matter(text, path.name)
+    record = front.extra.get("export")
+    recorded = record.get("predictor") if isinstance(record, Mapping) else None
     if recorded is not None and recorded != name:
+        line = next((n for n, row in enumerate(text.splitlines(), 1) if row.strip().startswith("predictor:")),
+                    front.first_line)
         raise TemplateError(f"was exported for predictor {recorded!r}, but {MANIFEST} maps it to {name!r}",
-                            template=str(path), line=front.first_line, hint=_REEXPORT)
+                            template=str(path), line=line, hint=_REEXPORT)
     if not takes_inputs_by_name(template):
         return  # an adapter-style template (task, demos, instructions): it takes what the adapter passes
     inputs = [n for n, info in predictor.signature.input_fields.items() if info.annotation is not history]
