@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import promptkit
 from promptkit import export_program, render_program
+from promptkit.adapter.override import attached_template
 from promptkit.cli import app
 from promptkit.errors import DataError, InputError, TemplateError
 from promptkit.programs.resolve import resolve_program
@@ -180,6 +181,47 @@ def test_eval_run_takes_templates(tmp_path: Path) -> None:
     assert len(rows) == 3
 
 
+def test_render_program_shows_what_a_loaded_program_sends(tmp_path: Path) -> None:
+    export_program(Capital(), tmp_path)
+    file = tmp_path / "answer.j2"
+    file.write_text(file.read_text().replace("Given the fields", "EDITED. Given the fields"))
+    [rendered] = render_program(promptkit.load(Capital(), templates=tmp_path), question="Capital of Chad?")
+    assert "EDITED." in rendered.messages[0]["content"] and "Capital of Chad?" in rendered.messages[-1]["content"]
+
+
+def retrieve(query: str, k: int = 3) -> list[str]:
+    return ["first passage", "second passage"]
+
+
+def search(query: str) -> str:
+    """Search the web."""
+    return "a result"
+
+
+def every_program() -> dict[str, Any]:
+    """Every technique that builds without options (several have many predictors), ReAct, RAG and MultiHopRAG."""
+    from promptkit import techniques
+
+    programs: dict[str, Any] = {}
+    for info in techniques.list_techniques():
+        if not info.requires:  # an option it cannot do without (tools, a question pool, a chain)
+            programs[info.id] = lambda tid=info.id: techniques.build(tid, "question -> answer")
+    programs["react"] = lambda: techniques.build("react", "question -> answer", tools=[search])
+    programs["rag"] = lambda: promptkit.RAG(retrieve)
+    programs["multihop"] = lambda: promptkit.MultiHopRAG(retrieve)
+    return programs
+
+
+def test_every_technique_and_rag_renders_the_same_from_its_export(tmp_path: Path) -> None:
+    for name, build in every_program().items():
+        export_program(build(), tmp_path / name)
+        loaded = promptkit.load(build(), templates=tmp_path / name)
+        assert all(attached_template(p) is not None for _, p in loaded.named_predictors()), name
+        expected = render_program(build(), question="What is 17 * 3?")
+        assert [r.messages for r in render_program(loaded, question="What is 17 * 3?")] == \
+            [r.messages for r in expected], name
+
+
 # -- errors -------------------------------------------------------------------------------------------------
 
 
@@ -218,8 +260,10 @@ def test_a_renamed_predictor_in_the_manifest_is_a_mismatch(tmp_path: Path) -> No
     other = Capital()
     other.other = other.answer  # type: ignore[attr-defined]
     del other.answer
-    with pytest.raises(TemplateError, match=r"answer.j2', line 2\d: was exported for predictor 'answer'"):
+    with pytest.raises(TemplateError, match=r"answer.j2', line \d+: was exported for predictor 'answer'") as info:
         promptkit.load(other, templates=tmp_path)
+    lines = (tmp_path / "answer.j2").read_text().splitlines()
+    assert info.value.line is not None and lines[info.value.line - 1].strip() == "predictor: answer"
 
 
 def test_a_template_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
@@ -236,7 +280,7 @@ def test_a_template_syntax_error_names_the_file_and_line(tmp_path: Path) -> None
 
 def test_a_template_missing_an_input_says_what_to_declare(tmp_path: Path) -> None:
     file = exported_capital(tmp_path) / "answer.j2"
-    file.write_text(file.read_text().replace("  question:\n    type: str\n", ""))
+    file.write_text(file.read_text().replace("  question: {type: str}\n", ""))
     with pytest.raises(TemplateError, match=r"answer.j2', line \d+: uses variable 'question', which its front "
                                             r"matter does not declare"):
         promptkit.load(Capital(), templates=tmp_path)

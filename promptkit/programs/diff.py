@@ -92,10 +92,10 @@ def _section_diffs(old: PredictorPrompt, new: PredictorPrompt) -> dict[str, str]
 
 def sections(prompt: PredictorPrompt) -> dict[str, str]:
     """The instructions, demos and template text of one exported template."""
+    from promptkit.programs.export import standalone_env
     from promptkit.programs.render import placeholder
-    from promptkit.prompts import TemplateEnv
 
-    template = TemplateEnv(include_bundled=False).from_string(prompt.source, name=prompt.where)
+    template = standalone_env().from_string(prompt.source, name=prompt.where)
     values = {n: placeholder(n) for n, spec in template.inputs.items() if spec.required}
     messages = template.render_messages(values)
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""

@@ -16,6 +16,7 @@ README): two variables beside the inputs say how the reply is shaped, ``output_m
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -32,8 +33,9 @@ MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "promptkit-export/1"
 _FILE_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _HEADER_NOTE = (
-    "{# Edit the instructions and the demos below as text. {{ <input> }} is where each call's input goes;\n"
-    '   output_mode ("markers" | "json") and budgets ({field: characters}) are set by the adapter per call. #}\n'
+    "{# Edit the instructions and the demos below as text; {{ <input> }} is where each call's input goes.\n"
+    '   The adapter sets output_mode ("markers", or "json" for an LM held to a JSON schema) and budgets\n'
+    "   ({field: characters}) per call; a demo's reply is written in both shapes: edit both. #}\n"
 )
 
 
@@ -139,22 +141,37 @@ def predictor_template(name: str, predictor: Any, adapter: Any, about: Mapping[s
     header = {
         "name": f"{name}",
         # The program is named under export: only, so the same prompt exported from two sources reads the same.
-        "description": f"The prompt of predictor {name!r}, exported by promptkit (where from: see export).",
+        "description": f"The prompt of predictor {name}, exported by promptkit (the source is under export).",
         "version": "1",
         "inputs": {
             **{doc["name"]: _declared_input(doc) for doc in input_docs if doc["name"] in inputs},
             "output_mode": {"type": "str", "default": "markers",
-                            "description": "markers ([[ ## field ## ]] blocks) | json (an LM held to a JSON schema)"},
+                            "description": "markers ([[ ## field ## ]] blocks) | json (a JSON object)"},
             "budgets": {"type": "dict", "default": {},
-                        "description": "{output field: characters}: length limits stated in the prompt"},
+                        "description": "{output field: characters}: length limits"},
         },
         "outputs": {doc["name"]: _declared_output(doc) for doc in output_docs},
         "export": {"predictor": name, **about, "source_template": f"{template.name}@{template.version}"},
     }
-    front = yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=100)
-    source = "{#---\n" + front + "---#}\n" + _HEADER_NOTE + template_body(variants)
+    source = "{#---\n" + _front_matter(header) + "---#}\n" + _HEADER_NOTE + template_body(variants)
     _check_renders(source, name, list(signature.output_fields), variants)
     return source
+
+
+def _front_matter(header: Mapping[str, Any]) -> str:
+    """YAML with one line per declared field (``question: {type: str}``), everything else in block style."""
+    def dump(value: Any, **style: Any) -> str:
+        return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=1_000, **style)
+
+    lines = []
+    for key, value in header.items():
+        if key in ("inputs", "outputs"):
+            lines.append(f"{key}:\n")
+            # Field names are identifiers (DSPy's and the front matter's rule): written as they are.
+            lines += [f"  {name}: {dump(spec, default_flow_style=True)}" for name, spec in value.items()]
+        else:
+            lines.append(dump({key: value}, default_flow_style=False))
+    return "".join(lines)
 
 
 def _declared_input(doc: Mapping[str, str]) -> dict[str, str]:
@@ -177,9 +194,7 @@ def _declared_output(doc: Mapping[str, str]) -> dict[str, str]:
 def _check_renders(source: str, name: str, outputs: list[str],
                    variants: Mapping[tuple[str, bool], list[dict[str, Any]]]) -> None:
     """The template renders back to every variant it was derived from, byte for byte."""
-    from promptkit.prompts import TemplateEnv
-
-    template = TemplateEnv(include_bundled=False).from_string(source, name=f"{name}.j2")
+    template = standalone_env().from_string(source, name=f"{name}.j2")
     for (mode, with_budgets), expected in variants.items():
         inputs = {n: input_marker(n) for n in template.inputs if n not in ("output_mode", "budgets")}
         budgets = budget_markers(outputs) if with_budgets else {}
@@ -188,6 +203,14 @@ def _check_renders(source: str, name: str, outputs: list[str],
             raise InputError(f"the exported template of predictor {name!r} does not render the prompt it was "
                              f"exported from ({mode} replies{' with budgets' if with_budgets else ''})",
                              hint="report this with the program; render it with promptkit render --program meanwhile")
+
+
+@functools.cache
+def standalone_env() -> Any:
+    """A template environment without roots, for exported sources held in memory (one: building one costs)."""
+    from promptkit.prompts import TemplateEnv
+
+    return TemplateEnv(include_bundled=False)
 
 
 def _file_name(predictor: str, taken: set[str]) -> str:

@@ -13,6 +13,7 @@ JSON schema gets the JSON variant of the same template at run time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -87,6 +88,8 @@ def _default_adapter() -> Any:
 def _render_predictor(name: str, predictor: Any, adapter: Any, inputs: Mapping[str, Any]) -> RenderedPredictor:
     import dspy
 
+    from promptkit.adapter.override import attached_template
+
     signature = predictor.signature
     values: dict[str, Any] = {}
     missing: list[str] = []
@@ -98,7 +101,9 @@ def _render_predictor(name: str, predictor: Any, adapter: Any, inputs: Mapping[s
         else:
             values[field_name] = placeholder(field_name)
             missing.append(field_name)
-    messages = adapter.format(signature, list(getattr(predictor, "demos", None) or []), values)
+    attached = attached_template(predictor)  # loaded with templates=DIR: what it sends comes from its file
+    with attached.active() if attached is not None else contextlib.nullcontext():
+        messages = adapter.format(signature, list(getattr(predictor, "demos", None) or []), values)
     return RenderedPredictor(name, list(signature.input_fields), list(signature.output_fields), messages, missing)
 
 

@@ -26,10 +26,9 @@ _MARK = re.compile("\u27ea(input|budget):([A-Za-z_][A-Za-z0-9_]*)\u27eb")
 _BRACE = re.compile(r"\{(?=[{%#])")
 _QUOTED_BRACE = '{{ "{" }}'
 JSON_MODE = 'output_mode == "json"'
-# Names an exported template takes besides the inputs, and the adapter's own variables: an input may
-# not be called any of these (the adapter tells the two kinds of template apart by ``task``).
-RESERVED = frozenset({"output_mode", "budgets", "task", "instructions", "input_fields", "output_fields",
-                      "demos", "history"})
+# Names an exported template takes besides the inputs, and ``task``, by which the adapter tells its own
+# templates from exported ones: no input may be called any of these.
+RESERVED = frozenset({"output_mode", "budgets", "task"})
 
 
 def input_marker(name: str) -> str:
