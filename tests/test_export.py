@@ -75,6 +75,27 @@ def test_export_then_load_sends_byte_identical_messages_on_20_inputs(
         assert "JSON object" in got[0][-1]["content"] and "characters)" in got[0][0]["content"]
 
 
+@pytest.mark.parametrize("structured", [None, "json_schema"], ids=["markers", "json"])
+def test_a_conversation_history_round_trips_too(fake: Any, tmp_path: Path, structured: str | None) -> None:
+    lm = fake(fn=lambda call: {"answer": "a"}, **({"max_tokens": 200} if structured else {}))
+    if structured:
+        lm.structured_output = structured
+
+    def chat() -> Any:
+        program = dspy.Predict("question, history: dspy.History -> answer")
+        program.demos = [dspy.Example(question="Hi?", answer="Hello.")]
+        return program
+
+    export_program(chat(), tmp_path)
+    assert "{% for turn in history %}" in (tmp_path / "self.j2").read_text()
+    history = dspy.History(messages=[{"question": "Capital of Peru?", "answer": "Lima"},
+                                     {"question": "And of Chad?", "answer": "N'Djamena"}])
+    chat()(question="And of Spain?", history=history)
+    promptkit.load(chat(), templates=tmp_path)(question="And of Spain?", history=history)
+    original, loaded = (call.messages for call in lm.calls)
+    assert loaded == original and len(loaded) == 8  # system, a demo, two turns (user + assistant each), the task
+
+
 def test_the_files_hold_front_matter_instructions_and_demos_as_text(tmp_path: Path) -> None:
     path = compiled(tmp_path)
     manifest = json.loads(export_program(resolve_program(path), tmp_path / "t", ref=str(path)).read_text())

@@ -13,7 +13,8 @@ The template lives in the predictor's ``__dict__`` and its class is a real subcl
 its environment on every call, which notices an edited file: the next call sends the edit.
 
 An exported template takes the signature's inputs by name (their prompt text, formatted as the
-adapter formats them), ``output_mode`` and ``budgets``; its instructions and demos are its own text,
+adapter formats them), ``output_mode``, ``budgets`` and, for a predictor with a ``dspy.History``
+input, ``history`` (``[{<input>: text, reply: text}]``); its instructions and demos are its own text,
 so the predictor's ``signature.instructions`` and ``demos`` are not used while it has one.
 """
 
@@ -42,7 +43,10 @@ def takes_inputs_by_name(template: Template) -> bool:
 
 def values_by_name(values: Mapping[str, Any], budgets: Mapping[str, int], template: Template) -> dict[str, Any]:
     """What an exported template receives: each input's prompt text by name, the reply mode and budgets."""
-    by_name: dict[str, Any] = {field["name"]: field["value"] for field in values["task"]}
+    # A dspy.History's turns by name too; an input named history (a string) wins over them.
+    by_name: dict[str, Any] = {"history": [{**{f["name"]: f["value"] for f in turn["inputs"]}, "reply": turn["reply"]}
+                                           for turn in values.get("history", ())]}
+    by_name.update({field["name"]: field["value"] for field in values["task"]})
     by_name.update(output_mode=values["output_mode"], budgets=dict(budgets))
     return {name: value for name, value in by_name.items() if name in template.inputs}
 

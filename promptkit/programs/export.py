@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from promptkit.errors import InputError
-from promptkit.programs.template_source import RESERVED, budget_markers, input_marker, template_body
+from promptkit.programs.template_source import RESERVED, budget_markers, input_marker, template_body, turn_marker
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "promptkit-export/1"
@@ -120,19 +120,25 @@ def predictor_template(name: str, predictor: Any, adapter: Any, about: Mapping[s
 
     signature = predictor.signature
     inputs = [n for n, info in signature.input_fields.items() if info.annotation is not dspy.History]
-    clash = sorted(set(inputs) & RESERVED)
+    history = next((n for n, info in signature.input_fields.items() if info.annotation is dspy.History), None)
+    clash = sorted(set(inputs) & (RESERVED | ({"history"} if history else set())))
     if clash:
         raise InputError(f"predictor {name!r} has an input named {clash[0]!r}, which an exported template "
                          "uses for itself", hint="rename the input field")
-    values = {n: input_marker(n) for n in inputs}
+    values: dict[str, Any] = {n: input_marker(n) for n in inputs}
+    # A conversation: one turn of markers, which the export turns into a loop over the call's turns.
+    turn = {n: turn_marker(n) for n in (*inputs, *signature.output_fields)}
+    if history is not None:
+        values[history] = dspy.History(messages=[turn])
     demos = list(getattr(predictor, "demos", None) or [])
-    variants = {}
+    variants, replies = {}, {}
     for mode in ("markers", "json"):
         for with_budgets in (False, True):
             budgets = budget_markers(list(signature.output_fields)) if with_budgets else {}
             mode_token, budgets_token = CURRENT_MODE.set(mode), CURRENT_BUDGETS.set(budgets)
             try:
                 variants[mode, with_budgets] = adapter.format(signature, demos, dict(values))
+                replies[mode] = adapter.format_assistant_message_content(signature, turn)
             finally:
                 CURRENT_MODE.reset(mode_token)
                 CURRENT_BUDGETS.reset(budgets_token)
@@ -149,12 +155,17 @@ def predictor_template(name: str, predictor: Any, adapter: Any, about: Mapping[s
                             "description": "markers ([[ ## field ## ]] blocks) | json (a JSON object)"},
             "budgets": {"type": "dict", "default": {},
                         "description": "{output field: characters}: length limits"},
+            **({"history": {"type": "list", "default": [],
+                            "description": "earlier turns, oldest first: [{<input>: text, reply: text}]"}}
+               if history else {}),
         },
         "outputs": {doc["name"]: _declared_output(doc) for doc in output_docs},
         "export": {"predictor": name, **about, "source_template": f"{template.name}@{template.version}"},
     }
     source = "{#---\n" + _front_matter(header) + "---#}\n" + _HEADER_NOTE + template_body(variants)
-    _check_renders(source, name, list(signature.output_fields), variants)
+    turns = {mode: [{**{n: turn_marker(n) for n in inputs}, "reply": reply}] if history else []
+             for mode, reply in replies.items()}
+    _check_renders(source, name, inputs, list(signature.output_fields), variants, turns)
     return source
 
 
@@ -191,14 +202,16 @@ def _declared_output(doc: Mapping[str, str]) -> dict[str, str]:
     return declared
 
 
-def _check_renders(source: str, name: str, outputs: list[str],
-                   variants: Mapping[tuple[str, bool], list[dict[str, Any]]]) -> None:
+def _check_renders(source: str, name: str, inputs: list[str], outputs: list[str],
+                   variants: Mapping[tuple[str, bool], list[dict[str, Any]]],
+                   turns: Mapping[str, list[dict[str, str]]]) -> None:
     """The template renders back to every variant it was derived from, byte for byte."""
     template = standalone_env().from_string(source, name=f"{name}.j2")
     for (mode, with_budgets), expected in variants.items():
-        inputs = {n: input_marker(n) for n in template.inputs if n not in ("output_mode", "budgets")}
         budgets = budget_markers(outputs) if with_budgets else {}
-        got = template.render_messages({**inputs, "output_mode": mode, "budgets": budgets})
+        history = {"history": turns[mode]} if turns[mode] else {}
+        values = {**{n: input_marker(n) for n in inputs}, "output_mode": mode, "budgets": budgets, **history}
+        got = template.render_messages(values)
         if got != expected:
             raise InputError(f"the exported template of predictor {name!r} does not render the prompt it was "
                              f"exported from ({mode} replies{' with budgets' if with_budgets else ''})",

@@ -22,7 +22,9 @@ from promptkit.errors import InputError
 # Marker strings no formatting step touches (markers, section tags and Jinja syntax all left alone).
 _INPUT = "\u27eainput:{}\u27eb"
 _BUDGET = "\u27eabudget:{}\u27eb"
-_MARK = re.compile("\u27ea(input|budget):([A-Za-z_][A-Za-z0-9_]*)\u27eb")
+_TURN = "\u27eaturn:{}\u27eb"  # a field of the one conversation turn rendered where a dspy.History's turns go
+_MARK = re.compile("\u27ea(input|budget|turn):([A-Za-z_][A-Za-z0-9_]*)\u27eb")
+_TURN_LOOP = ("{% for turn in history %}", "{% endfor %}")
 _BRACE = re.compile(r"\{(?=[{%#])")
 _QUOTED_BRACE = '{{ "{" }}'
 JSON_MODE = 'output_mode == "json"'
@@ -33,6 +35,10 @@ RESERVED = frozenset({"output_mode", "budgets", "task"})
 
 def input_marker(name: str) -> str:
     return _INPUT.format(name)
+
+
+def turn_marker(name: str) -> str:
+    return _TURN.format(name)
 
 
 def escape_text(text: str, *, tag_follows: bool = False) -> str:
@@ -51,7 +57,10 @@ def _source_line(line: str) -> str:
     for match in _MARK.finditer(line):
         parts.append(escape_text(line[at:match.start()], tag_follows=True))
         kind, name = match.groups()
-        parts.append("{{ " + name + " }}" if kind == "input" else match.group(0))
+        if kind == "budget":
+            parts.append(match.group(0))
+        else:
+            parts.append("{{ " + ("turn." if kind == "turn" else "") + name + " }}")
         at = match.end()
     parts.append(escape_text(line[at:]))
     return "".join(parts)
@@ -144,15 +153,33 @@ def template_body(variants: Variants) -> str:
             if not isinstance(message["content"], str):
                 raise InputError("a demo or input holds an image, file or audio part, which a template file "
                                  "cannot hold", hint="export a program whose demos are text")
+    roles = next(iter(shapes))
+    turn = _turn_index(variants["markers", False])
     blocks = []
-    for index, role in enumerate(next(iter(shapes))):
+    for index, role in enumerate(roles):
+        if turn is not None and index == turn + 1:
+            # The turn's reply is the adapter's, in the call's reply shape: the loop shows it as it is.
+            blocks.append('{% message "assistant" %}\n{{ turn.reply }}\n{% endmessage %}\n' + _TURN_LOOP[1])
+            continue
         sources = {key: [_source_line(line) for line in messages[index]["content"].split("\n")]
                    for key, messages in variants.items()}
         markers = _merge_budgets(sources["markers", False], sources["markers", True])
         json = _merge_budgets(sources["json", False], sources["json", True])
         lines = _merge_modes(markers, json)
-        blocks.append(f'{{% message "{role}" %}}\n' + "\n".join(lines) + "\n{% endmessage %}")
+        block = f'{{% message "{role}" %}}\n' + "\n".join(lines) + "\n{% endmessage %}"
+        blocks.append(_TURN_LOOP[0] + "\n" + block if index == turn else block)
     return "\n".join(blocks) + "\n"
+
+
+def _turn_index(messages: list[dict[str, Any]]) -> int | None:
+    """The index of the user message of the conversation turn (its reply follows it), if there is one."""
+    for index, message in enumerate(messages):
+        if _TURN.format("")[:-1] in message["content"] and message["role"] == "user":
+            if index + 1 >= len(messages) or messages[index + 1]["role"] != "assistant":
+                raise InputError("the adapter template renders a conversation turn without its reply",
+                                 hint="export with the bundled dspy/chat.j2 template")
+            return index
+    return None
 
 
 def budget_markers(names: Sequence[str]) -> dict[str, Any]:
