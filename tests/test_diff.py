@@ -74,6 +74,8 @@ def test_a_bad_side_is_an_input_error_exit_2(tmp_path: Path) -> None:
         diff_prompts("no_such_module:thing", Capital())
     result = CliRunner().invoke(app, ["diff", "no_such_module:thing", "technique:cot_zeroshot"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["diff", str(tmp_path), "technique:cot_zeroshot"])
+    assert result.exit_code == 2 and "neither an exported directory (no manifest.json)" in result.output
 
 
 def test_the_compile_report_includes_the_prompt_diff_and_the_command(fake: Any, tmp_path: Path) -> None:

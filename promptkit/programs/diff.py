@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptkit.errors import DataError
 from promptkit.programs.export import MANIFEST
 
 SECTIONS = ("instructions", "demos", "template")
@@ -52,7 +53,11 @@ def prompts_of(side: Any) -> dict[str, PredictorPrompt]:
                                       (exported.path / file).read_text(encoding="utf-8"))
                 for name, file in exported.predictors.items()}
     from promptkit.programs.export import template_sources
+    from promptkit.programs.resolve import PROGRAM_FILE
 
+    if isinstance(side, str | Path) and Path(side).is_dir() and not (Path(side) / PROGRAM_FILE).is_file():
+        raise DataError(f"neither an exported directory (no {MANIFEST}) nor a compile directory (no {PROGRAM_FILE})",
+                        path=str(side), hint="give the --out DIR of promptkit export or of promptkit compile")
     if isinstance(side, str | Path):
         from promptkit.programs.resolve import resolve_program
 
