@@ -75,6 +75,32 @@ def test_export_then_load_sends_byte_identical_messages_on_20_inputs(
         assert "JSON object" in got[0][-1]["content"] and "characters)" in got[0][0]["content"]
 
 
+class Braces(dspy.Signature):
+    """Answer {{ please }} {% if %} {# not a comment #}."""
+
+    question: str = dspy.InputField(desc="a {question} {{q}}")
+    answer: str = dspy.OutputField(desc="use {{x}} or {")
+
+
+@pytest.mark.parametrize("structured", [None, "json_schema"], ids=["markers", "json-with-budgets"])
+def test_jinja_syntax_in_instructions_field_docs_and_demos_stays_text(
+        fake: Any, tmp_path: Path, structured: str | None) -> None:
+    lm = fake(fn=lambda call: {"answer": "a"}, **({"max_tokens": 200} if structured else {}))
+    if structured:
+        lm.structured_output = structured
+
+    def braces() -> Any:
+        program = dspy.Predict(Braces)
+        program.demos = [dspy.Example(question="{% raw %}{{", answer="{#")]
+        return program
+
+    export_program(braces(), tmp_path)
+    braces()(question="{{ question }}")
+    promptkit.load(braces(), templates=tmp_path)(question="{{ question }}")
+    original, loaded = (call.messages for call in lm.calls)
+    assert loaded == original and "use {{x}} or {" in loaded[0]["content"]
+
+
 @pytest.mark.parametrize("structured", [None, "json_schema"], ids=["markers", "json"])
 def test_a_conversation_history_round_trips_too(fake: Any, tmp_path: Path, structured: str | None) -> None:
     lm = fake(fn=lambda call: {"answer": "a"}, **({"max_tokens": 200} if structured else {}))

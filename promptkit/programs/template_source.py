@@ -50,19 +50,16 @@ def escape_text(text: str, *, tag_follows: bool = False) -> str:
     return text
 
 
-def _source_line(line: str) -> str:
-    """A rendered line as template source: literal text escaped, input markers as ``{{ name }}``.
-    Budget markers stay as they are: the budget merge turns them into conditionals."""
+def _source_line(line: str, *, tag_follows: bool = False) -> str:
+    """Rendered text as template source: literal text escaped, each marker as its expression
+    (``{{ question }}``, ``{{ turn.question }}``, ``{{ budgets.answer }}``)."""
     parts, at = [], 0
     for match in _MARK.finditer(line):
         parts.append(escape_text(line[at:match.start()], tag_follows=True))
         kind, name = match.groups()
-        if kind == "budget":
-            parts.append(match.group(0))
-        else:
-            parts.append("{{ " + ("turn." if kind == "turn" else "") + name + " }}")
+        parts.append("{{ " + {"input": "", "turn": "turn.", "budget": "budgets."}[kind] + name + " }}")
         at = match.end()
-    parts.append(escape_text(line[at:]))
+    parts.append(escape_text(line[at:], tag_follows=tag_follows))
     return "".join(parts)
 
 
@@ -78,8 +75,8 @@ def _common_prefix(a: str, b: str) -> str:
 
 
 def _budget_line(plain: str, budgeted: str) -> str | None:
-    """``budgeted`` is ``plain`` with one insertion naming one field's budget: that insertion as an inline
-    conditional; else None."""
+    """``budgeted`` is ``plain`` with one insertion naming one field's budget: the line as source with that
+    insertion an inline conditional; else None."""
     prefix = _common_prefix(plain, budgeted)
     rest_plain, rest_budgeted = plain[len(prefix):], budgeted[len(prefix):]
     suffix = _common_prefix(rest_plain[::-1], rest_budgeted[::-1])[::-1]
@@ -87,12 +84,12 @@ def _budget_line(plain: str, budgeted: str) -> str | None:
         return None
     inserted = rest_budgeted[: len(rest_budgeted) - len(suffix)]
     names = _budget_fields(inserted)
-    if len(set(names)) != 1 or _budget_fields(prefix + suffix):
-        return None
-    name = names[0]
-    body = inserted.replace(_BUDGET.format(name), "{{ budgets." + name + " }}")
+    pieces = (prefix, inserted, suffix)
+    if len(set(names)) != 1 or sum(len(_MARK.findall(p)) for p in pieces) != len(_MARK.findall(budgeted)):
+        return None  # not one field's budget, or the split cuts through a marker
     # `+%}` keeps the newline after the tag (the environment trims it after every block tag).
-    return f'{escape_text(prefix, tag_follows=True)}{{% if "{name}" in budgets %}}{body}{{% endif +%}}{suffix}'
+    return (f'{_source_line(prefix, tag_follows=True)}{{% if "{names[0]}" in budgets %}}'
+            f"{_source_line(inserted, tag_follows=True)}{{% endif +%}}{_source_line(suffix)}")
 
 
 def _conditional(condition: str, when: Sequence[str], otherwise: Sequence[str]) -> list[str]:
@@ -108,10 +105,11 @@ def _opcodes(a: Sequence[str], b: Sequence[str]) -> Iterator[tuple[str, int, int
 
 
 def _merge_budgets(plain: list[str], budgeted: list[str]) -> list[str]:
+    """Rendered lines without and with budgets -> source lines."""
     merged: list[str] = []
     for tag, i1, i2, j1, j2 in _opcodes(plain, budgeted):
         if tag == "equal":
-            merged.extend(plain[i1:i2])
+            merged.extend(_source_line(line) for line in plain[i1:i2])
             continue
         if i2 - i1 == j2 - j1:
             inline = [_budget_line(a, b) for a, b in zip(plain[i1:i2], budgeted[j1:j2], strict=True)]
@@ -120,13 +118,9 @@ def _merge_budgets(plain: list[str], budgeted: list[str]) -> list[str]:
                 continue
         names = sorted({name for line in budgeted[j1:j2] for name in _budget_fields(line)})
         condition = " and ".join(f'"{name}" in budgets' for name in names) or "budgets"
-        shown = [_substitute_budgets(line) for line in budgeted[j1:j2]]
-        merged.extend(_conditional(condition, shown, plain[i1:i2]))
+        merged.extend(_conditional(condition, [_source_line(line) for line in budgeted[j1:j2]],
+                                   [_source_line(line) for line in plain[i1:i2]]))
     return merged
-
-
-def _substitute_budgets(line: str) -> str:
-    return _MARK.sub(lambda m: "{{ budgets." + m.group(2) + " }}" if m.group(1) == "budget" else m.group(0), line)
 
 
 def _merge_modes(markers: list[str], json: list[str]) -> list[str]:
@@ -161,8 +155,7 @@ def template_body(variants: Variants) -> str:
             # The turn's reply is the adapter's, in the call's reply shape: the loop shows it as it is.
             blocks.append('{% message "assistant" %}\n{{ turn.reply }}\n{% endmessage %}\n' + _TURN_LOOP[1])
             continue
-        sources = {key: [_source_line(line) for line in messages[index]["content"].split("\n")]
-                   for key, messages in variants.items()}
+        sources = {key: messages[index]["content"].split("\n") for key, messages in variants.items()}
         markers = _merge_budgets(sources["markers", False], sources["markers", True])
         json = _merge_budgets(sources["json", False], sources["json", True])
         lines = _merge_modes(markers, json)
