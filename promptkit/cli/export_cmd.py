@@ -23,9 +23,10 @@ def export_command(
 ) -> None:
     """Write PROGRAM's prompts as one Jinja template per predictor (plus manifest.json) into --out."""
     from promptkit.programs.export import export_program
-    from promptkit.programs.resolve import canonical_ref, resolve_program
+    from promptkit.programs.resolve import resolve_program
 
-    manifest = export_program(resolve_program(program), out_dir, ref=canonical_ref(program))
+    # The reference as given (not made absolute): the files are reviewed and committed, paths of this machine are noise.
+    manifest = export_program(resolve_program(program), out_dir, ref=program)
     out.print(f"exported to {out_dir} (manifest: {manifest})", markup=False, highlight=False)
     out.print(f"review or edit the .j2 files, then: promptkit run {program} --templates {out_dir} --input ...",
               markup=False, highlight=False)
