@@ -141,7 +141,8 @@ def run_command(
         prog = apply_templates(prog, templates)
     lm = _lm_for(model, router)
     out = out or Path("runs") / f"eval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    params = {"command": "eval run", "program": program, "data": data, "metrics": ",".join(metric), "model": model}
+    params = {"command": "eval run", "program": program, "data": data, "metrics": ",".join(metric), "model": model,
+              "templates": templates}
     with tracking(mlflow, mlflow_uri, f"eval {program}", params) as tracker, dspy.context(**_dspy_overrides(lm)):
         result = evaluate(prog, dataset, metric, num_threads=threads, out=out, resume=resume,
                           retry_errors=retry_errors, limit=limit, max_errors=max_errors, fail_under=fail_under,
