@@ -169,6 +169,18 @@ def test_a_copied_program_keeps_its_templates(fake: Any, tmp_path: Path) -> None
     assert "EDITED." in lm.calls[-1].messages[0]["content"]
 
 
+def test_an_async_call_sends_the_template_too(fake: Any, tmp_path: Path) -> None:
+    import asyncio
+
+    lm = fake()
+    export_program(Capital(), tmp_path)
+    file = tmp_path / "answer.j2"
+    file.write_text(file.read_text().replace("Given the fields", "ASYNC. Given the fields"))
+    loaded = promptkit.load(Capital(), templates=tmp_path)
+    asyncio.run(loaded.answer.acall(question="Capital of Spain?"))
+    assert "ASYNC." in lm.calls[-1].messages[0]["content"]
+
+
 def test_the_templates_are_used_whatever_adapter_the_caller_configured(fake: Any, tmp_path: Path) -> None:
     lm = fake()
     export_program(Capital(), tmp_path)
