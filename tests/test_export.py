@@ -295,6 +295,13 @@ def test_a_missing_predictor_file_names_the_manifest_line(tmp_path: Path) -> Non
         promptkit.load(Capital(), templates=tmp_path)
 
 
+def test_a_manifest_entry_outside_the_directory_is_refused(tmp_path: Path) -> None:
+    manifest = exported_capital(tmp_path / "t") / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"answer.j2"', '"../answer.j2"'))
+    with pytest.raises(DataError, match=r"manifest.json:\d+: predictor 'answer': '../answer.j2' is not the name"):
+        promptkit.load(Capital(), templates=tmp_path / "t")
+
+
 def test_an_extra_template_file_is_refused(tmp_path: Path) -> None:
     (exported_capital(tmp_path) / "stray.j2").write_text("hello")
     with pytest.raises(DataError, match=r"stray.j2 is not in manifest.json") as info:

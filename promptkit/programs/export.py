@@ -52,7 +52,7 @@ def template_sources(program: Any, *, ref: str = "", adapter: Any = None) -> lis
     """Every predictor's exported template, in ``named_predictors()`` order (nothing is written)."""
     from promptkit.evaluation.results import versions
     from promptkit.optimize import class_path
-    from promptkit.programs.render import _default_adapter
+    from promptkit.programs.render import default_adapter
 
     named = getattr(program, "named_predictors", None)
     if named is None:
@@ -60,7 +60,7 @@ def template_sources(program: Any, *, ref: str = "", adapter: Any = None) -> lis
         hint = ("a chain's steps are templates already: review its YAML and templates" if chain
                 else "export a dspy.Module, a technique or a compiled program")
         raise InputError(f"{type(program).__name__} has no predictors to export", hint=hint)
-    adapter = adapter if adapter is not None else _default_adapter()
+    adapter = adapter if adapter is not None else default_adapter()
     about = {"program": ref or class_path(program), **{k: v for k, v in versions().items() if k != "python_version"}}
     files: set[str] = set()
     exported = []
@@ -106,9 +106,11 @@ def export_program(program: Any, out_dir: str | Path, *, ref: str = "", adapter:
 def _previous_files(out: Path) -> set[str]:
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-        return {str(f) for f in manifest.get("predictors", {}).values()}
+        files = {str(f) for f in manifest.get("predictors", {}).values()}
     except (OSError, ValueError, AttributeError):
         return set()
+    # Only names of files in the directory: a hand-edited manifest must not point the clean-up elsewhere.
+    return {f for f in files if Path(f).name == f and f.endswith(".j2")}
 
 
 def predictor_template(name: str, predictor: Any, adapter: Any, about: Mapping[str, Any]) -> str:

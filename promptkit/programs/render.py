@@ -55,7 +55,7 @@ def render_program(program: Any, /, *, adapter: Any = None, **inputs: Any) -> li
                          hint="render a dspy.Module, a technique, a chain or a compiled program")
     from promptkit.adapter.mode import CURRENT_BUDGETS, CURRENT_MODE
 
-    adapter = adapter if adapter is not None else _default_adapter()
+    adapter = adapter if adapter is not None else default_adapter()
     # The reply shape and budgets are per call (the adapter sets them from the LM); with no LM they are
     # the no-constraint defaults, whatever a caller's context holds.
     mode, budgets = CURRENT_MODE.set("markers"), CURRENT_BUDGETS.set({})
@@ -76,7 +76,7 @@ def _check_known(inputs: Mapping[str, Any], known: set[str]) -> None:
                          hint="check the name; inputs not given are rendered as placeholders")
 
 
-def _default_adapter() -> Any:
+def default_adapter() -> Any:
     import dspy
 
     from promptkit.adapter import TemplateAdapter

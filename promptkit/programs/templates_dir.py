@@ -60,6 +60,9 @@ def read_exported_dir(directory: str | Path) -> ExportedDir:
                         hint=_REEXPORT)
     exported = ExportedDir(path, str(data.get("program", "")), {str(k): v for k, v in predictors.items()}, text)
     for name, file in exported.predictors.items():
+        if Path(file).name != file or not file.endswith(".j2"):
+            raise DataError(f"predictor {name!r}: {file!r} is not the name of a .j2 file in this directory",
+                            path=str(manifest_path), line=exported.line_of(name), hint=_REEXPORT)
         if not (path / file).is_file():
             raise DataError(f"predictor {name!r}: template file {file!r} not found", path=str(manifest_path),
                             line=exported.line_of(name), hint=_REEXPORT)
