@@ -32,7 +32,9 @@ _EXPORTS = {
     "load_settings": "promptkit.config",
     "evaluate": "promptkit.evaluation",
     "compile": "promptkit.optimize",
-    "load": "promptkit.optimize",
+    "load": "promptkit.programs.templates_dir",
+    "export_program": "promptkit.programs.export",
+    "diff_prompts": "promptkit.programs.diff",
     "save_program": "promptkit.optimize",
     "resolve_program": "promptkit.programs.resolve",
     "render_program": "promptkit.programs.render",
@@ -79,8 +81,10 @@ __all__ = [
     "compile_to_dir",
     "configure",
     "datasets",
+    "diff_prompts",
     "errors",
     "evaluate",
+    "export_program",
     "lm",
     "load",
     "load_chain",
@@ -104,10 +108,13 @@ if TYPE_CHECKING:
     from promptkit.dspy_setup import configure
     from promptkit.evaluation import evaluate, metrics
     from promptkit.lm import FakeLM, RouterLM
-    from promptkit.optimize import compile, load, save_program
+    from promptkit.optimize import compile, save_program
     from promptkit.programs import RAG, MultiHopRAG
+    from promptkit.programs.diff import diff_prompts
+    from promptkit.programs.export import export_program
     from promptkit.programs.render import render_program
     from promptkit.programs.resolve import resolve_program
+    from promptkit.programs.templates_dir import load
     from promptkit.prompts import StructuredPrompt, Template, TemplateEnv, render
     from promptkit.retrieval import Retriever
     from promptkit.streaming import StreamListener, streamify

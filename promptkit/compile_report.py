@@ -2,7 +2,8 @@
 
 Sections: the val scores before and after with their 95% intervals and the paired test; every
 predictor's instructions before -> after as a diff; the demos each predictor was given; the prompt
-one val row was sent before and after (as the runner captured it, i.e. rendered through the template).
+one val row was sent before and after (as the runner captured it, i.e. rendered through the template);
+every predictor's whole prompt before -> after, as ``promptkit diff`` shows it, with that command.
 Every string passes through the one redaction policy.
 """
 
@@ -29,9 +30,42 @@ def write_compile_report(out_dir: str | Path, before: Any, after: Any) -> dict[s
     predictors = _predictors(before, after)
     prompts = _one_prompt(out_dir)
     written = {"html": out_dir / REPORT_HTML, "md": out_dir / REPORT_MD}
-    atomic_write_text(written["html"], redact(_html(record, facts, predictors, prompts)))
-    atomic_write_text(written["md"], redact(_markdown(record, facts, predictors, prompts)))
+    full = _prompt_diff(out_dir, record, before, after)
+    atomic_write_text(written["html"], redact(_html(record, facts, predictors, prompts).replace(
+        "</body>", _prompt_diff_html(full) + "</body>")))
+    atomic_write_text(written["md"], redact(_markdown(record, facts, predictors, prompts) + _prompt_diff_md(full)))
     return written
+
+
+def _prompt_diff(out_dir: Path, record: Mapping[str, Any], before: Any, after: Any) -> dict[str, str] | None:
+    """``promptkit diff`` of the program before and after compiling, and the commands to rerun or export it."""
+    from promptkit.errors import PromptkitError
+    from promptkit.programs.diff import diff_prompts, format_diff
+
+    try:
+        text = format_diff(diff_prompts(before, after))
+    except PromptkitError:
+        return None  # a program whose prompts cannot be exported: the sections above still say what changed
+    compiled = out_dir / "program.json"
+    return {"text": text, "diff": f"promptkit diff {record.get('program_ref') or record.get('program')} {compiled}",
+            "export": f"promptkit export {compiled} --out {out_dir / 'templates'}"}
+
+
+def _prompt_diff_md(full: dict[str, str] | None) -> str:
+    if full is None:
+        return ""
+    return (f"\n## Every prompt, before → after\n\n`{full['diff']}` (review or edit them as templates: "
+            f"`{full['export']}`)\n\n```diff\n{full['text']}```\n")
+
+
+def _prompt_diff_html(full: dict[str, str] | None) -> str:
+    if full is None:
+        return ""
+    e = html.escape
+    rows = "".join(f'<span class="{_diff_class(line)}">{e(line)}</span>\n' for line in full["text"].splitlines())
+    return (f"<h2>Every prompt, before → after</h2><p><code>{e(full['diff'])}</code> (review or edit them as "
+            f"templates: <code>{e(full['export'])}</code>)</p><details><summary>the diff</summary><pre>{rows}</pre>"
+            "</details>")
 
 
 def _facts(out_dir: Path, record: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:

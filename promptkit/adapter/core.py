@@ -41,6 +41,7 @@ from dspy.signatures.signature import Signature
 
 from promptkit.adapter.budgets import field_budgets, max_tokens_of, with_budgets
 from promptkit.adapter.mode import CURRENT_BUDGETS, CURRENT_MODE, OutputMode
+from promptkit.adapter.override import PREDICTOR_TEMPLATE, takes_inputs_by_name, values_by_name
 from promptkit.adapter.replies import AdapterParseError, parse_reply
 from promptkit.adapter.values import (
     field_docs,
@@ -242,7 +243,8 @@ class TemplateAdapter(dspy.ChatAdapter):
         demos: list[dict[str, Any]],
         inputs: dict[str, Any],
     ) -> list[dict[str, Any]]:
-        template = self.template
+        # A predictor loaded with its own template (promptkit.load(..., templates=DIR)) renders through it.
+        template = PREDICTOR_TEMPLATE.get() or self.template
         history_name = self._get_history_field_name(signature)
         spliced: list[dict[str, Any]] = []
         values_signature, history = signature, None
@@ -255,7 +257,9 @@ class TemplateAdapter(dspy.ChatAdapter):
                 spliced = self.format_conversation_history(values_signature, history_name, {history_name: history})
                 history = None
         values = self.template_values(values_signature, demos, inputs, history=history)
-        if "history" not in template.inputs:
+        if takes_inputs_by_name(template):
+            values = values_by_name(values, CURRENT_BUDGETS.get(), template)
+        elif "history" not in template.inputs:
             values.pop("history")
         messages: list[dict[str, Any]] = list(template.render_messages(values))
         if spliced:

@@ -59,6 +59,8 @@ COMMAND_MODULES = (
     "promptkit.cli.compile_cmd",
     "promptkit.cli.run_cmd",
     "promptkit.cli.view_cmd",
+    "promptkit.cli.export_cmd",
+    "promptkit.cli.diff_cmd",
 )
 
 

@@ -27,6 +27,7 @@ import typer
 from typer.core import TyperGroup
 
 from promptkit.cli._common import ROUTER_HELP
+from promptkit.cli.export_cmd import TEMPLATES_HELP
 from promptkit.errors import InputError
 from promptkit.tracking import MLFLOW_HELP, MLFLOW_URI_HELP
 
@@ -119,6 +120,7 @@ def run_command(
     router: Path | None = typer.Option(None, "--router", help=ROUTER_HELP),
     mlflow: bool = typer.Option(False, "--mlflow", help=MLFLOW_HELP),
     mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help=MLFLOW_URI_HELP),
+    templates: Path | None = typer.Option(None, "--templates", help=TEMPLATES_HELP),
 ) -> None:
     """Evaluate PROGRAM on --data; write results.jsonl, summary.json and reports to --out."""
     import dspy
@@ -133,9 +135,14 @@ def run_command(
     mapping = _parse_mapping(map_fields)
     dataset = datasets.load(str(data), format=data_format, mapping=mapping or None)
     prog = resolve_program(program)
+    if templates is not None:
+        from promptkit.programs.templates_dir import apply_templates
+
+        prog = apply_templates(prog, templates)
     lm = _lm_for(model, router)
     out = out or Path("runs") / f"eval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    params = {"command": "eval run", "program": program, "data": data, "metrics": ",".join(metric), "model": model}
+    params = {"command": "eval run", "program": program, "data": data, "metrics": ",".join(metric), "model": model,
+              "templates": templates}
     with tracking(mlflow, mlflow_uri, f"eval {program}", params) as tracker, dspy.context(**_dspy_overrides(lm)):
         result = evaluate(prog, dataset, metric, num_threads=threads, out=out, resume=resume,
                           retry_errors=retry_errors, limit=limit, max_errors=max_errors, fail_under=fail_under,

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from promptkit.cli._common import ROUTER_HELP, out, parse_assignments
+from promptkit.cli.export_cmd import TEMPLATES_HELP
 from promptkit.errors import InputError
 
 
@@ -46,6 +47,7 @@ def run_command(
     as_json: bool = typer.Option(False, "--json", help="print the prediction as one JSON object"),
     model: str | None = typer.Option(None, "--model", help="LM route (default: configured / embedded model)"),
     router: Path | None = typer.Option(None, "--router", help=ROUTER_HELP),
+    templates: Path | None = typer.Option(None, "--templates", help=TEMPLATES_HELP),
 ) -> None:
     """Run PROGRAM once on --input values and print its prediction."""
     import dspy
@@ -53,10 +55,13 @@ def run_command(
     from promptkit.cli.eval_cmd import _dspy_overrides, _lm_for
     from promptkit.evaluation.results import to_jsonable
     from promptkit.programs.resolve import resolve_program
+    from promptkit.programs.templates_dir import apply_templates
     from promptkit.redaction import redact
 
     inputs = parse_assignments(input_values, flag="--input")
     resolved = resolve_program(program)
+    if templates is not None:
+        resolved = apply_templates(resolved, templates)
     check_inputs(resolved, inputs, program)
     lm = _lm_for(model, router)
     with dspy.context(**_dspy_overrides(lm)):

@@ -13,6 +13,7 @@ JSON schema gets the JSON variant of the same template at run time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -54,7 +55,7 @@ def render_program(program: Any, /, *, adapter: Any = None, **inputs: Any) -> li
                          hint="render a dspy.Module, a technique, a chain or a compiled program")
     from promptkit.adapter.mode import CURRENT_BUDGETS, CURRENT_MODE
 
-    adapter = adapter if adapter is not None else _default_adapter()
+    adapter = adapter if adapter is not None else default_adapter()
     # The reply shape and budgets are per call (the adapter sets them from the LM); with no LM they are
     # the no-constraint defaults, whatever a caller's context holds.
     mode, budgets = CURRENT_MODE.set("markers"), CURRENT_BUDGETS.set({})
@@ -75,7 +76,7 @@ def _check_known(inputs: Mapping[str, Any], known: set[str]) -> None:
                          hint="check the name; inputs not given are rendered as placeholders")
 
 
-def _default_adapter() -> Any:
+def default_adapter() -> Any:
     import dspy
 
     from promptkit.adapter import TemplateAdapter
@@ -86,6 +87,8 @@ def _default_adapter() -> Any:
 
 def _render_predictor(name: str, predictor: Any, adapter: Any, inputs: Mapping[str, Any]) -> RenderedPredictor:
     import dspy
+
+    from promptkit.adapter.override import attached_template
 
     signature = predictor.signature
     values: dict[str, Any] = {}
@@ -98,7 +101,9 @@ def _render_predictor(name: str, predictor: Any, adapter: Any, inputs: Mapping[s
         else:
             values[field_name] = placeholder(field_name)
             missing.append(field_name)
-    messages = adapter.format(signature, list(getattr(predictor, "demos", None) or []), values)
+    attached = attached_template(predictor)  # loaded with templates=DIR: what it sends comes from its file
+    with attached.active() if attached is not None else contextlib.nullcontext():
+        messages = adapter.format(signature, list(getattr(predictor, "demos", None) or []), values)
     return RenderedPredictor(name, list(signature.input_fields), list(signature.output_fields), messages, missing)
 
 

@@ -14,6 +14,9 @@ line numbers do not move::
 
 ``{#-`` / ``-#}`` are Jinja's whitespace-trimming comment delimiters, so the header leaves no
 blank line in the output. A template without a header declares no inputs.
+
+``outputs`` and ``export`` are kept as written (:attr:`FrontMatter.extra`): a template written by
+``promptkit export`` records there what the reply holds and which program and predictor it came from.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from promptkit.prompts.inputs import InputSpec, TypeMismatch, parse_type
 from promptkit.yaml_files import yaml_problem
 
 _HEADER = re.compile(r"\A(?P<lead>\s*)\{#---[ \t]*\r?\n(?P<body>.*?)^[ \t]*---#\}", re.S | re.M)
-_TOP_KEYS = frozenset({"name", "description", "version", "inputs"})
+_EXTRA_KEYS = frozenset({"outputs", "export"})
+_TOP_KEYS = frozenset({"name", "description", "version", "inputs"}) | _EXTRA_KEYS
 _INPUT_KEYS = frozenset({"type", "required", "default", "description"})
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 # Names a template may not use at all (see analysis.FORBIDDEN_NAMES) or that Jinja gives a meaning.
@@ -45,6 +49,8 @@ class FrontMatter:
     description: str = ""
     version: str | None = None
     inputs: dict[str, InputSpec] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    first_line: int = 0  # the file line the header's YAML starts on (0: no header)
 
 
 def _key_lines(node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
@@ -166,4 +172,6 @@ def parse_front_matter(source: str, template: str) -> FrontMatter:
         description=str(data.get("description") or ""),
         version=None if version is None else str(version),
         inputs=inputs,
+        extra={key: data[key] for key in sorted(_EXTRA_KEYS) if key in data},
+        first_line=first_line,
     )
