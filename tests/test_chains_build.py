@@ -129,3 +129,22 @@ def test_compatibility_rules() -> None:
     assert compatible("dict", "mymodule:Model") and compatible("any", "int") and compatible("str", "any")
     assert not compatible("list[str]", "str") and not compatible("dict", "list") and not compatible("float", "int")
     assert not compatible("list[str]", "list[int]") and not compatible("str", "mymodule:Model")
+
+
+def test_a_longer_cycle_is_named_in_needs_order_from_the_first_declared_step() -> None:
+    with pytest.raises(ChainSpecError, match=r"cycle: c -> a -> b -> c \(step 'c' needs 'a'\)") as caught:
+        Chain([
+            Step(name="c", prompt="{{ a }}"),
+            Step(name="a", prompt="{{ b }}"),
+            Step(name="b", prompt="{{ c }}"),
+        ])
+    assert caught.value.key_path[:2] == ("steps", 0)
+
+
+def test_a_step_runs_as_soon_as_its_needs_are_done_in_declaration_order() -> None:
+    chain = Chain([
+        Step(name="x", prompt="x", depends=["y"]),
+        Step(name="y", prompt="y"),
+        Step(name="z", prompt="z"),
+    ])
+    assert chain.order == ["y", "x", "z"]  # x (declared first) runs once y is done, before z
