@@ -9,9 +9,9 @@ import pytest
 
 from promptkit.chains import Chain, ChainInput, ChainSpecError, Step
 from promptkit.chains.plan import inline_variables
-from promptkit.chains.values import compatible
 from promptkit.lm import FakeLM
 from promptkit.prompts import TemplateEnv
+from promptkit.prompts.types import compatible
 
 
 def template_dir(tmp_path: Path, **templates: str) -> Path:
@@ -148,3 +148,18 @@ def test_a_step_runs_as_soon_as_its_needs_are_done_in_declaration_order() -> Non
         Step(name="z", prompt="z"),
     ])
     assert chain.order == ["y", "x", "z"]  # x (declared first) runs once y is done, before z
+
+
+def test_chain_inputs_take_the_template_type_names() -> None:
+    from promptkit.errors import InputError
+
+    tags = ChainInput("tags", type="list[str]")
+    assert tags.coerce('["a", "b"]', "c") == ["a", "b"] and tags.check(("x",), "c") == ["x"]
+    with pytest.raises(InputError, match=r"input 'tags\[1\]' expected str, got int"):
+        tags.check(["a", 2], "c")
+    with pytest.raises(InputError, match="is not a valid int"):
+        ChainInput("n", type="int").coerce("three", "c")
+    assert ChainInput("on", type="bool").coerce("yes", "c") is True
+    with pytest.raises(ChainSpecError, match="unknown type 'strng'") as caught:
+        ChainInput("x", type="strng")
+    assert "list[T]" in str(caught.value)  # the hint lists the one set of names

@@ -26,8 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from promptkit import parsing
 from promptkit.chains.errors import ChainSpecError
-from promptkit.chains.values import json_type_name
-from promptkit.prompts.inputs import import_model
+from promptkit.prompts.types import import_model, json_type_name
 
 OutputKind = Literal["text", "list", "json"]
 OUTPUT_KINDS: tuple[str, ...] = ("text", "list", "json")

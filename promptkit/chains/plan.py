@@ -23,9 +23,10 @@ from jinja2.parser import Parser
 from promptkit.chains.errors import ChainSpecError, KeyPath
 from promptkit.chains.output import OutputSpec, build_output_spec
 from promptkit.chains.step import Reference, Step, parse_reference
-from promptkit.chains.values import ChainInput, compatible, json_path_type
+from promptkit.chains.values import ChainInput, json_path_type
 from promptkit.errors import TemplateError, TemplateSecurityError
 from promptkit.prompts import Template, TemplateEnv
+from promptkit.prompts.types import compatible
 
 # The header lines put in front of an inline prompt that has none (its inputs, declared for it).
 SYNTHETIC_HEADER_LINES = 2

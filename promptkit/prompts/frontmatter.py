@@ -26,7 +26,8 @@ from typing import Any
 import yaml
 
 from promptkit.errors import TemplateError
-from promptkit.prompts.inputs import InputSpec, TypeMismatch, parse_type
+from promptkit.prompts.inputs import InputSpec
+from promptkit.prompts.types import TypeMismatch, parse_type
 from promptkit.yaml_files import yaml_problem
 
 _HEADER = re.compile(r"\A(?P<lead>\s*)\{#---[ \t]*\r?\n(?P<body>.*?)^[ \t]*---#\}", re.S | re.M)
