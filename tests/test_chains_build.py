@@ -163,3 +163,8 @@ def test_chain_inputs_take_the_template_type_names() -> None:
     with pytest.raises(ChainSpecError, match="unknown type 'strng'") as caught:
         ChainInput("x", type="strng")
     assert "list[T]" in str(caught.value)  # the hint lists the one set of names
+
+
+def test_an_inline_prompt_with_a_non_literal_role_is_refused_where_it_is_parsed() -> None:
+    with pytest.raises(ChainSpecError, match="takes a literal role"):
+        inline_variables('{% message role %}{{ a }}{% endmessage %}')

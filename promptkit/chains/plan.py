@@ -15,10 +15,8 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, TemplateSyntaxError, meta, nodes
+from jinja2 import Environment, TemplateSyntaxError, meta
 from jinja2.defaults import DEFAULT_NAMESPACE
-from jinja2.ext import Extension
-from jinja2.parser import Parser
 
 from promptkit.chains.errors import ChainSpecError, KeyPath
 from promptkit.chains.output import OutputSpec, build_output_spec
@@ -26,6 +24,7 @@ from promptkit.chains.step import Reference, Step, parse_reference
 from promptkit.chains.values import ChainInput, json_path_type
 from promptkit.errors import TemplateError, TemplateSecurityError
 from promptkit.prompts import Template, TemplateEnv
+from promptkit.prompts.extension import PromptExtension
 from promptkit.prompts.types import compatible
 
 # The header lines put in front of an inline prompt that has none (its inputs, declared for it).
@@ -50,21 +49,10 @@ class StepPlan:
         return self.step.name
 
 
-class _MessageTag(Extension):
-    """Parses ``{% message "role" %}...{% endmessage %}`` so an inline prompt's variables can be listed."""
-
-    tags = {"message"}  # noqa: RUF012 - Jinja's declared class attribute
-
-    def parse(self, parser: Parser) -> nodes.Node | list[nodes.Node]:
-        next(parser.stream)
-        parser.parse_expression()
-        return parser.parse_statements(("name:endmessage",), drop_needle=True)
-
-
 def inline_variables(source: str) -> list[str]:
     """The variables an inline prompt reads (parsed only, never rendered)."""
     try:
-        ast = Environment(extensions=[_MessageTag]).parse(source)
+        ast = Environment(extensions=[PromptExtension]).parse(source)  # the one {% message %} parser
     except TemplateSyntaxError as exc:
         raise ChainSpecError(
             f"the inline prompt is not valid Jinja: {exc.message}", key_path=("prompt",), template_line=exc.lineno
