@@ -207,12 +207,13 @@ def _load_schema_file(path: Path, shown: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ChainSpecError(f"schema file {shown!r}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
-    import yaml
+    from promptkit.yaml_files import parse_yaml_document
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ChainSpecError(f"schema file {shown!r}: invalid YAML: {exc}") from None
+    return parse_yaml_document(
+        text,
+        path=path,
+        error=lambda problem, line: ChainSpecError(f"schema file {shown!r}, line {line}: invalid YAML: {problem}"),
+    ).data
 
 
 def build_output_spec(

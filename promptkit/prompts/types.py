@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
+
+from promptkit.yaml_files import parse_yaml_document
 
 _BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False, "on": True, "off": False}
 
@@ -145,10 +146,10 @@ def parse_text(kind: InputType, text: str) -> Any:
         if lowered not in _BOOL_WORDS:
             raise ValueError(text)
         return _BOOL_WORDS[lowered]
-    try:
-        return kind.check(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML/JSON: {exc}") from None
+    value = parse_yaml_document(
+        text, path="<command line>", error=lambda problem, _line: ValueError(f"not valid YAML/JSON: {problem}")
+    ).data
+    return kind.check(value)
 
 
 def _list_item(type_name: str) -> str | None:
