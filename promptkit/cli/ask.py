@@ -37,7 +37,7 @@ def ask(
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="LM route: local, fake, ollama_chat/NAME, ...")
     ] = None,
-    cot: Annotated[bool, typer.Option("--cot", help="think step by step (ChainOfThought)")] = False,
+    cot: Annotated[bool, typer.Option("--cot", help="think step by step (promptkit's cot technique)")] = False,
     technique: Annotated[
         str | None, typer.Option("--technique", "-t", help="a prompting technique id (promptkit techniques list)")
     ] = None,
