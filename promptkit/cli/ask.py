@@ -184,7 +184,7 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
                 options["example"] = SEARCH_LOOKUP_EXAMPLE
         elif "retriever" in accepted:
             options["retriever"] = needs.retriever
-        elif "context" in _input_names(info.example_signature):
+        elif "context" in dspy.Signature(info.example_signature).input_fields:
             signature, context_from = info.example_signature, needs.retriever
         else:
             raise InputError(f"technique {info.id!r} searches no index (--collection)",
@@ -192,15 +192,10 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
     missing = [name for name in info.requires if options.get(name) is None]
     if missing:
         flag = REQUIREMENT_FLAGS.get(missing[0])
-        how = f"give {flag}" if flag else f"`promptkit ask` has no flag for it; use promptkit.technique({info.id!r}, " \
-              f"{missing[0]}=...) in Python"
+        how = f"give {flag}" if flag else "`promptkit ask` has no flag for it; in Python: " \
+              f"promptkit.techniques.build({info.id!r}, {missing[0]}=...)"
         raise InputError(f"technique {info.id!r} needs {missing[0]}", hint=how)
     return techniques.build(info.id, signature, **options), context_from
-
-
-def _input_names(signature: str) -> list[str]:
-    inputs = signature.partition("->")[0]
-    return [name.strip().partition(":")[0].strip() for name in inputs.split(",")]
 
 
 def load_tools(specs: list[str]) -> dict[str, Any]:
