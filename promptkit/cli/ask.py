@@ -177,11 +177,9 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
         options["tools"] = dict(needs.tools)
     if needs.retriever is not None:
         if "tools" in accepted:
-            from promptkit.retrieval.tools import SEARCH_LOOKUP_EXAMPLE, IndexTools
+            from promptkit.retrieval.tools import IndexTools
 
             options["tools"] = {**IndexTools(needs.retriever).tools(), **options.get("tools", {})}
-            if "example" in accepted:  # the paper's few-shot trajectory, which shows the actions in use
-                options["example"] = SEARCH_LOOKUP_EXAMPLE
         elif "retriever" in accepted:
             options["retriever"] = needs.retriever
         elif "context" in dspy.Signature(info.example_signature).input_fields:

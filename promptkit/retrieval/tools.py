@@ -14,26 +14,6 @@ from typing import Any
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
-# The first HotPotQA trajectory of the ReAct paper's prompt, with observations as these tools write them:
-# small models follow the Name[argument] format only after seeing it used.
-SEARCH_LOOKUP_EXAMPLE = """\
-Question: What is the elevation range for the area that the eastern sector of the Colorado orogeny extends into?
-Thought 1: I need to search Colorado orogeny, find the area that the eastern sector of the Colorado orogeny \
-extends into, then find the elevation range of the area.
-Action 1: Search[Colorado orogeny]
-Observation 1: [1] Colorado orogeny: The Colorado orogeny was an episode of mountain building (an orogeny) in \
-Colorado and surrounding areas.
-Thought 2: It does not mention the eastern sector. So I need to look up eastern sector.
-Action 2: Lookup[eastern sector]
-Observation 2: (Result 1 / 1) The eastern sector extends into the High Plains and is called the Central Plains orogeny.
-Thought 3: The eastern sector of Colorado orogeny extends into the High Plains. So I need to search High Plains \
-and find its elevation range.
-Action 3: Search[High Plains]
-Observation 3: [1] High Plains: The High Plains are a subregion of the Great Plains. They rise in elevation from \
-around 1,800 to 7,000 ft (550 to 2,130 m).
-Thought 4: High Plains rise in elevation from around 1,800 to 7,000 ft, so the answer is 1,800 to 7,000 ft.
-Action 4: Finish[1,800 to 7,000 ft]"""
-
 
 class IndexTools:
     """``Search`` / ``Lookup`` over ``retriever`` (any ``query -> passages`` callable, e.g. a ``Retriever``)."""
@@ -78,4 +58,4 @@ def _passage_text(number: int, passage: Any) -> str:
     return f"[{number}] {title}: {text}" if title else f"[{number}] {text}"
 
 
-__all__ = ["SEARCH_LOOKUP_EXAMPLE", "IndexTools"]
+__all__ = ["IndexTools"]
