@@ -7,7 +7,10 @@ Precedence (highest first):
 3. the ``[promptkit]`` table of a ``promptkit.toml`` (``$PROMPTKIT_CONFIG``, else ``./promptkit.toml``);
 4. built-in defaults.
 
-The API key is held as a ``SecretStr`` so it never appears in a repr, a log or a saved file.
+The layers are pydantic-settings sources (``EnvSettingsSource`` over ``PROMPTKIT_*``,
+``TomlConfigSettingsSource`` over the file), each read on its own so ``Settings.source`` can say
+where every value came from (``promptkit doctor`` prints it). The API key is held as a ``SecretStr``
+so it never appears in a repr, a log or a saved file.
 """
 
 from __future__ import annotations
@@ -16,9 +19,17 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from promptkit.errors import ConfigError
 
@@ -30,10 +41,12 @@ CONFIG_FILE = "promptkit.toml"
 DEFAULT_MODEL = "local"
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
     """Resolved promptkit settings. Build with :func:`load_settings`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix=ENV_PREFIX, case_sensitive=False, env_ignore_empty=True
+    )
 
     model: str | None = Field(None, description="LM route; None means the embedded local model")
     api_base: str | None = Field(None, description="base URL of the LM server")
@@ -48,7 +61,9 @@ class Settings(BaseModel):
         description="how the server enforces a JSON schema: json_schema (OpenAI, vLLM, Ollama), "
         "json_object_schema (llama.cpp server), none; auto decides per route",
     )
-    template_dirs: tuple[str, ...] = Field((), description="user template directories (searched before bundled)")
+    template_dirs: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="user template directories (searched before bundled; os.pathsep-separated in the environment)"
+    )
     render_max_bytes: int = Field(1_000_000, gt=0, description="max size of one rendered template")
     render_timeout: float = Field(5.0, gt=0, description="max seconds to render one template")
     cache_dir: str | None = Field(None, description="DSPy cache directory (default: DSPy's)")
@@ -65,19 +80,42 @@ class Settings(BaseModel):
     def effective_model(self) -> str:
         return self.model or DEFAULT_MODEL
 
+    @field_validator("template_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        return tuple(p for p in value.split(os.pathsep) if p) if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The constructor takes the merged values only: load_settings reads each layer itself, so it
+        # can record where each value came from (and tests can pass their own environment and cwd).
+        return (init_settings,)
+
 
 _FIELDS = [name for name in Settings.model_fields if name != "source"]
-_LIST_FIELDS = {"template_dirs"}
+
+
+class _Environment(EnvSettingsSource):
+    """``PROMPTKIT_*`` variables of a given mapping (``os.environ`` by default); empty values are unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._environ.items() if value != ""}  # case-insensitive
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name in _FIELDS:
-        raw = environ.get(ENV_PREFIX + name.upper())
-        if raw is None or raw == "":
-            continue
-        values[name] = tuple(p for p in raw.split(os.pathsep) if p) if name in _LIST_FIELDS else raw
-    return values
+    values = _Environment(environ)()
+    return {name: values[name] for name in _FIELDS if name in values}
 
 
 def _config_path(environ: Mapping[str, str], cwd: Path) -> Path | None:
@@ -96,7 +134,7 @@ def _config_path(environ: Mapping[str, str], cwd: Path) -> Path | None:
 
 def _from_file(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = TomlConfigSettingsSource(Settings, toml_file=path).toml_data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the syntax of the file") from exc
     table = data.get("promptkit", data)

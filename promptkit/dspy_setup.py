@@ -18,9 +18,7 @@ def configure(lm: Any = None, adapter: Any = None, *, router: Any = None, **sett
     import dspy
 
     from promptkit.adapter import TemplateAdapter
+    from promptkit.lm import choose_lm
 
-    if isinstance(lm, str) or lm is None:
-        from promptkit.lm import lm as make_lm
-
-        lm = make_lm(lm, router=router)
+    lm = choose_lm(lm, router=router, configured=False)  # configure(None) sets the settings' model
     dspy.configure(lm=lm, adapter=adapter if adapter is not None else TemplateAdapter(), **settings)

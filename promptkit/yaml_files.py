@@ -9,6 +9,8 @@ eval matrix specs, Router configs) goes through here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +40,91 @@ def yaml_problem(exc: yaml.YAMLError, first_line: int = 1) -> tuple[str, int | N
     return problem, None
 
 
-def load_yaml_text(text: str, *, path: str | Path, hint: str | None = None) -> Any:
-    """``yaml.safe_load(text)``; a syntax error is a one-line DataError naming ``path`` and the line."""
+@dataclass
+class YamlDocument:
+    """A parsed YAML text: its data, and the file line (1-based) of every key and list item by key path."""
+
+    data: Any
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    # The first content line of each ``|`` / ``>`` block scalar (an inline template's line 1).
+    block_starts: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    # (key path, line) of each key that appears a second time in its mapping (PyYAML keeps the last).
+    duplicates: list[tuple[tuple[Any, ...], int]] = field(default_factory=list)
+
+    def line_of(self, path: tuple[Any, ...]) -> int | None:
+        """The line of ``path``, else of its nearest located parent."""
+        for end in range(len(path), 0, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+ErrorFactory = Callable[[str, "int | None"], Exception]
+
+
+def parse_yaml_document(
+    text: str,
+    *,
+    path: str | Path,
+    first_line: int = 1,
+    hint: str | None = None,
+    error: ErrorFactory | None = None,
+) -> YamlDocument:
+    """Parse ``text`` once (safe loader) into data and line numbers; ``first_line``: its first line in the file.
+
+    A syntax error is ``error(one-line message, line)`` when given (a caller's own error type), else a
+    DataError naming ``path`` and the line.
+    """
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.safe_load(text)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
-        message, line = yaml_problem(exc)
+        message, line = yaml_problem(exc, first_line)
+        if error is not None:
+            raise error(message, line) from None
         raise DataError(
             f"invalid YAML: {message}",
             path=str(path),
             line=line,
             hint=hint or "check the indentation, quotes and brackets on that line",
         ) from None
+    finally:
+        loader.dispose()
+    document = YamlDocument(data)
+    if root is not None:
+        _record_lines(root, (), document, first_line)
+    return document
 
 
-def load_yaml_file(path: str | Path, *, what: str = "YAML file", hint: str | None = None) -> Any:
-    """Read and parse a YAML file; a missing, unreadable, non-UTF-8 or malformed file is a DataError."""
+def _record_lines(node: yaml.Node, path: tuple[Any, ...], document: YamlDocument, first_line: int) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            sub = (*path, key_node.value)
+            line = key_node.start_mark.line + first_line
+            if key_node.value in seen:
+                document.duplicates.append((sub, line))
+            seen.add(key_node.value)
+            document.lines[sub] = line
+            _record_lines(value_node, sub, document, first_line)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            document.lines[(*path, index)] = item.start_mark.line + first_line
+            _record_lines(item, (*path, index), document, first_line)
+    elif isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        document.block_starts[path] = node.start_mark.line + first_line + 1
+
+
+def load_yaml_text(text: str, *, path: str | Path, hint: str | None = None) -> Any:
+    """``yaml.safe_load(text)``; a syntax error is a one-line DataError naming ``path`` and the line."""
+    return parse_yaml_document(text, path=path, hint=hint).data
+
+
+def read_yaml_document(path: str | Path, *, what: str = "YAML file", hint: str | None = None) -> YamlDocument:
+    """Read and parse a YAML file with its line numbers; a missing, unreadable, non-UTF-8 or malformed file
+    is a DataError."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{what} not found", path=str(file), hint="check the path (relative paths start at the cwd)")
@@ -70,7 +141,19 @@ def load_yaml_file(path: str | Path, *, what: str = "YAML file", hint: str | Non
             line=data.count(b"\n", 0, exc.start) + 1,
             hint="save the file as UTF-8",
         ) from None
-    return load_yaml_text(text, path=file, hint=hint)
+    return parse_yaml_document(text, path=file, hint=hint)
 
 
-__all__ = ["load_yaml_file", "load_yaml_text", "yaml_problem"]
+def load_yaml_file(path: str | Path, *, what: str = "YAML file", hint: str | None = None) -> Any:
+    """Read and parse a YAML file; a missing, unreadable, non-UTF-8 or malformed file is a DataError."""
+    return read_yaml_document(path, what=what, hint=hint).data
+
+
+__all__ = [
+    "YamlDocument",
+    "load_yaml_file",
+    "load_yaml_text",
+    "parse_yaml_document",
+    "read_yaml_document",
+    "yaml_problem",
+]

@@ -9,9 +9,9 @@ import pytest
 
 from promptkit.chains import Chain, ChainInput, ChainSpecError, Step
 from promptkit.chains.plan import inline_variables
-from promptkit.chains.values import compatible
 from promptkit.lm import FakeLM
 from promptkit.prompts import TemplateEnv
+from promptkit.prompts.types import compatible
 
 
 def template_dir(tmp_path: Path, **templates: str) -> Path:
@@ -129,3 +129,42 @@ def test_compatibility_rules() -> None:
     assert compatible("dict", "mymodule:Model") and compatible("any", "int") and compatible("str", "any")
     assert not compatible("list[str]", "str") and not compatible("dict", "list") and not compatible("float", "int")
     assert not compatible("list[str]", "list[int]") and not compatible("str", "mymodule:Model")
+
+
+def test_a_longer_cycle_is_named_in_needs_order_from_the_first_declared_step() -> None:
+    with pytest.raises(ChainSpecError, match=r"cycle: c -> a -> b -> c \(step 'c' needs 'a'\)") as caught:
+        Chain([
+            Step(name="c", prompt="{{ a }}"),
+            Step(name="a", prompt="{{ b }}"),
+            Step(name="b", prompt="{{ c }}"),
+        ])
+    assert caught.value.key_path[:2] == ("steps", 0)
+
+
+def test_a_step_runs_as_soon_as_its_needs_are_done_in_declaration_order() -> None:
+    chain = Chain([
+        Step(name="x", prompt="x", depends=["y"]),
+        Step(name="y", prompt="y"),
+        Step(name="z", prompt="z"),
+    ])
+    assert chain.order == ["y", "x", "z"]  # x (declared first) runs once y is done, before z
+
+
+def test_chain_inputs_take_the_template_type_names() -> None:
+    from promptkit.errors import InputError
+
+    tags = ChainInput("tags", type="list[str]")
+    assert tags.coerce('["a", "b"]', "c") == ["a", "b"] and tags.check(("x",), "c") == ["x"]
+    with pytest.raises(InputError, match=r"input 'tags\[1\]' expected str, got int"):
+        tags.check(["a", 2], "c")
+    with pytest.raises(InputError, match="is not a valid int"):
+        ChainInput("n", type="int").coerce("three", "c")
+    assert ChainInput("on", type="bool").coerce("yes", "c") is True
+    with pytest.raises(ChainSpecError, match="unknown type 'strng'") as caught:
+        ChainInput("x", type="strng")
+    assert "list[T]" in str(caught.value)  # the hint lists the one set of names
+
+
+def test_an_inline_prompt_with_a_non_literal_role_is_refused_where_it_is_parsed() -> None:
+    with pytest.raises(ChainSpecError, match="takes a literal role"):
+        inline_variables('{% message role %}{{ a }}{% endmessage %}')

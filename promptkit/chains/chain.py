@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.chains.errors import ChainSpecError, ChainStepError
-from promptkit.chains.lmcall import resolve_lm
 from promptkit.chains.plan import StepPlan, build_plans, execution_order, final_steps
 from promptkit.chains.result import ChainResult, StepResult
 from promptkit.chains.run import run_plans
@@ -169,8 +168,10 @@ class Chain:
 
         Inputs come as keyword arguments and/or the ``values`` mapping.
         """
+        from promptkit.lm import choose_lm
+
         checked = self.check_inputs({**(values or {}), **inputs})
-        model = resolve_lm(lm)
+        model = choose_lm(lm)
         workers = self.max_workers if max_workers is None else max_workers
         started = time.perf_counter()
 

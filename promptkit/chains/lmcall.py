@@ -108,18 +108,4 @@ def call_lm(lm: Any, request: Any) -> Reply:
     )
 
 
-def resolve_lm(lm: Any) -> Any:
-    """``lm`` if given, else DSPy's configured LM, else ``promptkit.lm()`` (the configured default model)."""
-    if lm is not None:
-        return lm
-    import dspy
-
-    configured = dspy.settings.lm
-    if configured is not None:
-        return configured
-    from promptkit.lm import lm as make_lm
-
-    return make_lm()
-
-
-__all__ = ["Reply", "build_request", "call_lm", "generation_defaults", "request_slots", "resolve_lm"]
+__all__ = ["Reply", "build_request", "call_lm", "generation_defaults", "request_slots"]

@@ -26,8 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from promptkit import parsing
 from promptkit.chains.errors import ChainSpecError
-from promptkit.chains.values import json_type_name
-from promptkit.prompts.inputs import import_model
+from promptkit.prompts.types import import_model, json_type_name
 
 OutputKind = Literal["text", "list", "json"]
 OUTPUT_KINDS: tuple[str, ...] = ("text", "list", "json")
@@ -208,12 +207,13 @@ def _load_schema_file(path: Path, shown: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ChainSpecError(f"schema file {shown!r}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
-    import yaml
+    from promptkit.yaml_files import parse_yaml_document
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ChainSpecError(f"schema file {shown!r}: invalid YAML: {exc}") from None
+    return parse_yaml_document(
+        text,
+        path=path,
+        error=lambda problem, line: ChainSpecError(f"schema file {shown!r}, line {line}: invalid YAML: {problem}"),
+    ).data
 
 
 def build_output_spec(

@@ -11,20 +11,21 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, TemplateSyntaxError, meta, nodes
+from jinja2 import Environment, TemplateSyntaxError, meta
 from jinja2.defaults import DEFAULT_NAMESPACE
-from jinja2.ext import Extension
-from jinja2.parser import Parser
 
 from promptkit.chains.errors import ChainSpecError, KeyPath
 from promptkit.chains.output import OutputSpec, build_output_spec
 from promptkit.chains.step import Reference, Step, parse_reference
-from promptkit.chains.values import ChainInput, compatible, json_path_type
+from promptkit.chains.values import ChainInput, json_path_type
 from promptkit.errors import TemplateError, TemplateSecurityError
 from promptkit.prompts import Template, TemplateEnv
+from promptkit.prompts.extension import PromptExtension
+from promptkit.prompts.types import compatible
 
 # The header lines put in front of an inline prompt that has none (its inputs, declared for it).
 SYNTHETIC_HEADER_LINES = 2
@@ -48,21 +49,10 @@ class StepPlan:
         return self.step.name
 
 
-class _MessageTag(Extension):
-    """Parses ``{% message "role" %}...{% endmessage %}`` so an inline prompt's variables can be listed."""
-
-    tags = {"message"}  # noqa: RUF012 - Jinja's declared class attribute
-
-    def parse(self, parser: Parser) -> nodes.Node | list[nodes.Node]:
-        next(parser.stream)
-        parser.parse_expression()
-        return parser.parse_statements(("name:endmessage",), drop_needle=True)
-
-
 def inline_variables(source: str) -> list[str]:
     """The variables an inline prompt reads (parsed only, never rendered)."""
     try:
-        ast = Environment(extensions=[_MessageTag]).parse(source)
+        ast = Environment(extensions=[PromptExtension]).parse(source)  # the one {% message %} parser
     except TemplateSyntaxError as exc:
         raise ChainSpecError(
             f"the inline prompt is not valid Jinja: {exc.message}", key_path=("prompt",), template_line=exc.lineno
@@ -225,56 +215,39 @@ def build_plans(
     return plans
 
 
-def _find_cycle(plans: Mapping[str, StepPlan]) -> list[str] | None:
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    path: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        path.append(name)
-        for need in plans[name].needs:
-            if state.get(need) == 1:
-                return [*path[path.index(need) :], need]
-            if need not in state:
-                found = visit(need)
-                if found:
-                    return found
-        path.pop()
-        state[name] = 2
-        return None
-
-    for name in plans:
-        if name not in state:
-            found = visit(name)
-            if found:
-                return found
-    return None
+def _cycle(plans: Mapping[str, StepPlan], predecessors_first: Sequence[str]) -> list[str]:
+    """graphlib's cycle (each step before the step that needs it) as ``a -> b -> a`` where each step needs
+    the next, starting at the step declared first."""
+    steps = list(reversed(predecessors_first[:-1]))
+    start = min(range(len(steps)), key=lambda i: plans[steps[i]].index)
+    steps = steps[start:] + steps[:start]
+    return [*steps, steps[0]]
 
 
 def execution_order(plans: Sequence[StepPlan]) -> list[StepPlan]:
     """Steps sorted so each comes after what it needs; ties keep declaration order. Refuses cycles."""
     by_name = {plan.name: plan for plan in plans}
-    cycle = _find_cycle(by_name)
-    if cycle is not None:
+    sorter = TopologicalSorter({plan.name: list(plan.needs) for plan in plans})
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        cycle = _cycle(by_name, exc.args[1])
         first = by_name[cycle[0]]
-        chain_text = " -> ".join(cycle)
         raise ChainSpecError(
-            f"steps form a cycle: {chain_text} (step {cycle[0]!r} needs {cycle[1]!r})",
+            f"steps form a cycle: {' -> '.join(cycle)} (step {cycle[0]!r} needs {cycle[1]!r})",
             key_path=("steps", first.index, *first.needs[cycle[1]]),
             hint="a step can only use the outputs of steps that do not (indirectly) use its own output",
-        )
-    waiting = {plan.name: set(plan.needs) for plan in plans}
-    ready = [(plan.index, plan.name) for plan in plans if not plan.needs]
+        ) from None
+    # Of the steps whose needs are done, the one declared first runs next.
+    ready = [(by_name[name].index, name) for name in sorter.get_ready()]
     heapq.heapify(ready)
     ordered: list[StepPlan] = []
     while ready:
         _, name = heapq.heappop(ready)
         ordered.append(by_name[name])
-        for other, needs in waiting.items():
-            if name in needs:
-                needs.discard(name)
-                if not needs:
-                    heapq.heappush(ready, (by_name[other].index, other))
+        sorter.done(name)
+        for other in sorter.get_ready():
+            heapq.heappush(ready, (by_name[other].index, other))
     return ordered
 
 

@@ -18,9 +18,10 @@
         inputs: {issues: extract}                 # template input -> reference
     output: classify                              # or a list of steps; default: the last steps
 
-Line numbers come from the YAML node tree (``yaml.compose``): every key and list item is recorded
-with its line, and an error raised anywhere while building the chain carries the key path of the
-value it is about, which is looked up here. Duplicate keys (which YAML silently merges) are errors.
+Line numbers come from the YAML node tree (``promptkit.yaml_files.parse_yaml_document``): every key
+and list item is recorded with its line, and an error raised anywhere while building the chain
+carries the key path of the value it is about, which is looked up here. Duplicate keys (which YAML
+silently merges) are errors.
 """
 
 from __future__ import annotations
@@ -30,12 +31,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from promptkit.chains.chain import Chain
 from promptkit.chains.errors import ChainSpecError, KeyPath
 from promptkit.chains.step import Step
-from promptkit.yaml_files import yaml_problem
+from promptkit.yaml_files import parse_yaml_document
 
 TOP_KEYS = ("name", "description", "version", "inputs", "steps", "output", "max_workers")
 STEP_KEYS = (
@@ -49,52 +48,29 @@ class _Document:
 
     def __init__(self, text: str, path: str) -> None:
         self.path = path
-        self.lines: dict[KeyPath, int] = {}
-        self.block_starts: dict[KeyPath, int] = {}  # first content line of a | or > block scalar
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            problem, line = yaml_problem(exc)
-            raise ChainSpecError(
-                f"invalid YAML: {problem}",
-                path=path,
-                line=line,
+        parsed = parse_yaml_document(
+            text,
+            path=path,
+            error=lambda problem, line: ChainSpecError(
+                f"invalid YAML: {problem}", path=path, line=line,
                 hint="check the indentation and quoting around that line",
-            ) from None
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: KeyPath) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, value_node in node.value:
-                key = key_node.value
-                sub = (*path, key)
-                if key in seen:
-                    raise ChainSpecError(
-                        f"duplicate key {key!r}", path=self.path, line=key_node.start_mark.line + 1,
-                        hint="each key may appear once in a mapping",
-                    )
-                seen.add(key)
-                self.lines[sub] = key_node.start_mark.line + 1
-                self._walk(value_node, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                sub = (*path, index)
-                self.lines[sub] = item.start_mark.line + 1
-                self._walk(item, sub)
-        elif isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
-            self.block_starts[path] = node.start_mark.line + 2
+            ),
+        )
+        if parsed.duplicates:
+            key_path, line = parsed.duplicates[0]
+            raise ChainSpecError(f"duplicate key {key_path[-1]!r}", path=path, line=line,
+                                 hint="each key may appear once in a mapping")
+        self.data = parsed.data
+        self.document = parsed
 
     def line_of(self, key_path: KeyPath, template_line: int | None = None) -> int | None:
-        if template_line is not None and key_path in self.block_starts:
-            return self.block_starts[key_path] + template_line - 1
-        for end in range(len(key_path), 0, -1):
-            line = self.lines.get(key_path[:end])
-            if line is not None:
-                return line
-        return 1 if self.lines else None
+        starts = self.document.block_starts
+        if template_line is not None and key_path in starts:
+            return starts[key_path] + template_line - 1
+        line = self.document.line_of(tuple(key_path))
+        if line is not None:
+            return line
+        return 1 if self.document.lines else None
 
     def error(self, exc: ChainSpecError) -> ChainSpecError:
         """``exc`` located in this file."""

@@ -1,9 +1,8 @@
-"""Chain inputs: their declared types, checking values, coercing command-line text, type compatibility.
+"""Chain inputs: their declared types, checking values, coercing command-line text.
 
-A chain input declares a type name: ``str``, ``int``, ``float``, ``bool``, ``list``, ``dict`` or
-``any``. The same names (plus ``list[T]`` and pydantic model paths, which templates may declare)
-are used by the compile-time check that a value flowing into a template input has a type the
-template accepts (:func:`compatible`).
+A chain input declares a type name of :mod:`promptkit.prompts.types` (``str``, ``int``, ``float``,
+``bool``, ``list``, ``dict``, ``any``, ``list[T]``, a pydantic model path), the same names templates
+declare; :func:`promptkit.prompts.types.compatible` checks a value flowing into a template input.
 """
 
 from __future__ import annotations
@@ -15,26 +14,11 @@ from typing import Any
 
 from promptkit.chains.errors import ChainSpecError
 from promptkit.errors import InputError
+from promptkit.prompts.types import TYPE_NAMES, InputType, TypeMismatch, json_type_name, parse_text, parse_type
 
-INPUT_TYPES = ("str", "int", "float", "bool", "list", "dict", "any")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Keyword arguments of Chain.run(); a chain input cannot take one of these names.
 RESERVED_NAMES = frozenset({"lm", "values", "max_workers"})
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
-
-def _accepts(type_name: str, value: Any) -> bool:
-    checks: dict[str, Any] = {
-        "str": lambda v: isinstance(v, str),
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        "bool": lambda v: isinstance(v, bool),
-        "list": lambda v: isinstance(v, list | tuple),
-        "dict": lambda v: isinstance(v, Mapping),
-        "any": lambda v: True,
-    }
-    return bool(checks[type_name](value))
 
 
 @dataclass(frozen=True)
@@ -54,54 +38,49 @@ class ChainInput:
                 key_path=("inputs", self.name),
                 hint="use a letter-first identifier other than " + ", ".join(sorted(RESERVED_NAMES)),
             )
-        if self.type not in INPUT_TYPES:
+        try:
+            parsed = parse_type(self.type)
+        except ValueError as exc:
             raise ChainSpecError(
-                f"chain input {self.name!r} has unknown type {self.type!r}",
+                f"chain input {self.name!r} has unknown type {self.type!r}: {exc}",
                 key_path=("inputs", self.name, "type"),
-                hint="use one of " + ", ".join(INPUT_TYPES),
-            )
-        if self.default is not None and not _accepts(self.type, self.default):
-            raise ChainSpecError(
-                f"the default of chain input {self.name!r} is not a {self.type}",
-                key_path=("inputs", self.name, "default"),
-            )
+                hint="use one of " + ", ".join(TYPE_NAMES),
+            ) from None
+        object.__setattr__(self, "_parsed", parsed)
+        if self.default is not None:
+            try:
+                parsed.check(self.default)
+            except TypeMismatch:
+                raise ChainSpecError(
+                    f"the default of chain input {self.name!r} is not a {self.type}",
+                    key_path=("inputs", self.name, "default"),
+                ) from None
+
+    @property
+    def parsed_type(self) -> InputType:
+        parsed: InputType = self.__dict__["_parsed"]
+        return parsed
 
     def check(self, value: Any, chain: str) -> Any:
-        if not _accepts(self.type, value):
+        try:
+            checked = self.parsed_type.check(value)
+        except TypeMismatch as exc:
             raise InputError(
-                f"chain {chain!r}: input {self.name!r} expected {self.type}, got {type(value).__name__}",
+                f"chain {chain!r}: input '{self.name}{exc.where}' expected {exc.expected}, got {exc.got}",
                 hint=f"pass a {self.type} for {self.name}",
-            )
-        return list(value) if isinstance(value, tuple) else value
+            ) from None
+        return list(checked) if isinstance(checked, tuple) else checked
 
     def coerce(self, text: str, chain: str) -> Any:
         """The value of ``--input name=text`` as this input's type."""
         try:
-            if self.type in ("str", "any"):
-                return text
-            if self.type == "int":
-                return int(text)
-            if self.type == "float":
-                return float(text)
-            if self.type == "bool":
-                lowered = text.strip().lower()
-                if lowered in _TRUE | _FALSE:
-                    return lowered in _TRUE
-                raise ValueError(text)
-        except ValueError:
+            value = parse_text(self.parsed_type, text)
+        except (ValueError, TypeMismatch) as exc:
+            why = f": {exc}" if isinstance(exc, ValueError) and str(exc) != text else ""
+            example = {"list": ", e.g. [1, 2]", "dict": ', e.g. {"a": 1}'}.get(self.type, "")
             raise InputError(
-                f"chain {chain!r}: --input {self.name}={text[:60]!r} is not a valid {self.type}",
-                hint=f"give a {self.type} value",
-            ) from None
-        import yaml  # list and dict inputs: YAML or JSON text on the command line
-
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            example = "[1, 2]" if self.type == "list" else '{"a": 1}'
-            raise InputError(
-                f"chain {chain!r}: --input {self.name} is not valid YAML/JSON for a {self.type}: {exc}",
-                hint=f"write the {self.type} as JSON, e.g. {example}",
+                f"chain {chain!r}: --input {self.name}={text[:60]!r} is not a valid {self.type}{why}",
+                hint=f"give a {self.type} value" + (f" as YAML or JSON{example}" if example else ""),
             ) from None
         return self.check(value, chain)
 
@@ -176,56 +155,6 @@ def _input_from_spec(name: str, spec: Any) -> ChainInput:
     )
 
 
-def _list_item(type_name: str) -> str | None:
-    """``list[str]`` -> ``str``; ``list`` -> None (items of any type)."""
-    if type_name.startswith("list[") and type_name.endswith("]"):
-        return type_name[5:-1]
-    return None
-
-
-def _is_model(type_name: str) -> bool:
-    return type_name not in INPUT_TYPES and (":" in type_name or "." in type_name)
-
-
-def compatible(source: str, target: str) -> bool:
-    """Whether a value of type ``source`` may be given to a template input declared ``target``.
-
-    ``any`` on either side defers to the render-time check. Models accept dicts (validated when the
-    template renders); ``float`` accepts ``int``.
-    """
-    if source == "any" or target == "any" or source == target:
-        return True
-    if target == "float":
-        return source == "int"
-    if _is_model(target):
-        return source == "dict" or _is_model(source)
-    if target == "dict":
-        return _is_model(source)
-    if target == "list" or _list_item(target) is not None:
-        if source != "list" and _list_item(source) is None:
-            return False
-        source_item, target_item = _list_item(source), _list_item(target)
-        if source_item is None or target_item is None:
-            return True
-        return compatible(source_item, target_item)
-    return False
-
-
-def json_type_name(schema: Any) -> str:
-    """The chain type name of the values a JSON schema describes (``any`` when it does not say)."""
-    if not isinstance(schema, Mapping):
-        return "any"
-    kind = schema.get("type")
-    names = {"object": "dict", "string": "str", "integer": "int", "number": "float", "boolean": "bool"}
-    if kind == "array":
-        items = schema.get("items")
-        item = json_type_name(items) if isinstance(items, Mapping) else "any"
-        return "list" if item == "any" else f"list[{item}]"
-    if isinstance(kind, str) and kind in names:
-        return names[kind]
-    return "any"
-
-
 def json_path_type(schema: Any, path: tuple[str, ...]) -> str:
     """The type of ``value[path[0]][path[1]]...`` for a value of ``schema`` (``any`` when unknown)."""
     node = schema
@@ -242,12 +171,4 @@ def json_path_type(schema: Any, path: tuple[str, ...]) -> str:
     return json_type_name(node)
 
 
-__all__ = [
-    "INPUT_TYPES",
-    "RESERVED_NAMES",
-    "ChainInput",
-    "compatible",
-    "json_path_type",
-    "json_type_name",
-    "parse_inputs",
-]
+__all__ = ["RESERVED_NAMES", "ChainInput", "json_path_type", "parse_inputs"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from promptkit.cli._common import ROUTER_HELP, err, handle_errors, out
+from promptkit.cli.retrieval_cmd import DEFAULT_STORE, StoreOption, open_retriever
 
 
 def build_lm(
@@ -17,9 +19,9 @@ def build_lm(
     max_tokens: int | None,
     router: Path | None = None,
 ) -> Any:
-    from promptkit.lm import lm as make_lm
+    from promptkit.lm import choose_lm
 
-    return make_lm(model, api_base=api_base, temperature=temperature, max_tokens=max_tokens, router=router)
+    return choose_lm(model, api_base=api_base, temperature=temperature, max_tokens=max_tokens, router=router)
 
 
 def show_messages(messages: list[dict[str, Any]]) -> None:
@@ -35,7 +37,7 @@ def ask(
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="LM route: local, fake, ollama_chat/NAME, ...")
     ] = None,
-    cot: Annotated[bool, typer.Option("--cot", help="think step by step (ChainOfThought)")] = False,
+    cot: Annotated[bool, typer.Option("--cot", help="think step by step (promptkit's cot technique)")] = False,
     technique: Annotated[
         str | None, typer.Option("--technique", "-t", help="a prompting technique id (promptkit techniques list)")
     ] = None,
@@ -45,6 +47,17 @@ def ask(
     max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="print the answer as it is generated")] = False,
     router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
+    collection: Annotated[
+        str | None, typer.Option("--collection", "-c", help="a promptkit index the technique searches: Search/Lookup "
+                                 "tools for react, the retriever of cok / verify_and_edit / step_back, the context "
+                                 "of implicit_rag (promptkit index build)")
+    ] = None,
+    store: StoreOption = DEFAULT_STORE,
+    k: Annotated[int, typer.Option("--k", help="passages per search of --collection")] = 3,
+    tool: Annotated[
+        list[str] | None, typer.Option("--tool", help="a tool for react / react_native: module:function or "
+                                       "path/to/file.py:function taking one string (repeatable)")
+    ] = None,
 ) -> None:
     """Ask one question (question -> answer) and print the answer."""
     import dspy
@@ -52,14 +65,24 @@ def ask(
 
     from promptkit.adapter import TemplateAdapter
 
-    program = build_program(technique, cot)
+    needs = TechniqueNeeds(
+        retriever=open_retriever(store, collection, k=k) if collection is not None else None,
+        tools=load_tools(tool or []),
+    )
+    program, context_from = build_program(technique, cot, needs)
+    inputs: dict[str, Any] = {"question": question}
+    if context_from is not None:
+        inputs["context"] = "\n\n".join(str(getattr(p, "text", p)) for p in context_from(question))
     lm = build_lm(model, api_base, temperature, max_tokens, router)
     adapter = TemplateAdapter()
     printer = AnswerPrinter()
     with dspy.context(lm=lm, adapter=adapter):
-        prediction = stream_answer(program, question, printer) if stream else program(question=question)
+        prediction = stream_answer(program, inputs, printer) if stream else program(**inputs)
     if show_prompt and lm.history:
         show_messages(lm.history[-1]["messages"])  # the last call's prompt: for multi-step techniques, the final one
+    trajectory = getattr(prediction, "trajectory_text", None)
+    if trajectory:
+        err.print(f"[dim]trajectory:[/]\n{escape(str(trajectory))}", highlight=False)
     reasoning = getattr(prediction, "reasoning", None)
     if reasoning:
         err.print(f"[dim]reasoning:[/] {escape(str(reasoning))}", highlight=False)
@@ -73,11 +96,11 @@ def ask(
         out.print(answer, markup=False, highlight=False)
 
 
-def stream_answer(program: Any, question: str, printer: AnswerPrinter) -> Any:
+def stream_answer(program: Any, inputs: dict[str, Any], printer: AnswerPrinter) -> Any:
     from promptkit.streaming import stream_field
 
     try:
-        return stream_field(program, "answer", printer, question=question)
+        return stream_field(program, "answer", printer, **inputs)
     finally:
         printer.end_line()  # an error message must not start in the middle of the answer's line
 
@@ -113,18 +136,85 @@ class AnswerPrinter:
             self._line_open = False
 
 
-def build_program(technique: str | None, cot: bool) -> Any:
-    """``question -> answer`` as a plain Predict, a ChainOfThought, or any registered technique."""
+@dataclass
+class TechniqueNeeds:
+    """What the command line gives a technique: a retriever over ``--collection``, tools from ``--tool``."""
+
+    retriever: Any = None
+    tools: dict[str, Any] = field(default_factory=dict)
+
+
+# The flag that gives each requirement a technique may declare (``TechniqueInfo.requires``).
+REQUIREMENT_FLAGS = {
+    "tools": "--collection C (Search/Lookup over a promptkit index) or --tool module:function",
+    "retriever": "--collection C",
+}
+
+
+def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None = None) -> tuple[Any, Any]:
+    """``question -> answer`` as a plain Predict, promptkit's ``cot`` technique, or any registered technique,
+    given what ``needs`` holds; and the retriever that fills a ``context`` input (implicit_rag), or None."""
     import dspy
 
-    if technique is None:
-        return dspy.ChainOfThought("question -> answer") if cot else dspy.Predict("question -> answer")
     from promptkit import techniques
     from promptkit.errors import InputError
 
+    needs = needs or TechniqueNeeds()
+    if technique is None:
+        if needs.retriever is not None or needs.tools:
+            raise InputError("--collection and --tool are for a technique that uses them",
+                             hint="add --technique react (or cok, implicit_rag, ...), or use `promptkit rag`")
+        return (techniques.build("cot") if cot else dspy.Predict("question -> answer")), None
     if cot:
-        raise InputError("--cot and --technique are exclusive", hint="use --technique cot_zeroshot")
-    return techniques.build(technique, "question -> answer")
+        raise InputError("--cot and --technique are exclusive", hint="use --technique cot")
+    info = techniques.get(technique)
+    accepted = info.option_names()
+    signature, context_from = "question -> answer", None
+    options: dict[str, Any] = {}
+    if needs.tools:
+        if "tools" not in accepted:
+            raise InputError(f"technique {info.id!r} takes no tools (--tool)", hint="use --technique react")
+        options["tools"] = dict(needs.tools)
+    if needs.retriever is not None:
+        if "tools" in accepted:
+            from promptkit.retrieval.tools import IndexTools
+
+            options["tools"] = {**IndexTools(needs.retriever).tools(), **options.get("tools", {})}
+        elif "retriever" in accepted:
+            options["retriever"] = needs.retriever
+        elif "context" in dspy.Signature(info.example_signature).input_fields:
+            signature, context_from = info.example_signature, needs.retriever
+        else:
+            raise InputError(f"technique {info.id!r} searches no index (--collection)",
+                             hint="drop --collection, or use one that retrieves (react, cok, implicit_rag, ...)")
+    missing = [name for name in info.requires if options.get(name) is None]
+    if missing:
+        flag = REQUIREMENT_FLAGS.get(missing[0])
+        how = f"give {flag}" if flag else "`promptkit ask` has no flag for it; in Python: " \
+              f"promptkit.techniques.build({info.id!r}, {missing[0]}=...)"
+        raise InputError(f"technique {info.id!r} needs {missing[0]}", hint=how)
+    return techniques.build(info.id, signature, **options), context_from
+
+
+def load_tools(specs: list[str]) -> dict[str, Any]:
+    """``--tool module:function`` (repeatable) -> ``{function name: function}``."""
+    from promptkit.errors import InputError
+    from promptkit.programs.resolve import resolve_attr
+
+    hint = "write --tool module:function (e.g. mypkg.tools:calculator), a function taking one string"
+    tools: dict[str, Any] = {}
+    for spec in specs:
+        target, sep, attr = spec.rpartition(":")
+        if not sep or not target or not attr:
+            raise InputError(f"--tool {spec!r} is not module:function", hint=hint)
+        try:
+            fn = resolve_attr(spec, what="tool")
+        except InputError as exc:
+            raise InputError(f"--tool {spec!r}: {exc.message}", hint=hint) from None
+        if not callable(fn):
+            raise InputError(f"--tool {spec!r} is a {type(fn).__name__}, not a function", hint=hint)
+        tools[attr.rpartition(".")[2]] = fn
+    return tools
 
 
 def register(app: typer.Typer) -> None:

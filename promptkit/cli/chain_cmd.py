@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -53,12 +53,9 @@ def chain(
     loaded = load_chain(spec, max_workers=max_workers)
     values = loaded.coerce_inputs(parse_assignments(input_items or [], flag="--input"))
     loaded.check_inputs(values)  # report a missing input before an LM is even built
-    lm: Any = None
-    if model is not None or router is not None:
-        from promptkit.lm import lm as make_lm
+    from promptkit.lm import choose_lm
 
-        lm = make_lm(model, router=router)
-    result = loaded.run(lm, values=values)
+    result = loaded.run(choose_lm(model, router=router), values=values)
     text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
     if output is None:
         typer.echo(text)

@@ -60,7 +60,7 @@ def compile_command(
     from promptkit import datasets
     from promptkit.cli.eval_cmd import _dspy_overrides, _lm_for
     from promptkit.compile_run import compile_to_dir
-    from promptkit.lm import lm as make_lm
+    from promptkit.lm import choose_lm
     from promptkit.optimizers import preflight
 
     options = parse_options(option)
@@ -68,8 +68,8 @@ def compile_command(
     train = list(datasets.load(str(data), format=data_format))
     valset = list(datasets.load(str(val), format=data_format)) if val is not None else None
     lm = _lm_for(model, router)
-    teacher = make_lm(teacher_model, router=router) if teacher_model else None
-    reflection = make_lm(reflection_model, router=router) if reflection_model else None
+    teacher = choose_lm(teacher_model, router=router) if teacher_model else None
+    reflection = choose_lm(reflection_model, router=router) if reflection_model else None
     params = {"command": "compile", "program": program, "data": data, "val": val, "optimizer": optimizer,
               "metrics": ",".join(metric), "model": model, "seed": seed,
               **{f"option.{k}": v for k, v in options.items()}}

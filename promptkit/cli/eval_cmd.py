@@ -69,14 +69,10 @@ def _parse_mapping(pairs: list[str]) -> dict[str, str]:
 
 def _lm_for(model: str | None, router: Path | None = None) -> Any:
     """The LM to evaluate with: --model (a group of --router), else the one the program module configured,
-    else settings."""
-    import dspy
+    else settings (promptkit.lm.choose_lm)."""
+    from promptkit.lm import choose_lm
 
-    if model is None and router is None and dspy.settings.lm is not None:
-        return None
-    from promptkit.lm import lm as make_lm
-
-    return make_lm(model, router=router)
+    return choose_lm(model, router=router)
 
 
 def _dspy_overrides(lm: Any) -> dict[str, Any]:

@@ -183,14 +183,23 @@ def rag(
     router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
 ) -> None:
     """Answer QUESTION from COLLECTION: the answer, then the passages with scores and sources."""
+    retriever = open_retriever(store, collection, k=k, mode=mode, fusion=fusion, embedder=embedder,
+                               embedder_backend=embedder_backend, embedder_api_base=embedder_api_base)
+    answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt,
+                    compiled=compiled, router=router)
+
+
+def open_retriever(
+    store: str, collection: str, *, k: int, mode: str | None = None, fusion: str = DEFAULT_FUSION,
+    embedder: str | None = None, embedder_backend: str | None = None, embedder_api_base: str | None = None,
+) -> Any:
+    """The ``Retriever`` over COLLECTION in STORE that the search options ask for (``rag``, ``ask --collection``)."""
     from promptkit.retrieval import Retriever
     from promptkit.retrieval.modes import check_fusion, check_mode
 
     query_embedder = make_embedder(embedder, embedder_backend, embedder_api_base, searching=(store, collection))
-    retriever = Retriever(store, query_embedder, collection=collection, k=k,
-                          mode=check_mode(mode) if mode else None, fusion=check_fusion(fusion))
-    answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt,
-                    compiled=compiled, router=router)
+    return Retriever(store, query_embedder, collection=collection, k=k,
+                     mode=check_mode(mode) if mode else None, fusion=check_fusion(fusion))
 
 
 def answer_question(
@@ -204,7 +213,7 @@ def answer_question(
     from promptkit.adapter import TemplateAdapter
     from promptkit.cli.ask import show_messages
     from promptkit.errors import InputError
-    from promptkit.lm import lm as make_lm
+    from promptkit.lm import choose_lm
     from promptkit.programs import RAG, MultiHopRAG
 
     if hops < 1:
@@ -219,7 +228,7 @@ def answer_question(
         from promptkit.programs.resolve import compiled_program_path
 
         program = load(compiled_program_path(compiled) or compiled, program=program)
-    lm = make_lm(model, router=router)
+    lm = choose_lm(model, router=router)
     adapter = TemplateAdapter()
     with dspy.context(lm=lm, adapter=adapter):
         prediction = program(question=question)

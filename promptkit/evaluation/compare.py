@@ -218,6 +218,7 @@ def matrix(
     import dspy
 
     from promptkit.evaluation.runner import evaluate, resolve_metrics
+    from promptkit.lm import choose_lm
 
     names = [m.name for m in resolve_metrics(metrics)]
     named_programs = _named(programs, _program_label)
@@ -239,7 +240,7 @@ def matrix(
                     if data_name not in loaded:
                         loaded[data_name] = _load_dataset(data)
                     if model_name not in lms:
-                        lms[model_name] = _make_lm(model)
+                        lms[model_name] = choose_lm(model) if model is not None else None
                     lm = lms[model_name]
                     cell_resume = resume and cell_dir is not None and cell_dir.exists()
                     with dspy.context(**({"lm": lm} if lm is not None else {})):
@@ -265,9 +266,3 @@ def _load_dataset(data: Any) -> Iterable[Any]:
     return data if isinstance(data, Sequence) else list(data)  # reused by several cells
 
 
-def _make_lm(model: Any) -> Any:
-    if model is None or not isinstance(model, str):
-        return model
-    from promptkit.lm import lm as make_lm
-
-    return make_lm(model)

@@ -15,7 +15,8 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from promptkit.lm.factory import PromptkitLM, lm, make_lm
+    from promptkit.lm.client import PromptkitLM
+    from promptkit.lm.factory import choose_lm, lm, make_lm
     from promptkit.lm.fake import FakeLM
     from promptkit.lm.fake_engine import FakeCall
     from promptkit.lm.ollama import normalize_ollama_base, ollama_status
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "lm": "promptkit.lm.factory",
     "make_lm": "promptkit.lm.factory",
-    "PromptkitLM": "promptkit.lm.factory",
+    "choose_lm": "promptkit.lm.factory",
+    "PromptkitLM": "promptkit.lm.client",
     "FakeLM": "promptkit.lm.fake",
     "FakeCall": "promptkit.lm.fake_engine",
     "ollama_status": "promptkit.lm.ollama",
@@ -41,6 +43,7 @@ __all__ = [
     "PromptkitLM",
     "Route",
     "RouterLM",
+    "choose_lm",
     "lm",
     "make_lm",
     "normalize_ollama_base",

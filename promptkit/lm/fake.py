@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from promptkit.lm.factory import PromptkitLM
+from promptkit.lm.client import PromptkitLM
 from promptkit.lm.fake_engine import FAULTS, Answer, AsyncFakeEngine, FakeCall, FakeEngine, FakeScript
 
 __all__ = ["FAULTS", "FakeCall", "FakeLM"]

@@ -20,7 +20,7 @@ import dspy
 
 from promptkit.config import Settings
 from promptkit.errors import ConfigError
-from promptkit.lm.factory import PromptkitLM
+from promptkit.lm.client import PromptkitLM
 from promptkit.lm.grammar import canonical_response_format
 from promptkit.lm.local_async import AsyncLlamaCppEngine
 from promptkit.lm.local_engine import EngineOptions, LlamaCppEngine

@@ -29,7 +29,7 @@ from dspy.clients.engines.litellm_engine import AsyncLiteLLMEngine, LiteLLMEngin
 
 from promptkit.config import Settings
 from promptkit.errors import BackendDownError, BackendError, BackendUnavailableError, ConfigError
-from promptkit.lm.factory import PromptkitLM
+from promptkit.lm.client import PromptkitLM
 from promptkit.lm.failures import (
     is_connection_failure,
     is_timeout,

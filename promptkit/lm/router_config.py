@@ -31,12 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from promptkit.errors import ConfigError
 from promptkit.lm.routes import without_userinfo
 from promptkit.redaction import register_secret
-from promptkit.yaml_files import load_yaml_file
+from promptkit.yaml_files import read_yaml_document
 
 STRUCTURED_MODES = ("json_schema", "json_object_schema", "none")
 # Where a Router response says which deployment answered (lm15 ``Response.provider_data``); the evaluation
@@ -113,8 +111,10 @@ class RouterConfig:
 def load_router_config(path: str | Path, *, timeout: float, num_retries: int) -> RouterConfig:
     """Read and check ``path``; ``timeout`` / ``num_retries`` are the defaults for router_settings."""
     file = Path(path)
-    data = load_yaml_file(file, what="router config", hint="see LiteLLM's config format (model_list, router_settings)")
-    lines = _entry_lines(file)
+    document = read_yaml_document(
+        file, what="router config", hint="see LiteLLM's config format (model_list, router_settings)"
+    )
+    data = document.data
     if not isinstance(data, dict) or not isinstance(data.get("model_list"), list) or not data["model_list"]:
         raise ConfigError(
             f"{file}: a router config is a mapping with a non-empty model_list",
@@ -128,7 +128,7 @@ def load_router_config(path: str | Path, *, timeout: float, num_retries: int) ->
         )
     config = RouterConfig(file, [], {}, total_timeout=timeout)
     for index, entry in enumerate(data["model_list"]):
-        line = lines[index] if index < len(lines) else None
+        line = document.lines.get(("model_list", index))
         deployment, prepared = _deployment(file, index, line, entry, config.deployments)
         config.deployments.append(deployment)
         config.model_list.append(prepared)
@@ -225,20 +225,6 @@ def _router_settings(file: Path, raw: Any, config: RouterConfig, timeout: float,
                     )
     # Never LiteLLM's 6000 s default timeout; retries as promptkit is configured unless the file says.
     return {"timeout": timeout, "num_retries": num_retries, **raw}
-
-
-def _entry_lines(file: Path) -> list[int]:
-    """The 1-based line of each model_list entry, for errors (the file already parsed once)."""
-    try:
-        root = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return []
-    if not isinstance(root, yaml.MappingNode):
-        return []
-    for key, value in root.value:
-        if key.value == "model_list" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
 
 
 __all__ = ["DEPLOYMENT_KEY", "Deployment", "RouterConfig", "load_router_config"]

@@ -5,12 +5,13 @@ This package knows nothing of DSPy or LMs: it turns a template and values into
 """
 
 from promptkit.prompts.escaping import SECTION_NAMES, escape_section_tags
-from promptkit.prompts.inputs import InputSpec, InputType
+from promptkit.prompts.inputs import InputSpec
 from promptkit.prompts.paths import bundled_pipelines_dir, bundled_templates_dir
 from promptkit.prompts.rendering import Message
 from promptkit.prompts.structured import Constraints, Example, StructuredPrompt
 from promptkit.prompts.template import Template, TemplateInfo
 from promptkit.prompts.template_env import TemplateEnv, default_env, render
+from promptkit.prompts.types import InputType
 
 __all__ = [
     "SECTION_NAMES",

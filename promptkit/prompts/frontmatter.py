@@ -26,11 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from promptkit.errors import TemplateError
-from promptkit.prompts.inputs import InputSpec, TypeMismatch, parse_type
-from promptkit.yaml_files import yaml_problem
+from promptkit.prompts.inputs import InputSpec
+from promptkit.prompts.types import TypeMismatch, parse_type
+from promptkit.yaml_files import parse_yaml_document
 
 _HEADER = re.compile(r"\A(?P<lead>\s*)\{#---[ \t]*\r?\n(?P<body>.*?)^[ \t]*---#\}", re.S | re.M)
 _EXTRA_KEYS = frozenset({"outputs", "export"})
@@ -53,14 +52,6 @@ class FrontMatter:
     first_line: int = 0  # the file line the header's YAML starts on (0: no header)
 
 
-def _key_lines(node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = (*path, str(key.value))
-            out[sub] = key.start_mark.line
-            _key_lines(value, sub, out)
-
-
 class _Header:
     """Parsing context: the template name, the YAML and where its lines sit in the file."""
 
@@ -68,32 +59,31 @@ class _Header:
         self.template = template
         self.body = body
         self.first_line = first_line  # 1-based file line of the YAML's first line
-        self.lines: dict[tuple[str, ...], int] = {}
+        self.lines: dict[tuple[Any, ...], int] = {}  # file line of each key
 
     def fail(self, message: str, path: tuple[str, ...] = (), hint: str | None = None) -> TemplateError:
         line = self.lines.get(path)
         return TemplateError(
             f"front matter: {message}",
             template=self.template,
-            line=self.first_line + line if line is not None else self.first_line - 1,
+            line=line if line is not None else self.first_line - 1,
             hint=hint,
         )
 
     def load(self) -> Any:
-        try:
-            data = yaml.safe_load(self.body)
-            node = yaml.compose(self.body, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            problem, line = yaml_problem(exc, first_line=self.first_line)
-            raise TemplateError(
+        document = parse_yaml_document(
+            self.body,
+            path=self.template,
+            first_line=self.first_line,
+            error=lambda problem, line: TemplateError(
                 f"front matter is not valid YAML: {problem}",
                 template=self.template,
                 line=line if line is not None else self.first_line,
                 hint="the header between {#--- and ---#} must be a YAML mapping",
-            ) from None
-        if node is not None:
-            _key_lines(node, (), self.lines)
-        return data
+            ),
+        )
+        self.lines = document.lines
+        return document.data
 
 
 def _input_spec(header: _Header, name: str, raw: Any) -> InputSpec:

@@ -1,139 +1,25 @@
-"""Declared template inputs: their types, and validation of values before anything is rendered.
+"""Declared template inputs and validation of values before anything is rendered.
 
-Types: ``str``, ``int`` (not bool), ``float`` (int or float, not bool), ``bool``, ``list``
-(list or tuple), ``dict`` (any mapping), ``any``, ``list[T]`` for any of these, and a pydantic
-model given as ``module:Class`` or ``module.Class`` (an instance, or a mapping validated into
-one). ``None`` is accepted exactly when the input's default is ``None``.
+Their types are the names of :mod:`promptkit.prompts.types`. ``None`` is accepted exactly when the
+input's default is ``None``.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ValidationError
-
 from promptkit.errors import TemplateInputError, TemplateSecurityError
+from promptkit.prompts.types import InputType, TypeMismatch, parse_text
 
 # Values that would hand a template the keys to the process (Haystack's lesson, PR #12312).
 _DENIED_MODULES = frozenset(
     {"os", "posix", "nt", "sys", "subprocess", "builtins", "shutil", "importlib", "io", "_io", "ctypes", "pickle"}
 )
 _MAX_DEPTH = 32
-_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False, "on": True, "off": False}
-
-
-class TypeMismatch(Exception):
-    """Internal: a value does not match its declared type. ``where`` is the path below the input."""
-
-    def __init__(self, expected: str, got: str, where: str = "", detail: str = "") -> None:
-        super().__init__(expected)
-        self.expected = expected
-        self.got = got
-        self.where = where
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class InputType:
-    """A parsed type name. ``coerce`` returns the value (a model type may convert a mapping)."""
-
-    name: str
-    check: Callable[[Any], Any] = field(repr=False, compare=False)
-    # any / list / dict values can hold arbitrary objects, so they get the dangerous-value scan.
-    opaque: bool = False
-
-
-def _simple(name: str, accepts: Callable[[Any], bool], *, opaque: bool = False) -> InputType:
-    def check(value: Any) -> Any:
-        if not accepts(value):
-            raise TypeMismatch(name, type(value).__name__)
-        return value
-
-    return InputType(name, check, opaque)
-
-
-_SIMPLE: dict[str, InputType] = {
-    "str": _simple("str", lambda v: isinstance(v, str)),
-    "int": _simple("int", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "float": _simple("float", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
-    "bool": _simple("bool", lambda v: isinstance(v, bool)),
-    "list": _simple("list", lambda v: isinstance(v, list | tuple), opaque=True),
-    "dict": _simple("dict", lambda v: isinstance(v, Mapping), opaque=True),
-    "any": InputType("any", lambda v: v, opaque=True),
-}
-TYPE_NAMES = (*_SIMPLE, "list[T]", "module:Model")
-
-
-def _model_type(name: str, model: type[BaseModel]) -> InputType:
-    def check(value: Any) -> Any:
-        if isinstance(value, model):
-            return value
-        if not isinstance(value, Mapping):
-            raise TypeMismatch(name, type(value).__name__)
-        try:
-            return model.model_validate(dict(value))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-            raise TypeMismatch(name, "an invalid value", where, err["msg"]) from None
-
-    return InputType(name, check)
-
-
-def _list_of(item: InputType) -> InputType:
-    name = f"list[{item.name}]"
-
-    def check(value: Any) -> Any:
-        if not isinstance(value, list | tuple):
-            raise TypeMismatch(name, type(value).__name__)
-        converted: list[Any] | None = None
-        for index, element in enumerate(value):
-            try:
-                new = item.check(element)
-            except TypeMismatch as exc:
-                raise TypeMismatch(exc.expected, exc.got, f"[{index}]{exc.where}", exc.detail) from None
-            if new is not element and converted is None:
-                converted = list(value[:index])
-            if converted is not None:
-                converted.append(new)
-        return value if converted is None else converted
-
-    return InputType(name, check, item.opaque)
-
-
-def import_model(path: str) -> type[BaseModel]:
-    """Import ``module:Class`` or ``module.Class`` and check it is a pydantic model. Raises ValueError."""
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ValueError(f"{path!r} is not a type name or a 'module:Class' path")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r} for type {path!r}: {exc}") from None
-    model = getattr(module, attr, None)
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        raise ValueError(f"{path!r} is not a pydantic model class")
-    return model
-
-
-def parse_type(text: str) -> InputType:
-    """Parse a declared type name; raises ValueError naming the accepted types."""
-    text = text.strip()
-    if text in _SIMPLE:
-        return _SIMPLE[text]
-    if text.startswith("list[") and text.endswith("]"):
-        return _list_of(parse_type(text[5:-1]))
-    if ":" in text or "." in text:
-        return _model_type(text, import_model(text))
-    raise ValueError(f"unknown type {text!r}; use one of {', '.join(TYPE_NAMES)}")
 
 
 @dataclass(frozen=True)
@@ -151,31 +37,15 @@ class InputSpec:
         return self.type.name
 
     def parse(self, text: str, *, template: str | None = None) -> Any:
-        """Turn a command-line string (``--var name=text``) into a value of this input's type.
-
-        ``str`` keeps the text; ``int``/``float``/``bool`` parse it (bool: true/false, yes/no, 1/0);
-        every other type reads it as YAML (so JSON works too), then checks it like any value.
-        """
-        kind = self.type.name
+        """Turn a command-line string (``--var name=text``) into a value of this input's type (:func:`parse_text`)."""
         try:
-            if kind == "str":
-                return text
-            if kind == "int":
-                return int(text)
-            if kind == "float":
-                return float(text)
-            if kind == "bool":
-                lowered = text.strip().lower()
-                if lowered not in _BOOL_WORDS:
-                    raise ValueError(text)
-                return _BOOL_WORDS[lowered]
-            return self.type.check(yaml.safe_load(text))
-        except (ValueError, yaml.YAMLError, TypeMismatch):
+            return parse_text(self.type, text)
+        except (ValueError, TypeMismatch):
             raise TemplateInputError(
-                f"input {self.name!r} expected {kind}, got {text[:40]!r}",
+                f"input {self.name!r} expected {self.type.name}, got {text[:40]!r}",
                 template=template,
                 variable=self.name,
-                expected=kind,
+                expected=self.type.name,
                 hint="bool takes true/false; list, dict and model inputs take YAML or JSON",
             ) from None
 

@@ -20,6 +20,7 @@ from promptkit.retrieval.modes import IndexModeError
 from promptkit.retrieval.passages import Passage, passage_id
 from promptkit.retrieval.retriever import Retriever
 from promptkit.retrieval.stores import CollectionInfo, CollectionNotFoundError, VectorStore, open_store
+from promptkit.retrieval.tools import IndexTools
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -31,6 +32,7 @@ __all__ = [
     "EmbeddingCache",
     "IndexModeError",
     "IndexReport",
+    "IndexTools",
     "Passage",
     "Retriever",
     "VectorStore",
