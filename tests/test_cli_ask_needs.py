@@ -154,9 +154,9 @@ def test_flags_a_technique_cannot_use_are_input_errors(keyword_index: KeywordRet
 
 def test_a_technique_with_a_retriever_option_gets_the_collection(keyword_index: KeywordRetriever) -> None:
     program, _ = ask_module.build_program("verify_and_edit", False, ask_module.TechniqueNeeds(retriever=keyword_index))
-    assert program.retriever is keyword_index
+    assert program.retrieval.retriever is keyword_index
     cok, _ = ask_module.build_program("cok", False, ask_module.TechniqueNeeds(retriever=keyword_index))
-    assert cok.retriever is keyword_index
+    assert cok.retrieval.retriever is keyword_index
 
 
 def test_implicit_rag_reads_its_context_from_the_collection(keyword_index: KeywordRetriever, scripted: Any) -> None:
