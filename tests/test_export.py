@@ -224,6 +224,13 @@ def test_export_and_run_from_the_command_line(tmp_path: Path) -> None:
     assert json.loads(result.output)["answer"]
     rendered = runner.invoke(app, ["render", str(file), "--var", "question=x"])
     assert "Think in one short sentence." in rendered.output
+    edited = runner.invoke(app, ["render", "--program", "technique:cot_zeroshot", "--templates", str(tmp_path),
+                                 "--format", "text"])
+    assert edited.exit_code == 0 and "Think in one short sentence." in edited.output, edited.output
+    original = runner.invoke(app, ["render", "--program", "technique:cot_zeroshot"])
+    assert original.exit_code == 0 and "Think in one short sentence." not in original.output
+    alone = runner.invoke(app, ["render", "structured.j2", "--templates", str(tmp_path)])
+    assert alone.exit_code == 2 and "--program" in alone.output
 
 
 def test_eval_run_takes_templates(tmp_path: Path) -> None:

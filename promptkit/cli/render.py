@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from promptkit.cli._common import handle_errors, load_vars_file, out, parse_assignments
+from promptkit.cli.export_cmd import TEMPLATES_HELP
 from promptkit.errors import InputError
 
 
@@ -45,6 +46,9 @@ def render(
     template_dir: Annotated[
         list[Path] | None, typer.Option("--template-dir", help="extra template directory (repeatable)")
     ] = None,
+    templates: Annotated[
+        Path | None, typer.Option("--templates", help="with --program: " + TEMPLATES_HELP)
+    ] = None,
 ) -> None:
     """Render a template (or, with --program, every predictor of a program) and print the messages. No LM is called."""
     if fmt not in {"messages", "text", "json"}:
@@ -52,9 +56,12 @@ def render(
     if (template is None) == (program is None):
         raise InputError("give either a TEMPLATE or --program PROGRAM, not both or neither",
                          hint="promptkit render structured.j2, or promptkit render --program technique:cot_zeroshot")
+    if templates is not None and program is None:
+        raise InputError("--templates takes a program's exported templates: give --program PROGRAM too",
+                         hint="promptkit render --program runs/compiled --templates exported/")
     if program is not None:
         given = load_vars_file(vars_file) if vars_file else {}
-        _render_program(program, {**given, **parse_assignments(var or [], flag="--var")}, fmt)
+        _render_program(program, {**given, **parse_assignments(var or [], flag="--var")}, fmt, templates)
         return
     assert template is not None  # checked above: exactly one of the two
     env, name = _env_for(template, template_dir or [])
@@ -75,12 +82,16 @@ def render(
             out.print(message["content"], markup=False, highlight=False)
 
 
-def _render_program(ref: str, values: dict[str, Any], fmt: str) -> None:
+def _render_program(ref: str, values: dict[str, Any], fmt: str, templates: Path | None) -> None:
     from promptkit.programs.render import render_program
     from promptkit.programs.resolve import resolve_program
+    from promptkit.programs.templates_dir import apply_templates
     from promptkit.prompts.rendering import messages_to_text
 
-    rendered = render_program(resolve_program(ref), **values)
+    resolved = resolve_program(ref)
+    if templates is not None:
+        resolved = apply_templates(resolved, templates)
+    rendered = render_program(resolved, **values)
     if fmt == "json":
         out.print_json(json.dumps([r.to_dict() for r in rendered], ensure_ascii=False))
         return
@@ -102,6 +113,9 @@ def _render_program(ref: str, values: dict[str, Any], fmt: str) -> None:
 def templates(
     template_dir: Annotated[
         list[Path] | None, typer.Option("--template-dir", help="extra template directory (repeatable)")
+    ] = None,
+    templates: Annotated[
+        Path | None, typer.Option("--templates", help="with --program: " + TEMPLATES_HELP)
     ] = None,
 ) -> None:
     """List bundled and user templates with their declared inputs."""
