@@ -45,6 +45,9 @@ def ask(
     max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="print the answer as it is generated")] = False,
     router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
+    table: Annotated[
+        Path | None, typer.Option("--table", help="a CSV / Markdown table file for binder, dater, chain_of_table")
+    ] = None,
 ) -> None:
     """Ask one question (question -> answer) and print the answer."""
     import dspy
@@ -52,7 +55,7 @@ def ask(
 
     from promptkit.adapter import TemplateAdapter
 
-    program = build_program(technique, cot)
+    program = build_program(technique, cot, {"table": table} if table is not None else {})
     lm = build_lm(model, api_base, temperature, max_tokens, router)
     adapter = TemplateAdapter()
     printer = AnswerPrinter()
@@ -113,18 +116,22 @@ class AnswerPrinter:
             self._line_open = False
 
 
-def build_program(technique: str | None, cot: bool) -> Any:
-    """``question -> answer`` as a plain Predict, a ChainOfThought, or any registered technique."""
+def build_program(technique: str | None, cot: bool, options: dict[str, Any] | None = None) -> Any:
+    """``question -> answer`` as a plain Predict, a ChainOfThought, or any registered technique (with ``options``)."""
     import dspy
 
     if technique is None:
+        if options:
+            from promptkit.errors import InputError
+
+            raise InputError(f"--{next(iter(options))} needs --technique", hint="e.g. --technique binder")
         return dspy.ChainOfThought("question -> answer") if cot else dspy.Predict("question -> answer")
     from promptkit import techniques
     from promptkit.errors import InputError
 
     if cot:
         raise InputError("--cot and --technique are exclusive", hint="use --technique cot_zeroshot")
-    return techniques.build(technique, "question -> answer")
+    return techniques.build(technique, "question -> answer", **(options or {}))
 
 
 def register(app: typer.Typer) -> None:

@@ -324,6 +324,86 @@ TECHNIQUES: tuple[TechniqueInfo, ...] = (
        description="A promptkit.chains Chain (steps feed later steps) run as a technique; see `promptkit chain`.",
        templates=(), builder=_P + "chained:ChainedTasks", requires=("chain",),
        example_signature="feedback -> report", aliases=("chain", "prompt_chaining")),
+    # --- issue 13 item 2: the last ten techniques of the catalog ---
+    _t(id="maieutic", name="Maieutic prompting", family="self-criticism",
+       paper="Maieutic Prompting: Logically Consistent Reasoning with Recursive Explanations",
+       authors="Jung et al.", year=2022, arxiv="2205.11822",
+       calls="1 + 2·nodes + abductions + NLI pairs (5 to 19 with the defaults)", needs=("True/False questions",),
+       description="A tree of 'True, because' / 'False, because' explanations; integral ones (the model's verdict "
+       "flips under negation) and NLI edges become a weighted MAX-SAT problem whose optimum answers.",
+       templates=("maieutic_abduce.j2", "maieutic_judge.j2", "maieutic_nli.j2"), builder=_P + "maieutic:Maieutic",
+       example_signature="question -> answer: bool"),
+    _t(id="active_prompt", name="Active-Prompt", family="few-shot",
+       paper="Active Prompting with Chain-of-Thought for Large Language Models", authors="Diao et al.", year=2023,
+       arxiv="2302.12246", calls="pool·k once (uncertainty sampling) + 1 per question",
+       needs=("a pool of questions (built-in GSM8K exemplars)", "sampling", "human annotation (annotate=)"),
+       description="Sample k CoT answers per pool question, rank by disagreement or entropy, and use the most "
+       "uncertain questions, annotated by a person, as few-shot CoT demos.",
+       templates=("cot_zeroshot.j2", "cot_fewshot.j2", "_partials/cot.j2"),
+       builder=_P + "active_prompt:ActivePrompt", aliases=("active",)),
+    _t(id="chain_of_code", name="Chain of Code", family="tool use",
+       paper="Chain of Code: Reasoning with a Language Model-Augmented Code Emulator", authors="Li et al.",
+       year=2023, arxiv="2312.04474", calls="1 + simulated statements (≤ max_simulations) (+1 to map)",
+       needs=("code interpreter",),
+       description="The model writes code with undefined semantic helpers; statements run in the OS sandbox one "
+       "by one and those Python cannot run are simulated by the model (the LMulator), which writes the new state.",
+       templates=("chain_of_code.j2", "chain_of_code_simulate.j2", "program_answer.j2", "_partials/program.j2"),
+       builder=_P + "chain_of_code:ChainOfCode", aliases=("coc",)),
+    _t(id="binder", name="Binder", family="tool use",
+       paper="Binding Language Models in Symbolic Languages", authors="Cheng et al.", year=2022, arxiv="2210.02875",
+       calls="n (+ fixes) + QA calls (+1)", needs=("a table", "SQL engine (SQLite)"),
+       description="The model writes SQLite over the table with QA(...) calls to itself where SQL cannot express a "
+       "step; SQLite runs it, calling the model per value; with n > 1 the executed results vote.",
+       templates=("binder_sql.j2", "binder_fix.j2", "binder_qa.j2", "binder_answer.j2"),
+       builder=_P + "binder:Binder", requires=("table",), example_signature="table, question -> answer"),
+    _t(id="dater", name="Dater", family="decomposition",
+       paper="Large Language Models are Versatile Decomposers: Decompose Evidence and Questions for Table-based "
+       "Reasoning", authors="Ye et al.", year=2023, arxiv="2301.13808", calls="3",
+       needs=("a table", "SQL engine (SQLite)"),
+       description="Pick the relevant rows and columns (a sub-table), decompose the question into cloze "
+       "sub-questions whose blanks SQLite computes, then reason over both.",
+       templates=("dater_evidence.j2", "dater_questions.j2", "dater_answer.j2", "_partials/cot.j2"),
+       builder=_P + "dater:Dater", requires=("table",), example_signature="table, question -> answer"),
+    _t(id="chain_of_table", name="Chain-of-Table", family="tool use",
+       paper="Chain-of-Table: Evolving Tables in the Reasoning Chain for Table Understanding", authors="Wang et al.",
+       year=2024, arxiv="2401.04398", calls="≤ 2·max_ops + 2", needs=("a table", "table operations (SQLite)"),
+       description="Plan the next atomic operation (add/select rows/select columns/group by/sort by or end), "
+       "generate its arguments, run it in SQLite; answer from the evolved table.",
+       templates=("chain_of_table_plan.j2", "chain_of_table_args.j2", "chain_of_table_answer.j2", "_partials/cot.j2"),
+       builder=_P + "chain_of_table:ChainOfTable", requires=("table",), example_signature="table, question -> answer",
+       aliases=("cotable",)),
+    _t(id="synthetic_prompting", name="Synthetic prompting", family="few-shot",
+       paper="Synthetic Prompting: Generating Chain-of-Thought Demonstrations for Large Language Models",
+       authors="Shao et al.", year=2023, arxiv="2302.00618", calls="≤ 2·max_tries once + 1 per question",
+       needs=("seed demos (built-in for question -> answer)",),
+       description="From a few seeds, synthesize examples backward (topic + complexity -> reasoning -> question), "
+       "keep those a forward solve agrees with, cluster them and use the most complex of each as demos.",
+       templates=("synthetic_backward.j2", "synthetic_forward.j2", "cot_fewshot.j2", "_partials/cot.j2"),
+       builder=_P + "synthetic_prompting:SyntheticPrompting", aliases=("synthetic",)),
+    _t(id="chain_of_event", name="Chain-of-Event", family="decomposition",
+       paper="Chain-of-event prompting for multi-document summarization by large language models (Int. J. of Web "
+       "Information Systems, 2024; no arXiv: the id is the survey's, Vatsal & Dubey §2.37)",
+       authors="Bao et al.", year=2024, arxiv="2407.12994", calls="1", needs=(),
+       description="One call in four stages: the events of each document, generalized events, the common events, "
+       "then the summary (or answer) from those.",
+       templates=("chain_of_event.j2",), builder=_P + "chain_of_event:ChainOfEvent",
+       example_signature="documents -> summary", aliases=("coe",)),
+    _t(id="term_definitions", name="Basic prompting with term definitions", family="zero-shot",
+       paper="Can GPT Improve the State of Prior Authorization via Guideline Based Automated Question Answering?",
+       authors="Vatsal et al.", year=2024, arxiv="2402.18419", calls="1", needs=("a domain glossary (optional)",),
+       description="The task plus definitions of the domain terms in the input: from a glossary (glossary=) or, "
+       "without one, written by the model before it answers.",
+       templates=("term_definitions.j2",), builder=_P + "term_definitions:TermDefinitions",
+       aliases=("definitions",)),
+    _t(id="guideline_error_analysis", name="Annotation guideline + error-analysis prompting", family="few-shot",
+       paper="Improving Large Language Models for Clinical Named Entity Recognition via Prompt Engineering",
+       authors="Hu et al.", year=2023, arxiv="2303.16416", calls="1",
+       needs=("annotation guideline (optional)", "error rules (optional)", "labeled demos (optional)"),
+       description="The task with its output format, the annotation guideline, rules learned from the model's "
+       "errors and annotated examples, in one prompt.",
+       templates=("guideline_error_analysis.j2", "_partials/task.j2"),
+       builder=_P + "guideline_error_analysis:GuidelineErrorAnalysis", aliases=("guideline",)),
+    # --- end of issue 13 item 2 ---
 )
 
 _BY_ID = {t.id: t for t in TECHNIQUES}
