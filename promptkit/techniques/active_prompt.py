@@ -36,7 +36,7 @@ UNCERTAINTY = ("disagreement", "entropy")
 
 
 def uncertainty(answers: Sequence[Any], k: int, metric: str) -> float:
-    """Disagreement (distinct answers / k) or entropy of the normalized answers; an unparsed sample is its own answer."""
+    """Disagreement (distinct answers / k) or entropy of the normalized answers; a failed sample is its own answer."""
     keys = [normalize_answer(a) or f"<none {i}>" for i, a in enumerate(answers)]
     keys += [f"<failed {i}>" for i in range(k - len(keys))]
     counts = Counter(keys)
@@ -91,7 +91,8 @@ class ActivePrompt(TechniqueModule):
         if questions is None:
             return default_demos(self.signature, COT_DEMOS, tid)
         if isinstance(questions, str | bytes) or not isinstance(questions, Sequence) or not questions:
-            raise InputError(f"technique {tid!r}: option questions must be a non-empty list", hint="pass questions=[...]")
+            raise InputError(f"technique {tid!r}: option questions must be a non-empty list",
+                             hint="pass questions=[...]")
         pool = [{names[0]: q} if isinstance(q, str) and len(names) == 1 else dict(q) for q in questions]
         if self.annotate is None:  # the pool must carry its annotations
             try:

@@ -42,27 +42,27 @@ OPERATIONS: dict[str, tuple[str, tuple[Field, ...], Callable[[Table, Any], Table
     "f_add_column": (
         "add a column whose values you extract or compute from each row",
         (("column", "the new column's name", str), ("values", "its value for each row, in row order", list[str])),
-        lambda t, a: add_column(t, str(a.column), list(a.values or [])),
+        lambda t, a: add_column(t, str(a.get("column")), list(a.get("values") or [])),
     ),
     "f_select_row": (
         "keep only the rows that matter to the question",
         (("rows", "the numbers of the rows to keep", list[str]),),
-        lambda t, a: select_rows(t, row_numbers(a.rows)),
+        lambda t, a: select_rows(t, row_numbers(a.get("rows"))),
     ),
     "f_select_column": (
         "keep only the columns that matter to the question",
         (("columns", "the names of the columns to keep", list[str]),),
-        lambda t, a: select_columns(t, [str(c) for c in a.columns or []]),
+        lambda t, a: select_columns(t, [str(c) for c in a.get("columns") or []]),
     ),
     "f_group_by": (
         "group the rows by the values of one column and count each group",
         (("column", "the column to group by", str),),
-        lambda t, a: group_by(t, str(a.column)),
+        lambda t, a: group_by(t, str(a.get("column"))),
     ),
     "f_sort_by": (
         "sort the rows by one column",
         (("column", "the column to sort by", str), ("order", "ascending or descending", str)),
-        lambda t, a: sort_by(t, str(a.column), descending=str(a.order).strip().lower().startswith("desc")),
+        lambda t, a: sort_by(t, str(a.get("column")), descending=str(a.get("order")).strip().lower()[:4] == "desc"),
     ),
 }
 _REPEATABLE = {"f_add_column"}

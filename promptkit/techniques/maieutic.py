@@ -17,10 +17,10 @@ enumeration: at most ``num_nodes`` variables, 7 with the default depth 2):
 Departure from the paper: the weights are 1 (the paper weighs beliefs by the LM's token probability,
 which chat backends do not all return) and the NLI model is the LM itself.
 
-The output is "True"/"False" (a bool for a bool output); ``reasoning`` lists the tree. Calls: 1 + per node (2 judges, +1 abduction
-when non-integral and above ``depth``) + NLI pairs; 5-19 with the defaults. Prediction: the output, ``reasoning``,
-``nodes`` (text, parent, explains, depth, verdict, negated_verdict, integral), ``relations``, ``clauses``,
-``question_verdict``, ``score``.
+The output is "True"/"False" (a bool for a bool output); ``reasoning`` lists the tree. Calls: 1 + per
+node (2 judges, +1 abduction when non-integral and above ``depth``) + NLI pairs; 5-19 with the defaults.
+Prediction: the output, ``reasoning``, ``nodes`` (text, parent, explains, depth, verdict, negated_verdict,
+integral), ``relations``, ``clauses``, ``question_verdict``, ``score``.
 """
 
 from __future__ import annotations

@@ -73,12 +73,14 @@ class SyntheticPrompting(TechniqueModule):
             "n_steps": (int, dspy.InputField(desc="how many reasoning steps it must need")),
             "reasoning": (str, dspy.OutputField(desc="the reasoning chain, one step per line")),
             **{n: (str, dspy.OutputField(desc=f"the new example's {n}")) for n in sig.input_fields},
-            **{n: (f.annotation, dspy.OutputField(desc=f"the new example's {n}")) for n, f in sig.output_fields.items()},
+            **{n: (f.annotation, dspy.OutputField(desc=f"the new example's {n}"))
+               for n, f in sig.output_fields.items()},
         }
         self.backward = dspy.Predict(dspy.Signature(fields, render_instructions(
             "synthetic_backward.j2", **self._values(demos=rendered, reasoning_field="reasoning"))))
-        self.forward_step = dspy.Predict(extend(sig, technique=tid, before=(REASONING,), instructions=render_instructions(
-            "synthetic_forward.j2", **self._values(n_demos=len(self.seeds)))))
+        self.forward_step = dspy.Predict(extend(sig, technique=tid, before=(REASONING,),
+                                                instructions=render_instructions(
+                                                    "synthetic_forward.j2", **self._values(n_demos=len(self.seeds)))))
         self.forward_step.demos = as_examples(self.seeds, sig)
         self.predict = dspy.Predict(extend(sig, technique=tid, before=(REASONING,), instructions=render_instructions(
             "cot_fewshot.j2", **self._values(n_demos=self.n_demos))))

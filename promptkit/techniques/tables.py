@@ -286,7 +286,8 @@ def add_column(table: Table, name: str, values: Sequence[Any]) -> Table:
     conn = connect(table)
     try:
         conn.execute(f"ALTER TABLE t ADD COLUMN {quote(new)}")
-        updates = [(typed_cell(str(v)) if v is not None else None, i) for i, v in enumerate(values[: len(table.rows)], 1)]
+        cells = values[: len(table.rows)]
+        updates = [(typed_cell(str(v)) if v is not None else None, i) for i, v in enumerate(cells, 1)]
         conn.executemany(f"UPDATE t SET {quote(new)} = ? WHERE rowid = ?", updates)
         return _fetch(conn, "SELECT * FROM t ORDER BY rowid")
     finally:
@@ -350,6 +351,20 @@ class TableTechnique(TechniqueModule):
 
 
 __all__ = [
-    "SQLError", "TABLE", "Table", "TableTechnique", "add_column", "connect", "group_by", "load_table", "parse_table_text", "quote",
-    "result_text", "run_sql", "select_columns", "select_rows", "sort_by", "typed_cell",
+    "TABLE",
+    "SQLError",
+    "Table",
+    "TableTechnique",
+    "add_column",
+    "connect",
+    "group_by",
+    "load_table",
+    "parse_table_text",
+    "quote",
+    "result_text",
+    "run_sql",
+    "select_columns",
+    "select_rows",
+    "sort_by",
+    "typed_cell",
 ]

@@ -52,8 +52,9 @@ class TermDefinitions(TechniqueModule):
         self.all_terms = bool(all_terms)
         given = self.glossary is not None
         text = render_instructions("term_definitions.j2", **self._values(given=given))
-        placement = {"inputs": (DEFINITIONS,)} if given else {"before": (DEFINITIONS,)}
-        self.predict = dspy.Predict(extend(self.signature, technique=tid, instructions=text, **placement))
+        inputs, before = ((DEFINITIONS,), ()) if given else ((), (DEFINITIONS,))
+        self.predict = dspy.Predict(extend(self.signature, technique=tid, instructions=text, inputs=inputs,
+                                           before=before))
 
     def definitions(self, inputs: Mapping[str, Any]) -> str:
         """The glossary lines for the terms found in ``inputs``."""
