@@ -201,3 +201,17 @@ def test_ask_takes_a_table_file(tmp_path: Path) -> None:
     assert broken.exit_code == 2 and "line 2" in broken.output and "Traceback" not in broken.output
     no_technique = CliRunner().invoke(app, ["ask", "q", "--model", "fake", "--table", str(path)])
     assert no_technique.exit_code == 2 and "--table needs --technique" in no_technique.output
+
+
+def test_time_spent_in_a_query_function_does_not_count_against_the_sql_timeout() -> None:
+    import time
+
+    def slow(value: Any) -> Any:  # a model call inside QA(...) takes seconds
+        time.sleep(0.3)
+        return value
+
+    result = run_sql(load_table(CSV), "SELECT SLOW(Nation) FROM t", functions={"SLOW": slow}, timeout=0.2)
+    assert [r[0] for r in result.rows] == ["Norway", "China", "Sweden"]
+    with pytest.raises(SQLError, match="ran too long"):
+        run_sql(load_table(CSV), "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c",
+                timeout=0.2)

@@ -92,7 +92,9 @@ def load_table(value: Any, *, source: str = "table") -> Table:
 
 
 def _is_table_file(text: str) -> bool:
-    return text.strip().lower().endswith(TABLE_SUFFIXES) and Path(text.strip()).is_file()
+    """A one-line string names a file when it has a table suffix or the file exists."""
+    name = text.strip()
+    return bool(name) and (name.lower().endswith(TABLE_SUFFIXES) or Path(name).is_file())
 
 
 def _load_file(path: Path) -> Table:
@@ -210,7 +212,7 @@ def quote(name: str) -> str:
 
 def connect(table: Table, functions: Mapping[str, Callable[..., Any]] | None = None) -> sqlite3.Connection:
     """An in-memory database holding ``table`` as ``t`` (rowid = row number), plus the given SQL functions."""
-    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn = sqlite3.connect(":memory:")
     conn.execute(f"CREATE TABLE t ({', '.join(quote(c) for c in table.columns)})")
     placeholders = ", ".join("?" * len(table.columns))
     conn.executemany(f"INSERT INTO t VALUES ({placeholders})", table.rows)
@@ -219,9 +221,15 @@ def connect(table: Table, functions: Mapping[str, Callable[..., Any]] | None = N
     return conn
 
 
-def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = (), timeout: float = 5.0) -> Table:
+def _fetch(
+    conn: sqlite3.Connection, sql: str, params: Sequence[Any] = (), timeout: float = 5.0,
+    paused: list[float] | None = None,
+) -> Table:
+    """Run one statement; stop it after ``timeout`` seconds of SQL time (``paused[0]``: seconds spent in
+    Python functions the query called — a model call inside ``QA`` — which do not count)."""
     deadline = time.monotonic() + timeout
-    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)  # stops runaway queries
+    outside = paused if paused is not None else [0.0]
+    conn.set_progress_handler(lambda: int(time.monotonic() - outside[0] > deadline), 10_000)  # runaway queries
     try:
         cursor = conn.execute(sql, params)
         rows = cursor.fetchall()
@@ -239,10 +247,22 @@ def run_sql(
     statement = sql.strip().rstrip(";").strip()
     if not re.match(r"(?is)^(select|with)\b", statement) or ";" in statement:
         raise SQLError("write exactly one SELECT statement over the table `t`")
-    conn = connect(table, functions)
+    paused = [0.0]
+
+    def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            started = time.monotonic()
+            try:
+                return fn(*args)
+            finally:
+                paused[0] += time.monotonic() - started
+
+        return call
+
+    conn = connect(table, {name: timed(fn) for name, fn in (functions or {}).items()})
     try:
         conn.execute("PRAGMA query_only = ON")  # the model's SQL reads; it never writes
-        return _fetch(conn, statement, timeout=timeout)
+        return _fetch(conn, statement, timeout=timeout, paused=paused)
     finally:
         conn.close()
 
