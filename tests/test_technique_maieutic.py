@@ -72,3 +72,26 @@ def test_options_are_checked() -> None:
         techniques.build("maieutic", depth=0)
     with pytest.raises(InputError, match="exactly one str output"):
         techniques.build("maieutic", "question -> answer: int")
+
+
+@pytest.mark.parametrize("relation", ["entailment", "contradiction", "neutral"])
+def test_nli_edges_enter_the_max_sat_problem(fake: Any, relation: str) -> None:
+    """Both explanations are integral (E_T believed false, E_F true): one NLI call relates them, and an
+    entailment or a contradiction becomes a clause of the MAX-SAT problem."""
+    beliefs = {Q: "False", E_TRUE: "False", negate(E_TRUE): "True", E_FALSE: "True", negate(E_FALSE): "False"}
+
+    def reply(call: Any) -> dict[str, Any]:
+        if call.output_fields == ["because_true", "because_false"]:
+            return {"because_true": E_TRUE, "because_false": E_FALSE}
+        if call.output_fields == ["verdict"]:
+            return {"verdict": beliefs[call.inputs["statement"]]}
+        assert (call.inputs["premise"], call.inputs["hypothesis"]) == (E_TRUE, E_FALSE)
+        return {"relation": relation}
+
+    fake(fn=reply)
+    prediction = techniques.build("maieutic", depth=1)(question=Q)
+    assert prediction.relations == [{"premise": 1, "hypothesis": 2, "relation": relation}]
+    edges = {"entailment": [(1.0, ((1, False), (2, True)))], "contradiction": [(1.0, ((1, False), (2, False)))],
+             "neutral": []}
+    assert prediction.clauses[4:-1] == edges[relation]  # after 2 beliefs + 2 abduction links, before Q's verdict
+    assert prediction.answer == "False"
