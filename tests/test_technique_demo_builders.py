@@ -61,6 +61,8 @@ def test_active_prompt_needs_annotations_for_its_own_pool() -> None:
         techniques.build("active_prompt", questions=POOL)
     with pytest.raises(InputError, match="metric"):
         techniques.build("active_prompt", metric="variance")
+    with pytest.raises(InputError, match="questions #2 is a int"):
+        techniques.build("active_prompt", questions=["q", 3], annotate=lambda ex: {})
 
 
 def _synthesizer(call: Any) -> dict[str, Any]:
@@ -105,3 +107,5 @@ def test_synthetic_prompting_falls_back_to_the_seeds(fake: Any) -> None:
     assert prediction.from_seeds and prediction.demos[0]["question"] == COT_DEMOS[0]["question"]
     with pytest.raises(InputError, match="needs demos"):
         techniques.build("synthetic_prompting", "text -> label")
+    with pytest.raises(InputError, match="topics"):
+        techniques.build("synthetic_prompting", topics="apples")

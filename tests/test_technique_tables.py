@@ -87,6 +87,15 @@ def test_model_sql_is_read_only_and_errors_are_reported() -> None:
         select_columns(table, ["Silver"])
 
 
+def test_table_technique_options_are_checked() -> None:
+    with pytest.raises(InputError, match="timeout"):
+        techniques.build("binder", table=CSV, timeout=0)
+    with pytest.raises(InputError, match="max_ops"):
+        techniques.build("chain_of_table", table=CSV, max_ops=0)
+    with pytest.raises(DataError, match="line 2"):
+        techniques.build("dater", table="a,b\n1\n")
+
+
 def test_a_table_technique_needs_a_table() -> None:
     with pytest.raises(InputError, match="needs option table"):
         techniques.build("binder")

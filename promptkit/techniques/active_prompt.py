@@ -93,7 +93,15 @@ class ActivePrompt(TechniqueModule):
         if isinstance(questions, str | bytes) or not isinstance(questions, Sequence) or not questions:
             raise InputError(f"technique {tid!r}: option questions must be a non-empty list",
                              hint="pass questions=[...]")
-        pool = [{names[0]: q} if isinstance(q, str) and len(names) == 1 else dict(q) for q in questions]
+        pool = []
+        for number, item in enumerate(questions, 1):
+            if isinstance(item, str) and len(names) == 1:
+                pool.append({names[0]: item})
+            elif isinstance(item, Mapping):
+                pool.append(dict(item))
+            else:
+                raise InputError(f"technique {tid!r}: questions #{number} is a {type(item).__name__}",
+                                 hint=f"give each question as a string or a dict with {', '.join(names)}")
         if self.annotate is None:  # the pool must carry its annotations
             try:
                 check_demos(pool, self.signature, tid, ("reasoning",))

@@ -48,13 +48,12 @@ class Binder(TableTechnique):
         max_rows: int = 30,
         timeout: float = 5.0,
     ) -> None:
-        super().__init__(signature, table, max_rows)
+        super().__init__(signature, table, max_rows, timeout)
         sig, tid = self.signature, self.technique_id
         self.n = positive("n", n, tid)
         self.temperature = check_temperature(temperature, tid)
         self.max_retries = positive("max_retries", max_retries, tid, minimum=0)
         self.max_qa_calls = positive("max_qa_calls", max_qa_calls, tid, minimum=0)
-        self.timeout = timeout
         shown = self._table_field()
         self.write = dspy.Predict(extend(sig, technique=tid, drop_outputs=True, inputs=shown, after=(SQL,),
                                          instructions=render_instructions("binder_sql.j2", **self._values())))

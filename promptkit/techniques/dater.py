@@ -52,10 +52,9 @@ class Dater(TableTechnique):
         max_rows: int = 30,
         timeout: float = 5.0,
     ) -> None:
-        super().__init__(signature, table, max_rows)
+        super().__init__(signature, table, max_rows, timeout)
         sig, tid = self.signature, self.technique_id
         self.max_queries = positive("max_queries", max_queries, tid)
-        self.timeout = timeout
         shown = self._table_field()
         self.evidence = dspy.Predict(extend(
             sig, technique=tid, drop_outputs=True, inputs=shown,

@@ -24,6 +24,7 @@ import dspy
 import numpy as np
 
 from promptkit.adapter import PARSE_ERRORS
+from promptkit.errors import InputError
 from promptkit.techniques.auto_cot import kmeans, tfidf_embed
 from promptkit.techniques.base import SignatureLike, TechniqueModule, extend, positive, render_instructions
 from promptkit.techniques.complexity import reasoning_steps
@@ -60,7 +61,10 @@ class SyntheticPrompting(TechniqueModule):
         self.n_synthetic = positive("n_synthetic", n_synthetic, tid)
         self.max_tries = positive("max_tries", max_tries, tid)
         self.n_demos = positive("n_demos", n_demos, tid)
-        self.topics = [str(t) for t in topics] or list(TOPICS)
+        if isinstance(topics, str) or not topics:
+            raise InputError(f"technique {tid!r}: option topics must be a non-empty list of words",
+                             hint="pass topics=['apples', 'trains', ...]")
+        self.topics = [str(t) for t in topics]
         self.min_steps = positive("min_steps", min_steps, tid)
         self.max_steps = positive("max_steps", max_steps, tid, minimum=self.min_steps)
         self.temperature = check_temperature(temperature, tid)

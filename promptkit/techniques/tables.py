@@ -341,11 +341,15 @@ class TableTechnique(TechniqueModule):
     at most ``max_rows`` rows.
     """
 
-    def __init__(self, signature: SignatureLike, table: Any, max_rows: int) -> None:
+    def __init__(self, signature: SignatureLike, table: Any, max_rows: int, timeout: float = 5.0) -> None:
         super().__init__(signature)
         tid = self.technique_id
         self.table_input = "table" in self.signature.input_fields
         self.max_rows = positive("max_rows", max_rows, tid)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise InputError(f"technique {tid!r}: option timeout={timeout!r} must be a number of seconds > 0",
+                             hint="pass timeout=5")
+        self.timeout = float(timeout)
         self.fixed_table = None if table is None else load_table(table, source="option table")
         if self.fixed_table is None and not self.table_input:
             raise InputError(
