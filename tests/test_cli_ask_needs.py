@@ -138,9 +138,38 @@ def test_a_missing_requirement_names_the_flag_that_gives_it() -> None:
     assert result.exit_code == 2
     assert "technique 'react' needs tools" in result.stderr and "--collection" in result.stderr
     assert "--tool module:function" in result.stderr
-    no_flag = ask("q", "--model", "fake", "-t", "auto_cot")
-    assert no_flag.exit_code == 2 and "needs questions" in no_flag.stderr
-    assert "promptkit.techniques.build('auto_cot', questions=...)" in no_flag.stderr
+    pool = ask("q", "--model", "fake", "-t", "auto_cot")
+    assert pool.exit_code == 2 and "needs questions" in pool.stderr and "--questions FILE" in pool.stderr
+    chain = ask("q", "--model", "fake", "-t", "chained_tasks")
+    assert chain.exit_code == 2 and "needs chain" in chain.stderr and "--chain SPEC.yaml" in chain.stderr
+
+
+def test_auto_cot_takes_its_pool_from_a_data_file(tmp_path: Path, scripted: Any) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(f'{{"question": "What is {i} + {i}?"}}\n' for i in range(4)), encoding="utf-8")
+    lm = scripted(lambda call: {"reasoning": "Add them.", "answer": "4"})
+    result = ask("What is 2 + 2?", "-t", "auto_cot", "--questions", str(pool))
+    assert result.exit_code == 0 and result.stdout.strip() == "4", result.output
+    last = lm.history[-1]["messages"]
+    assert any("What is 0 + 0?" in m["content"] or "What is 3 + 3?" in m["content"] for m in last)
+
+
+def test_chained_tasks_runs_a_bundled_chain_with_the_question_as_its_input(scripted: Any) -> None:
+    lm = scripted([
+        "The signal drops every evening; customers are annoyed",
+        '{"The signal drops every evening": "service reliability", "customers are annoyed": "others"}',
+        '{"service reliability": "add capacity", "pricing concerns": "none", "customer support quality": "none"}',
+    ])
+    result = ask("The signal drops every evening.", "-t", "chained_tasks", "--chain", "telecom_feedback")
+    assert result.exit_code == 0 and "add capacity" in result.stdout, result.output
+    assert any("The signal drops every evening." in m["content"] for m in lm.history[0]["messages"])
+
+
+def test_an_option_flag_a_technique_cannot_use_is_an_input_error(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = ask("q", "--model", "fake", "-t", "vanilla", "--table", str(table))
+    assert result.exit_code == 2 and "takes no --table" in result.stderr
 
 
 def test_flags_a_technique_cannot_use_are_input_errors(keyword_index: KeywordRetriever) -> None:

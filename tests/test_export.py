@@ -283,9 +283,11 @@ def test_every_technique_and_rag_renders_the_same_from_its_export(tmp_path: Path
         export_program(build(), tmp_path / name)
         loaded = promptkit.load(build(), templates=tmp_path / name)
         assert all(attached_template(p) is not None for _, p in loaded.named_predictors()), name
-        expected = render_program(build(), question="What is 17 * 3?")
-        assert [r.messages for r in render_program(loaded, question="What is 17 * 3?")] == \
-            [r.messages for r in expected], name
+        # maieutic's predictors read statements, not the question: those render with placeholders.
+        takes_question = any("question" in p.signature.input_fields for _, p in loaded.named_predictors())
+        values = {"question": "What is 17 * 3?"} if takes_question else {}
+        expected = render_program(build(), **values)
+        assert [r.messages for r in render_program(loaded, **values)] == [r.messages for r in expected], name
 
 
 # -- errors -------------------------------------------------------------------------------------------------

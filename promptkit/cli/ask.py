@@ -58,6 +58,17 @@ def ask(
         list[str] | None, typer.Option("--tool", help="a tool for react / react_native: module:function or "
                                        "path/to/file.py:function taking one string (repeatable)")
     ] = None,
+    table: Annotated[
+        Path | None, typer.Option("--table", help="a CSV / Markdown table file for binder, dater, chain_of_table")
+    ] = None,
+    questions: Annotated[
+        Path | None, typer.Option("--questions", help="auto_cot's pool: a data file with a question field "
+                                  "(JSONL / JSON / CSV / Parquet, as eval run reads)")
+    ] = None,
+    chain: Annotated[
+        str | None, typer.Option("--chain", help="chained_tasks' chain: a chain .yaml or a bundled pipeline name; "
+                                 "QUESTION is its one required input")
+    ] = None,
 ) -> None:
     """Ask one question (question -> answer) and print the answer."""
     import dspy
@@ -68,9 +79,11 @@ def ask(
     needs = TechniqueNeeds(
         retriever=open_retriever(store, collection, k=k) if collection is not None else None,
         tools=load_tools(tool or []),
+        options={name: value for name, value in (("table", table), ("questions", questions), ("chain", chain))
+                 if value is not None},
     )
     program, context_from = build_program(technique, cot, needs)
-    inputs: dict[str, Any] = {"question": question}
+    inputs: dict[str, Any] = {question_field(program): question}
     if context_from is not None:
         inputs["context"] = "\n\n".join(str(getattr(p, "text", p)) for p in context_from(question))
     lm = build_lm(model, api_base, temperature, max_tokens, router)
@@ -142,12 +155,17 @@ class TechniqueNeeds:
 
     retriever: Any = None
     tools: dict[str, Any] = field(default_factory=dict)
+    # Options given by their own flag (--table, --questions, --chain), by option name.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 # The flag that gives each requirement a technique may declare (``TechniqueInfo.requires``).
 REQUIREMENT_FLAGS = {
     "tools": "--collection C (Search/Lookup over a promptkit index) or --tool module:function",
     "retriever": "--collection C",
+    "table": "--table FILE",
+    "questions": "--questions FILE",
+    "chain": "--chain SPEC.yaml (or a bundled pipeline name, e.g. telecom_feedback)",
 }
 
 
@@ -158,9 +176,12 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
 
     from promptkit import techniques
     from promptkit.errors import InputError
+    from promptkit.techniques.chained import load_chain_spec
 
     needs = needs or TechniqueNeeds()
     if technique is None:
+        if needs.options:
+            raise InputError(f"--{next(iter(needs.options))} needs --technique", hint="e.g. --technique binder")
         if needs.retriever is not None or needs.tools:
             raise InputError("--collection and --tool are for a technique that uses them",
                              hint="add --technique react (or cok, implicit_rag, ...), or use `promptkit rag`")
@@ -171,6 +192,16 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
     accepted = info.option_names()
     signature, context_from = "question -> answer", None
     options: dict[str, Any] = {}
+    for name, value in needs.options.items():
+        if name not in accepted:
+            raise InputError(f"technique {info.id!r} takes no --{name}",
+                             hint=f"drop --{name}; `promptkit techniques show {info.id}` lists what it takes")
+        options[name] = value
+    if "questions" in options:
+        options["questions"] = pool_questions(options["questions"])
+    if "chain" in options:
+        options["chain"] = load_chain_spec(options["chain"])
+        signature = chain_signature(options["chain"])
     if needs.tools:
         if "tools" not in accepted:
             raise InputError(f"technique {info.id!r} takes no tools (--tool)", hint="use --technique react")
@@ -194,6 +225,31 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
               f"promptkit.techniques.build({info.id!r}, {missing[0]}=...)"
         raise InputError(f"technique {info.id!r} needs {missing[0]}", hint=how)
     return techniques.build(info.id, signature, **options), context_from
+
+
+def question_field(program: Any) -> str:
+    """The input QUESTION fills: ``question``, or the one input of the signature other than ``context``."""
+    names = [name for name in program.signature.input_fields if name != "context"]
+    return "question" if "question" in names or len(names) != 1 else names[0]
+
+
+def pool_questions(path: Path) -> list[str]:
+    """``--questions FILE``: the question field of every row (datasets.load: the format and errors of eval run)."""
+    from promptkit.datasets import load
+
+    return [str(example.question) for example in load(path, inputs=["question"])]
+
+
+def chain_signature(chain: Any) -> str:
+    """``<the chain's one required input> -> answer``: chained_tasks matches its signature to the chain's inputs."""
+    from promptkit.errors import InputError
+
+    required = [name for name, spec in chain.inputs.items() if spec.required]
+    if len(required) != 1:
+        raise InputError(f"--chain {chain.name!r} takes inputs {', '.join(required) or 'none'}; "
+                         "`promptkit ask` gives one (QUESTION)",
+                         hint="run it with `promptkit chain SPEC.yaml --input k=v ...`")
+    return f"{required[0]} -> answer"
 
 
 def load_tools(specs: list[str]) -> dict[str, Any]:

@@ -31,6 +31,11 @@ def _chains_module() -> Any:
     return chains
 
 
+def load_chain_spec(chain: Any) -> Any:
+    """A promptkit Chain given as one, as a YAML path, or as a bundled pipeline name."""
+    return _load(chain, _chains_module())
+
+
 def _load(chain: Any, chains: Any) -> Any:
     if isinstance(chain, chains.Chain):
         return chain

@@ -148,7 +148,8 @@ def build(technique_id: str, signature: Any = DEFAULT_SIGNATURE, **options: Any)
 
 def example_options(info: TechniqueInfo) -> dict[str, Any]:
     """Options that let ``info`` be built for a demonstration (``techniques show``, the examples):
-    a two-page docstore for the ReAct tools, the bundled telecom chain for ``chained_tasks``."""
+    a two-page docstore for the ReAct tools, the bundled telecom chain for ``chained_tasks``, a medal table
+    for the table techniques."""
     options: dict[str, Any] = {}
     if "tools" in info.requires:
         from promptkit.techniques.react import DocstoreTools
@@ -164,6 +165,8 @@ def example_options(info: TechniqueInfo) -> dict[str, Any]:
         options["tools"] = tools if info.id == "react" else [_named(name, fn) for name, fn in tools.items()]
     if "chain" in info.requires:
         options["chain"] = "telecom_feedback"
+    if "table" in info.requires:
+        options["table"] = "Nation,Gold,Silver\nNorway,16,8\nGermany,12,10\nChina,9,4\n"
     return options
 
 
