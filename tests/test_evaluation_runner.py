@@ -45,6 +45,7 @@ def test_scores_rows_and_record_shape(tmp_path: Path) -> None:
     assert first["tokens"] == {"prompt": 10, "completion": 2, "total": 12}
     assert first["model"] == "local/qa" and first["cache_hit"] is False and first["lm_calls"] == 1
     assert any("q0" in m["content"] for m in first["prompt"])  # the prompt of the row's LM call
+    assert "wrong0" in first["reply"]  # the raw reply of that call, before the adapter parsed it
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["rows_done"] == 12 and summary["tokens"]["total"] == 12 * 12
     assert summary["metrics"]["exact"]["n"] == 12

@@ -95,6 +95,7 @@ def test_run_then_row_then_its_prompt(page: Any) -> None:
     assert "[[ ## question ## ]]" in user.locator("b.marker").all_inner_texts()  # sections stand out
     assert "Capital of France?" in user.inner_text()
     assert "Paris" in page.locator("table.fields").inner_text()
+    assert "Paris" in page.locator("#reply").inner_text()  # the raw reply, before the adapter parsed it
     facts = page.locator("section.facts").inner_text()
     assert "exact_match: 1.000" in facts and "total 105" in facts
     assert "deployment\nnot recorded" in facts and "template versions: not recorded" in facts

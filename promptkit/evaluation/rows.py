@@ -133,6 +133,7 @@ class _CallLog:
         self.cost: float | None = None
         self.model: str | None = None
         self.messages: Any = None
+        self.reply: str | None = None  # the raw text of the last call's first choice, before the adapter parsed it
         self.deployments: dict[str, int] = {}  # Router deployment -> calls it answered (uncached)
 
     def append(self, entry: dict[str, Any]) -> None:
@@ -148,6 +149,7 @@ class _CallLog:
             self.cost = (self.cost or 0.0) + float(cost)
         self.model = entry.get("model") or self.model
         self.messages = entry.get("messages")
+        self.reply = _reply_text(entry.get("outputs"))
         deployment = _deployment_of(entry.get("response")) if usage else None
         if deployment:
             self.deployments[deployment] = self.deployments.get(deployment, 0) + 1
@@ -157,6 +159,14 @@ class _CallLog:
 
     def __len__(self) -> int:
         return 0
+
+
+def _reply_text(outputs: Any) -> str | None:
+    """The first choice of a DSPy history entry's ``outputs``: a string, or a dict holding ``text``."""
+    first = outputs[0] if isinstance(outputs, list) and outputs else None
+    if isinstance(first, dict):
+        first = first.get("text")
+    return first if isinstance(first, str) else None
 
 
 def _deployment_of(response: Any) -> str | None:
@@ -215,6 +225,7 @@ def run_row(job: RowJob) -> dict[str, Any]:
         "cache_hit": (log.uncached == 0) if log.calls else None,
         "deployments": dict(sorted(log.deployments.items())) or None,
         "prompt": to_jsonable(log.messages) if job.capture_prompts else None,
+        "reply": redact(log.reply, job.secrets) if job.capture_prompts and log.reply is not None else None,
         "finished_at": _now(),
     }
 
