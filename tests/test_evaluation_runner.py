@@ -28,6 +28,20 @@ def lines(out: Path) -> list[dict[str, Any]]:
     return [row for _, row in iter_rows(out / RESULTS_FILE)]
 
 
+def test_a_row_names_the_template_versions_its_prompts_came_from(tmp_path: Path) -> None:
+    from promptkit.adapter import TemplateAdapter
+
+    examples, table = qa_examples(2)
+    lm, _ = qa_lm(table)
+    adapter = TemplateAdapter()
+    with dspy.context(lm=lm, adapter=adapter):
+        result = evaluate(dspy.Predict("question -> answer"), examples, [exact], out=tmp_path, progress=False)
+    assert [row["template_versions"] for row in result.rows] == [[f"dspy/chat.j2@{adapter.template.version}"]] * 2
+    with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):  # DSPy's own adapter renders no template
+        plain = evaluate(dspy.Predict("question -> answer"), examples, [exact], out=tmp_path / "chat", progress=False)
+    assert [row["template_versions"] for row in plain.rows] == [None, None]
+
+
 def test_scores_rows_and_record_shape(tmp_path: Path) -> None:
     examples, table = qa_examples(12, wrong_every=4)  # rows 0, 4, 8 are wrong
     lm, engine = qa_lm(table)

@@ -98,7 +98,7 @@ def test_run_then_row_then_its_prompt(page: Any) -> None:
     assert "Paris" in page.locator("#reply").inner_text()  # the raw reply, before the adapter parsed it
     facts = page.locator("section.facts").inner_text()
     assert "exact_match: 1.000" in facts and "total 105" in facts
-    assert "deployment\nnot recorded" in facts and "template versions: not recorded" in facts
+    assert "deployment\nnot recorded" in facts and "template versions: dspy/chat.j2@" in facts
 
 
 def test_rows_filter_by_error_and_text(page: Any) -> None:

@@ -42,6 +42,7 @@ from dspy.signatures.signature import Signature
 from promptkit.adapter.budgets import field_budgets, max_tokens_of, with_budgets
 from promptkit.adapter.mode import CURRENT_BUDGETS, CURRENT_MODE, OutputMode
 from promptkit.adapter.override import PREDICTOR_TEMPLATE, takes_inputs_by_name, values_by_name
+from promptkit.adapter.rendered import note_template
 from promptkit.adapter.replies import AdapterParseError, parse_reply
 from promptkit.adapter.values import (
     field_docs,
@@ -245,6 +246,7 @@ class TemplateAdapter(dspy.ChatAdapter):
     ) -> list[dict[str, Any]]:
         # A predictor loaded with its own template (promptkit.load(..., templates=DIR)) renders through it.
         template = PREDICTOR_TEMPLATE.get() or self.template
+        note_template(template)
         history_name = self._get_history_field_name(signature)
         spliced: list[dict[str, Any]] = []
         values_signature, history = signature, None

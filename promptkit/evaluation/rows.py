@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from promptkit.adapter.rendered import recording_templates
 from promptkit.errors import BackendDownError, InputError
 from promptkit.evaluation.results import to_jsonable
 from promptkit.lm.router_config import DEPLOYMENT_KEY
@@ -191,7 +192,7 @@ def run_row(job: RowJob) -> dict[str, Any]:
     callers = list(dspy.settings.caller_modules or [])
     started = time.perf_counter()
     # A fresh trace per row: DSPy's default trace is one process-wide list that grows with every call.
-    with dspy.context(trace=[], caller_modules=[probe, *callers]):
+    with dspy.context(trace=[], caller_modules=[probe, *callers]), recording_templates() as templates:
         try:
             prediction = job.program(**job.inputs)
         except BackendDownError:
@@ -226,6 +227,7 @@ def run_row(job: RowJob) -> dict[str, Any]:
         "deployments": dict(sorted(log.deployments.items())) or None,
         "prompt": to_jsonable(log.messages) if job.capture_prompts else None,
         "reply": redact(log.reply, job.secrets) if job.capture_prompts and log.reply is not None else None,
+        "template_versions": sorted(templates) or None,
         "finished_at": _now(),
     }
 
