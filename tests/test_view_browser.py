@@ -70,6 +70,7 @@ def test_runs_page_lists_every_kind_sorts_and_filters(page: Any) -> None:
     kinds = {row.get_attribute("data-key").split("/", 1)[1]: row.get_attribute("data-kind") for row in runs.all()}
     assert kinds == {"capitals-a": "eval", "capitals-b": "eval", "grid": "matrix", "compiled": "compile",
                      "notes-chain.json": "chain", "retrieval-small": "retrieval"}
+    assert "capitals.jsonl" in page.locator("#runs-body tr[data-key='0/capitals-a']").inner_text()  # its dataset
     page.fill("#runs-filter", "matrix")
     assert [row.get_attribute("data-key") for row in runs.all() if row.is_visible()] == ["0/grid"]
     page.fill("#runs-filter", "")

@@ -126,7 +126,8 @@ def evaluate(
     examples, total = _select(dataset, limit)
     program_name = _describe_program(runnable)
     model = configured_model()
-    previous = _prepare_run_dir(out_dir, program_name, resolved, model, resume or retry_errors)
+    previous = _prepare_run_dir(out_dir, program_name, resolved, model, resume or retry_errors,
+                                dataset_name=_describe_dataset(dataset))
 
     stats: dict[str, RowStats] = dict(previous)
     selection: list[str] = []
@@ -299,6 +300,8 @@ def _prepare_run_dir(
     metrics: list[ResolvedMetric],
     model: str | None,
     continuing: bool,
+    *,
+    dataset_name: str | None = None,
 ) -> dict[str, RowStats]:
     """Check the run directory and load the rows an earlier run finished."""
     if out_dir is None:
@@ -330,12 +333,20 @@ def _prepare_run_dir(
         atomic_write_json(
             run_file,
             {"format": RUN_FORMAT, "created": _now(), "program": program_name, "metrics": names,
-             "model": model, **versions()},
+             "model": model, "dataset": dataset_name, **versions()},
         )
     if not has_rows:
         return {}
     # file order: a retried row's later line replaces the earlier one
     return {row["row_id"]: RowStats.from_row(row) for _, row in iter_rows(results)}
+
+
+def _describe_dataset(dataset: Any) -> str | None:
+    """Where the rows came from: the path given, or the file ``promptkit.datasets.load`` read (None for a list)."""
+    if isinstance(dataset, str | Path):
+        return str(dataset)
+    source = getattr(dataset, "source", None)
+    return str(source) if source else None
 
 
 def _now() -> str:

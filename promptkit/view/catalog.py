@@ -175,7 +175,8 @@ def eval_info(key: str, path: Path) -> RunInfo:
     primary = summary.get("primary_metric") or (run.get("metrics") or [None])[0]
     metric = (summary.get("metrics") or {}).get(primary) or {}
     info = RunInfo(key, "eval", program=summary.get("program") or run.get("program"),
-                   model=summary.get("model") or run.get("model"), metric=primary, mean=metric.get("mean"),
+                   model=summary.get("model") or run.get("model"), dataset=_dataset_name(run.get("dataset")),
+                   metric=primary, mean=metric.get("mean"),
                    ci95=metric.get("ci95"), rows=summary.get("rows_done"), rows_total=summary.get("rows_total"),
                    errors=summary.get("errors"), cost=(summary.get("cost") or {}).get("total"),
                    date=summary.get("finished_at") or run.get("created"), status=status)
@@ -184,6 +185,14 @@ def eval_info(key: str, path: Path) -> RunInfo:
 
         info.rows = row_index(path / RESULTS_FILE).count
     return info
+
+
+def _dataset_name(source: Any) -> str | None:
+    """A dataset's file name (its folder too when the name alone says little, like ``train.jsonl``)."""
+    if not source:
+        return None
+    path = Path(str(source))
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
 def _compile_info(key: str, path: Path) -> RunInfo:
