@@ -13,6 +13,8 @@ tool works. Rules:
   :class:`ActionFormatError`.
 * A tool that raises: the error text becomes the observation, so the model can adapt; after
   ``max_tool_errors`` raising calls in one run the loop stops with :class:`ToolError` naming the tool.
+* The same action meeting the same observation as the step before ends the loop (``finished=False``,
+  outputs extracted): nothing new came of it, and a greedy model would repeat it until the steps run out.
 
 ``react_native`` wraps ``dspy.ReAct`` (tool name + JSON arguments; better for function-calling
 models), with its agent instructions rendered from ``templates/techniques/react_native.j2``.
@@ -23,7 +25,9 @@ models), with its agent instructions rendered from ``templates/techniques/react_
 The ``action`` output is typed with a pattern made from the tool names (:func:`action_pattern`): on a
 route that enforces the output JSON schema with a grammar (the embedded model, a llama.cpp server) the
 model can then only write ``Name[argument]`` with a known name — SmolLM2-135M otherwise writes its
-thought there. Other routes read the pattern as a hint and the checks below still apply.
+thought there — and on the first step only a tool (the template says so; a small model otherwise
+"finishes" with a guess before looking anything up). Elsewhere the pattern is not enforced and the
+rules above apply as written.
 """
 
 from __future__ import annotations
@@ -57,7 +61,6 @@ _ACTION_LABEL = re.compile(r"^\s*Action\s*\d*\s*:\s*", re.I)
 # The argument's characters in the action pattern: no ']' (it closes the action), no '"', '\\' or newline
 # (a grammar writes them into a JSON string raw); bounded so a grammar-constrained reply closes in time.
 MAX_ARGUMENT_CHARS = 120
-ACTION_DESC = "exactly one action: Name[argument]"
 
 
 class ToolError(TechniqueError):
@@ -164,7 +167,7 @@ class ReAct(TechniqueModule):
         described = [describe_tool(name, tool) for name, tool in self.tools.items()]
         trajectory = ("trajectory", "the Thought / Action / Observation steps so far", str)
         acted = (("thought", "your reasoning about the current situation", str),
-                 ("action", ACTION_DESC, action_type(list(self.tools))))
+                 ("action", "exactly one action: Name[argument]", action_type(list(self.tools))))
         self.step = self.predictor(Step("react.j2", drop_outputs=True, inputs=(trajectory,), after=acted),
                                    tools=described, max_steps=self.max_steps, example=example)
         self.extract = self.predictor(Step("react_extract.j2", inputs=(trajectory,)))
@@ -190,8 +193,7 @@ class ReAct(TechniqueModule):
         invalid = 0
         tool_errors: list[str] = []
         for _ in range(self.max_steps):
-            # The first action uses a tool, as the template says: a small model under a grammar otherwise
-            # "finishes" with a guess before looking anything up. Later steps may Finish.
+            # The first action uses a tool (see the module docstring); later steps may Finish.
             first = {} if steps else {"signature": self._first_step_signature()}
             out = self.step(**inputs, trajectory=format_trajectory(steps) or "(empty: this is the first step)", **first)
             step = {"thought": str(out.thought), "action": str(out.action).strip()}
@@ -213,10 +215,6 @@ class ReAct(TechniqueModule):
                     )
                 continue
             step["observation"] = self._observe(parsed[0], parsed[1], tool_errors)
-            if len(steps) > 1 and all(steps[-2].get(key) == step[key] for key in ("action", "observation")):
-                # The same action met the same observation again: nothing new to reason from, and a model
-                # under greedy decoding would repeat it until the steps run out. The outputs come from here.
-                return self._extract(inputs, steps, finished=False)
             if len(tool_errors) >= self.max_tool_errors:
                 raise ToolError(
                     f"react: tools raised {len(tool_errors)} times in one run (limit max_tool_errors="
@@ -224,6 +222,10 @@ class ReAct(TechniqueModule):
                     trajectory=steps,
                     hint="fix the tool, or make it return an error message instead of raising",
                 )
+            if len(steps) > 1 and all(steps[-2].get(key) == step[key] for key in ("action", "observation")):
+                # The same action met the same observation again: nothing new to reason from, and a model
+                # under greedy decoding would repeat it until the steps run out. The outputs come from here.
+                return self._extract(inputs, steps, finished=False)
         return self._extract(inputs, steps, finished=False)
 
     def _first_step_signature(self) -> type[dspy.Signature]:
