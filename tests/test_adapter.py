@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import dspy
 import pytest
+from pydantic import StringConstraints
 
 import promptkit
 from promptkit.adapter import AdapterParseError, TemplateAdapter
@@ -183,3 +184,31 @@ def test_configure_defaults_to_template_adapter() -> None:
         assert dspy.Predict("question -> answer")(question="q").answer == "ok"
     finally:
         dspy.configure(lm=None, adapter=None)
+
+
+def test_string_constraints_of_outputs_reach_the_schema_a_grammar_enforces() -> None:
+    # DSPy's schema builder drops pydantic's string constraints; the adapter keeps them, so a grammar
+    # route (here llama.cpp's JSON-schema grammar) forces the reply into the declared shape.
+    from promptkit.adapter import output_json_schema
+    from promptkit.lm.grammar import any_json_object_grammar, gbnf_for_response_format
+
+    class Act(dspy.Signature):
+        question: str = dspy.InputField()
+        action: Annotated[str, StringConstraints(pattern=r"^(Search|Finish)\[[a-z ]{1,20}\]$")] = dspy.OutputField()
+        label: str = dspy.OutputField(min_length=2, max_length=12)
+        note: str = dspy.OutputField()
+
+    props = output_json_schema(Act)["properties"]  # type: ignore[index]
+    assert props["action"]["pattern"] == r"^(Search|Finish)\[[a-z ]{1,20}\]$"
+    assert (props["label"]["minLength"], props["label"]["maxLength"]) == (2, 12)
+    assert "pattern" not in props["note"] and "maxLength" not in props["note"]  # no constraint of its own
+
+    grammar_route = SimpleNamespace(structured_output="json_schema", kwargs={"max_tokens": 256})
+    kwargs: dict[str, Any] = {}
+    assert TemplateAdapter()._choose_mode(grammar_route, kwargs, Act) == "json"
+    sent = kwargs["response_format"]["json_schema"]["schema"]["properties"]
+    assert sent["action"]["pattern"] == props["action"]["pattern"] and sent["label"]["maxLength"] == 12
+    assert sent["note"]["maxLength"] > 0  # the budget still bounds the unconstrained field
+    grammar = gbnf_for_response_format(kwargs["response_format"])
+    assert grammar is not None and grammar != any_json_object_grammar()  # the pattern converted, no fallback
+    assert '"Searc" "h"' in grammar and '"Finis" "h"' in grammar and "[a-z ]" in grammar

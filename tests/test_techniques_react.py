@@ -3,13 +3,14 @@ unknown tools, tools that raise, the step limit, and DSPy's native dspy.ReAct ro
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from promptkit.errors import InputError, ParseError
 from promptkit.techniques import build
-from promptkit.techniques.react import ActionFormatError, DocstoreTools, ToolError, parse_action
+from promptkit.techniques.react import ActionFormatError, DocstoreTools, ToolError, action_pattern, parse_action
 
 DOCS = {
     "Colorado orogeny": "The Colorado orogeny was an episode of mountain building (an orogeny) in Colorado and "
@@ -183,3 +184,44 @@ def test_react_native_runs_dspy_react_with_template_instructions(fake: Any) -> N
     instructions = lm.calls[0].messages[0]["content"]
     assert "You are an Agent." in instructions and "(1) get_weather, whose description is" in instructions
     assert "Return the weather for a city." in instructions
+
+
+@pytest.mark.parametrize(
+    ("action", "first", "later"),
+    [("Search[Eiffel Tower]", True, True), ("Lookup[completed]", True, True), ("Finish[1889]", False, True),
+     ("Action 1: The Eiffel Tower was completed in 1989.", False, False), ("Google[x]", False, False),
+     ("Search[]", False, False), ('Search[a "quoted" word]', False, False), ("Search[a]b]", False, False)],
+)
+def test_action_pattern_takes_known_tools_and_finish_only_after_the_first_step(
+    action: str, first: bool, later: bool
+) -> None:
+    assert bool(re.fullmatch(action_pattern(["Search", "Lookup"], finish=False), action)) is first
+    assert bool(re.fullmatch(action_pattern(["Search", "Lookup"]), action)) is later
+
+
+def test_the_step_schema_carries_the_action_pattern_and_the_first_step_leaves_finish_out(fake: Any) -> None:
+    lm = fake([step("search it", "Search[High Plains]"), step("done", "Finish[1,800 to 7,000 ft]")])
+    lm.structured_output = "json_schema"  # a grammar route: the adapter sends the output schema
+    prediction = build("react", tools=DocstoreTools(DOCS).tools())(question=QUESTION)
+    assert prediction.answer == "1,800 to 7,000 ft"
+    first, later = (call.config["response_format"]["json_schema"]["schema"]["properties"] for call in lm.calls)
+    assert first["action"]["pattern"] == action_pattern(["Search", "Lookup"], finish=False)
+    assert later["action"]["pattern"] == action_pattern(["Search", "Lookup"])
+    assert list(first) == list(later) == ["thought", "action"]
+    assert lm.calls[0].messages[0]["content"] == lm.calls[1].messages[0]["content"]  # the same instructions
+    assert "The first action must be Search or Lookup, not Finish" in lm.calls[0].messages[0]["content"]
+
+
+def test_repeating_an_action_that_observes_nothing_new_ends_the_loop(fake: Any) -> None:
+    lm = fake([
+        step("look", "Search[High Plains]"), step("look", "Lookup[elevation]"), step("again", "Lookup[elevation]"),
+        step("again", "Search[High Plains]"), step("again", "Search[High Plains]"), {"answer": "from the pages"},
+    ])
+    prediction = build("react", tools=DocstoreTools(DOCS).tools(), max_steps=8)(question=QUESTION)
+    actions = [s["action"] for s in prediction.trajectory]
+    # Lookup again reads the next match (a new observation); the same Search twice in a row does not.
+    assert actions == ["Search[High Plains]", "Lookup[elevation]", "Lookup[elevation]", "Search[High Plains]",
+                       "Search[High Plains]"]
+    assert prediction.trajectory[2]["observation"] == "No more results."
+    assert len(lm.calls) == 6 and lm.calls[-1].output_fields == ["answer"]
+    assert prediction.finished is False and prediction.answer == "from the pages"

@@ -160,5 +160,37 @@ def output_json_schema(signature: type[Signature]) -> dict[str, Any] | None:
         schema: dict[str, Any] | None = _get_structured_outputs_response_format(signature).model_json_schema()
     except ValueError:
         schema = None
+    if schema is not None:
+        schema = with_string_constraints(schema, signature)
     _SCHEMAS[signature] = schema
     return schema
+
+
+# pydantic's string constraints and their JSON schema keywords (which grammar routes enforce).
+_STRING_CONSTRAINTS = {"pattern": "pattern", "min_length": "minLength", "max_length": "maxLength"}
+
+
+def with_string_constraints(schema: dict[str, Any], signature: type[Signature]) -> dict[str, Any]:
+    """``schema`` with each string output's own constraints (``pattern``, ``minLength``, ``maxLength``).
+
+    DSPy builds the output model from the bare annotations, so ``Annotated[str, StringConstraints(pattern=...)]``
+    and ``dspy.OutputField(max_length=N)`` lose their constraints there; kept, a grammar (the embedded
+    model, a llama.cpp server) makes the reply match them instead of leaving it to the model.
+    """
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    constrained = dict(properties)
+    for name, info in signature.output_fields.items():
+        prop = properties.get(name)
+        if not isinstance(prop, dict) or prop.get("type") != "string":
+            continue
+        own = {
+            keyword: value
+            for item in info.metadata
+            for attribute, keyword in _STRING_CONSTRAINTS.items()
+            if (value := getattr(item, attribute, None)) is not None
+        }
+        if own:
+            constrained[name] = {**prop, **own}
+    return {**schema, "properties": constrained}

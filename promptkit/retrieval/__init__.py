@@ -20,7 +20,7 @@ from promptkit.retrieval.modes import IndexModeError
 from promptkit.retrieval.passages import Passage, passage_id
 from promptkit.retrieval.retriever import Retriever
 from promptkit.retrieval.stores import CollectionInfo, CollectionNotFoundError, VectorStore, open_store
-from promptkit.retrieval.tools import IndexTools
+from promptkit.retrieval.tools import DocstoreTools, IndexTools
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -28,6 +28,7 @@ __all__ = [
     "CollectionInfo",
     "CollectionNotFoundError",
     "ColumnMap",
+    "DocstoreTools",
     "Embedder",
     "EmbeddingCache",
     "IndexModeError",

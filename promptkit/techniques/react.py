@@ -13,26 +13,37 @@ tool works. Rules:
   :class:`ActionFormatError`.
 * A tool that raises: the error text becomes the observation, so the model can adapt; after
   ``max_tool_errors`` raising calls in one run the loop stops with :class:`ToolError` naming the tool.
+* The same action meeting the same observation as the step before ends the loop (``finished=False``,
+  outputs extracted): nothing new came of it, and a greedy model would repeat it until the steps run out.
 
 ``react_native`` wraps ``dspy.ReAct`` (tool name + JSON arguments; better for function-calling
 models), with its agent instructions rendered from ``templates/techniques/react_native.j2``.
 
-:class:`DocstoreTools` gives ``Search``/``Lookup`` over an in-memory ``{title: text}`` corpus, the
-way the paper's Wikipedia API behaves.
+:class:`DocstoreTools` (from :mod:`promptkit.retrieval.tools`, with the index's ``IndexTools``) gives
+``Search``/``Lookup`` over an in-memory ``{title: text}`` corpus, the way the paper's Wikipedia API behaves.
+
+The ``action`` output is typed with a pattern made from the tool names (:func:`action_pattern`): on a
+route that enforces the output JSON schema with a grammar (the embedded model, a llama.cpp server) the
+model can then only write ``Name[argument]`` with a known name — SmolLM2-135M otherwise writes its
+thought there — and on the first step only a tool (the template says so; a small model otherwise
+"finishes" with a guess before looking anything up). Elsewhere the pattern is not enforced and the
+rules above apply as written.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import dspy
 from dspy.adapters.utils import parse_value
+from pydantic import StringConstraints
 
 from promptkit.errors import InputError, ParseError
+from promptkit.retrieval.tools import DocstoreTools as DocstoreTools  # its home; still importable from here
 from promptkit.techniques.base import (
     SignatureLike,
     Step,
@@ -47,6 +58,9 @@ FINISH = "Finish"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ACTION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\[(.*)\]", re.S)
 _ACTION_LABEL = re.compile(r"^\s*Action\s*\d*\s*:\s*", re.I)
+# The argument's characters in the action pattern: no ']' (it closes the action), no '"', '\\' or newline
+# (a grammar writes them into a JSON string raw); bounded so a grammar-constrained reply closes in time.
+MAX_ARGUMENT_CHARS = 120
 
 
 class ToolError(TechniqueError):
@@ -82,6 +96,22 @@ def register_tools(tools: Mapping[str, Tool] | Sequence[Tool] | None, technique:
             raise InputError(f"technique {technique!r}: two tools are named {name!r} (names are case-insensitive)")
         seen.add(name.lower())
     return named
+
+
+def action_pattern(names: Sequence[str], *, finish: bool = True) -> str:
+    """``^(Search|Lookup|Finish)\\[...\\]$``: an action calling one of ``names`` (or ``Finish``)."""
+    alternatives = "|".join(re.escape(name) for name in [*names, *([FINISH] if finish else [])])
+    return rf'^({alternatives})\[[^\]"\\\n]{{1,{MAX_ARGUMENT_CHARS}}}\]$'
+
+
+def action_type(names: Sequence[str], *, finish: bool = True) -> Any:
+    """``str`` constrained to :func:`action_pattern` (a grammar route enforces it; see the module docstring)."""
+    return Annotated[str, StringConstraints(pattern=action_pattern(names, finish=finish))]
+
+
+# The first step's signature (no Finish in its action pattern), per step signature: derived when it is
+# first needed, so instructions an optimizer rewrote on the step carry over.
+_FIRST_STEP: weakref.WeakKeyDictionary[type[dspy.Signature], type[dspy.Signature]] = weakref.WeakKeyDictionary()
 
 
 def describe_tool(name: str, tool: Tool) -> dict[str, str]:
@@ -137,7 +167,7 @@ class ReAct(TechniqueModule):
         described = [describe_tool(name, tool) for name, tool in self.tools.items()]
         trajectory = ("trajectory", "the Thought / Action / Observation steps so far", str)
         acted = (("thought", "your reasoning about the current situation", str),
-                 ("action", "exactly one action: Name[argument]", str))
+                 ("action", "exactly one action: Name[argument]", action_type(list(self.tools))))
         self.step = self.predictor(Step("react.j2", drop_outputs=True, inputs=(trajectory,), after=acted),
                                    tools=described, max_steps=self.max_steps, example=example)
         self.extract = self.predictor(Step("react_extract.j2", inputs=(trajectory,)))
@@ -163,7 +193,9 @@ class ReAct(TechniqueModule):
         invalid = 0
         tool_errors: list[str] = []
         for _ in range(self.max_steps):
-            out = self.step(**inputs, trajectory=format_trajectory(steps) or "(empty: this is the first step)")
+            # The first action uses a tool (see the module docstring); later steps may Finish.
+            first = {} if steps else {"signature": self._first_step_signature()}
+            out = self.step(**inputs, trajectory=format_trajectory(steps) or "(empty: this is the first step)", **first)
             step = {"thought": str(out.thought), "action": str(out.action).strip()}
             steps.append(step)
             parsed = parse_action(step["action"])
@@ -190,7 +222,21 @@ class ReAct(TechniqueModule):
                     trajectory=steps,
                     hint="fix the tool, or make it return an error message instead of raising",
                 )
+            if len(steps) > 1 and all(steps[-2].get(key) == step[key] for key in ("action", "observation")):
+                # The same action met the same observation again: nothing new to reason from, and a model
+                # under greedy decoding would repeat it until the steps run out. The outputs come from here.
+                return self._extract(inputs, steps, finished=False)
         return self._extract(inputs, steps, finished=False)
+
+    def _first_step_signature(self) -> type[dspy.Signature]:
+        """The step's signature with an action pattern that leaves ``Finish`` out (for the first step)."""
+        signature = self.step.signature
+        if signature not in _FIRST_STEP:
+            desc = signature.output_fields["action"].json_schema_extra["desc"]
+            _FIRST_STEP[signature] = signature.delete("action").append(
+                "action", dspy.OutputField(desc=desc), type_=action_type(list(self.tools), finish=False)
+            )
+        return _FIRST_STEP[signature]
 
     def _finish(self, inputs: dict[str, Any], steps: list[dict[str, str]], answer: str) -> dspy.Prediction:
         outputs = self.signature.output_fields
@@ -244,37 +290,3 @@ class NativeReAct(TechniqueModule):
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         prediction: dspy.Prediction = self.agent(**self._inputs(kwargs))
         return prediction
-
-
-class DocstoreTools:
-    """``Search[entity]`` / ``Lookup[keyword]`` over ``{title: text}``, as the ReAct paper's Wikipedia API."""
-
-    def __init__(self, docs: Mapping[str, str]) -> None:
-        self.docs = dict(docs)
-        self._page: str | None = None
-        self._keyword: str | None = None
-        self._hits = 0
-
-    def search(self, entity: str) -> str:
-        """searches the exact entity and returns the first paragraph if it exists. If not, it will return some similar entities to search."""  # noqa: E501 - one line: the tool description
-        title = next((t for t in self.docs if t.lower() == entity.strip().lower()), None)
-        if title is None:
-            similar = difflib.get_close_matches(entity, list(self.docs), n=5, cutoff=0.3)
-            return f"Could not find [{entity}]. Similar: {similar}."
-        self._page, self._keyword, self._hits = self.docs[title], None, 0
-        return self._page.strip().split("\n\n")[0]
-
-    def lookup(self, keyword: str) -> str:
-        """returns the next sentence containing keyword in the current passage."""
-        if self._page is None:
-            return "No page is open: Search for an entity first."
-        sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", self._page) if keyword.lower() in s.lower()]
-        if keyword != self._keyword:
-            self._keyword, self._hits = keyword, 0
-        if self._hits >= len(sentences):
-            return "No more results."
-        self._hits += 1
-        return f"(Result {self._hits} / {len(sentences)}) {sentences[self._hits - 1]}"
-
-    def tools(self) -> dict[str, Tool]:
-        return {"Search": self.search, "Lookup": self.lookup}
