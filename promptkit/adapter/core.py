@@ -51,6 +51,7 @@ from promptkit.adapter.values import (
     json_reply,
     output_json_schema,
     without_field,
+    without_length_bounds,
 )
 from promptkit.parsing import response_format_for, structured_mode
 from promptkit.prompts import Template, TemplateEnv, default_env
@@ -149,8 +150,10 @@ class TemplateAdapter(dspy.ChatAdapter):
         if "tools" in lm_kwargs:
             return "markers"  # a schema-constrained reply could not call a tool instead
         schema = output_json_schema(signature)
-        if schema is not None and budgets and getattr(lm, "structured_output", None) in _GRAMMAR_ROUTES:
-            schema = with_budgets(schema, budgets)
+        if schema is not None and getattr(lm, "structured_output", None) in _GRAMMAR_ROUTES:
+            schema = with_budgets(schema, budgets) if budgets else schema
+        elif schema is not None:
+            schema = without_length_bounds(schema)  # a field's own length limits: grammar routes only
         fmt = response_format_for(schema, mode)
         if fmt is not None:
             lm_kwargs.setdefault("response_format", fmt)

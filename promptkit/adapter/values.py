@@ -194,3 +194,16 @@ def with_string_constraints(schema: dict[str, Any], signature: type[Signature]) 
         if own:
             constrained[name] = {**prop, **own}
     return {**schema, "properties": constrained}
+
+
+def without_length_bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without ``minLength``/``maxLength`` on its string outputs: for routes that check the schema
+    strictly but not those keywords (OpenAI's strict mode refuses them); ``pattern`` stays."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    bare = {
+        name: {k: v for k, v in prop.items() if k not in ("minLength", "maxLength")} if isinstance(prop, dict) else prop
+        for name, prop in properties.items()
+    }
+    return {**schema, "properties": bare}
