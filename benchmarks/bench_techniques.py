@@ -121,7 +121,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| technique | family | LM calls | seconds | exit | answer (first 60 chars) / error |",
              "|---|---|---|---|---|---|"]
     for row in rows:
-        shown = row["answer"] if row["error"] is None else f"{row['error_kind']} error: {row['error']}"
+        error = row["error"] if row["error"] is None or len(row["error"]) <= 100 else row["error"][:100] + "…"
+        shown = row["answer"] if error is None else f"{row['error_kind']} error: {error}"
         shown = shown.replace("|", "\\|")
         lines.append(f"| {row['technique']} | {row['family']} | {row['lm_calls']} | {row['seconds']} | "
                      f"{row['exit']} | {shown} |")
@@ -134,14 +135,30 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def report_rows(paths: list[Path]) -> list[dict[str, Any]]:
+    """The rows of ``paths`` (several runs, e.g. split with --only), one per technique, in registry order."""
+    from promptkit import techniques
+
+    rows: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        with path.open(encoding="utf-8") as lines:
+            rows.update((row["technique"], row) for row in map(json.loads, lines))
+    return [rows[info.id] for info in techniques.list() if info.id in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", help="comma-separated technique ids (default: every registered one)")
     parser.add_argument("--threads", type=int, default=2, help="embedded model CPU threads (1 is steadier "
                         "on a machine busy with other work)")
     parser.add_argument("--pool", type=int, default=8, help="GSM8K questions in auto_cot's pool")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench_techniques.jsonl")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_techniques.jsonl"))
+    parser.add_argument("--report", type=Path, nargs="+", metavar="JSONL",
+                        help="print the table of earlier runs' rows (in registry order; a later row wins) and exit")
     options = parser.parse_args()
+    if options.report:
+        print(table(report_rows(options.report)))
+        return
     os.environ["PROMPTKIT_N_THREADS"] = str(options.threads)
 
     from typer.testing import CliRunner
