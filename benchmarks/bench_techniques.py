@@ -34,8 +34,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ["PROMPTKIT_DEBUG"] = "1"  # exceptions reach the script with their traceback (typed vs internal)
-WORK = Path(tempfile.mkdtemp(prefix="bench_techniques_"))
-os.environ["DSPY_CACHEDIR"] = str(WORK / "dspy_cache")  # read when dspy is imported: set before any import
 DATA = ROOT.parent / "shared" / "data"
 TABLE = ROOT / "examples" / "data" / "olympics_medals.csv"
 REVIEWS = ROOT / "examples" / "data" / "phone_reviews.jsonl"
@@ -160,6 +158,8 @@ def main() -> None:
         print(table(report_rows(options.report)))
         return
     os.environ["PROMPTKIT_N_THREADS"] = str(options.threads)
+    work = Path(tempfile.mkdtemp(prefix="bench_techniques_"))
+    os.environ["DSPY_CACHEDIR"] = str(work / "dspy_cache")  # read when dspy is imported: set before that
 
     from typer.testing import CliRunner
 
@@ -183,10 +183,10 @@ def main() -> None:
 
     ask_module.build_lm = keeping_build_lm  # type: ignore[assignment]
     runner = CliRunner()
-    store = WORK / "index"
+    store = work / "index"
     if any(i in WITH_COLLECTION for i in ids):
         build_store(runner, app, store)
-    pool = write_pool(WORK / "pool.jsonl", options.pool)
+    pool = write_pool(work / "pool.jsonl", options.pool)
     options.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     load_before = os.getloadavg()
