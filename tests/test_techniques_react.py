@@ -186,6 +186,23 @@ def test_react_native_runs_dspy_react_with_template_instructions(fake: Any) -> N
     assert "Return the weather for a city." in instructions
 
 
+def test_react_native_ends_on_a_step_reply_that_does_not_parse_and_still_answers(fake: Any) -> None:
+    # The embedded model's first step was JSON without the step's fields: the parse error escaped dspy.ReAct.
+    def get_weather(city: str) -> str:
+        """Return the weather for a city."""
+        return f"The weather in {city} is sunny."
+
+    lm = fake([
+        {"next_thought": "look it up", "next_tool_name": "get_weather", "next_tool_args": {"city": "Tokyo"}},
+        '{"thought": "no step fields here"}',
+        {"reasoning": "the tool said sunny", "answer": "sunny"},
+    ])
+    prediction = build("react_native", tools=[get_weather], max_iters=4)(question="Weather in Tokyo?")
+    assert prediction.answer == "sunny" and len(lm.calls) == 3
+    assert prediction.trajectory["observation_0"] == "The weather in Tokyo is sunny."
+    assert "thought_1" not in prediction.trajectory  # the unparsed step ended the loop
+
+
 @pytest.mark.parametrize(
     ("action", "first", "later"),
     [("Search[Eiffel Tower]", True, True), ("Lookup[completed]", True, True), ("Finish[1889]", False, True),

@@ -42,6 +42,7 @@ import dspy
 from dspy.adapters.utils import parse_value
 from pydantic import StringConstraints
 
+from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import InputError, ParseError
 from promptkit.retrieval.tools import DocstoreTools as DocstoreTools  # its home; still importable from here
 from promptkit.techniques.base import (
@@ -258,6 +259,30 @@ class ReAct(TechniqueModule):
         return dspy.Prediction(**outputs, trajectory=steps, trajectory_text=format_trajectory(steps), finished=finished)
 
 
+class _EndOnUnparsedStep(dspy.ReAct):
+    """``dspy.ReAct`` ends its loop on a ValueError from a step and extracts the outputs from the trajectory so
+    far; a step reply that does not parse (a small model's JSON without the step's fields) ends it the same way
+    instead of escaping as a parse error and losing the trajectory."""
+
+    def _call_with_potential_trajectory_truncation(self, module: Any, trajectory: Any, **input_args: Any) -> Any:
+        try:
+            return super()._call_with_potential_trajectory_truncation(module, trajectory, **input_args)
+        except PARSE_ERRORS as exc:
+            if module is not self.react:
+                raise
+            raise ValueError(f"the step's reply did not parse ({type(exc).__name__})") from exc
+
+    async def _async_call_with_potential_trajectory_truncation(
+        self, module: Any, trajectory: Any, **input_args: Any
+    ) -> Any:
+        try:
+            return await super()._async_call_with_potential_trajectory_truncation(module, trajectory, **input_args)
+        except PARSE_ERRORS as exc:
+            if module is not self.react:
+                raise
+            raise ValueError(f"the step's reply did not parse ({type(exc).__name__})") from exc
+
+
 class NativeReAct(TechniqueModule):
     """``dspy.ReAct`` (function-calling style), with its agent instructions from ``react_native.j2``."""
 
@@ -279,7 +304,7 @@ class NativeReAct(TechniqueModule):
         if not callables:
             register_tools(None, self.technique_id)  # raises the "needs tools" error
         self.max_iters = positive("max_iters", max_iters, self.technique_id)
-        self.agent = dspy.ReAct(sig, tools=callables, max_iters=self.max_iters)
+        self.agent = _EndOnUnparsedStep(sig, tools=callables, max_iters=self.max_iters)
         lines = [str(tool) for tool in self.agent.tools.values()]
         text = render_instructions(
             "react_native.j2",
