@@ -29,8 +29,12 @@ class QA(dspy.Signature):
 def workload() -> tuple[type[dspy.Signature], list[dict[str, Any]], dict[str, Any]]:
     signature = dspy.ChainOfThought(QA).predict.signature
     demos = [
-        {"context": f"Passage {i} about topic {i}.", "question": f"Question {i}?", "reasoning": f"Because {i}.",
-         "answer": f"Answer {i}"}
+        {
+            "context": f"Passage {i} about topic {i}.",
+            "question": f"Question {i}?",
+            "reasoning": f"Because {i}.",
+            "answer": f"Answer {i}",
+        }
         for i in range(3)
     ]
     inputs = {"context": "Paris is the capital of France. " * 5, "question": "What is the capital of France?"}

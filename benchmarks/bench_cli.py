@@ -23,7 +23,15 @@ COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "promptkit --help": [sys.executable, "-m", "promptkit", "--help"],
     "promptkit render structured.j2": [
-        sys.executable, "-m", "promptkit", "render", "structured.j2", "--vars", str(VARS), "--format", "text",
+        sys.executable,
+        "-m",
+        "promptkit",
+        "render",
+        "structured.j2",
+        "--vars",
+        str(VARS),
+        "--format",
+        "text",
     ],
 }
 

@@ -37,9 +37,17 @@ def main() -> None:
 
     with dspy.context(lm=promptkit.lm("local"), adapter=TemplateAdapter()):
         result = promptkit.compile_to_dir(
-            f"{ROOT}/benchmarks/ticket_routing.py:TicketRouter", ROOT / "benchmarks/data/ticket_routing_train.jsonl",
-            "exact_match", "bootstrap_fewshot", args.out, valset=ROOT / "benchmarks/data/ticket_routing_val.jsonl",
-            num_threads=args.threads, progress=False, max_bootstrapped_demos=4, max_labeled_demos=4)
+            f"{ROOT}/benchmarks/ticket_routing.py:TicketRouter",
+            ROOT / "benchmarks/data/ticket_routing_train.jsonl",
+            "exact_match",
+            "bootstrap_fewshot",
+            args.out,
+            valset=ROOT / "benchmarks/data/ticket_routing_val.jsonl",
+            num_threads=args.threads,
+            progress=False,
+            max_bootstrapped_demos=4,
+            max_labeled_demos=4,
+        )
     record = result.record
 
     def cell(side: str) -> str:
@@ -50,10 +58,12 @@ def main() -> None:
     comparison = record["comparison"]
     print("| model | optimizer | train / val | val exact_match before | after | paired test | compile |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| {record['model']} | bootstrap_fewshot (max_bootstrapped_demos=4, max_labeled_demos=4) | "
-          f"{record['train_size']} / {record['val_size']} | {cell('before')} | {cell('after')} | "
-          f"{comparison['test']}: {comparison['improved']} improved, {comparison['regressed']} regressed, "
-          f"p = {comparison['p_value']:.4f} | {record['compile_seconds']:.0f} s, {record['lm']['calls']} LM calls |")
+    print(
+        f"| {record['model']} | bootstrap_fewshot (max_bootstrapped_demos=4, max_labeled_demos=4) | "
+        f"{record['train_size']} / {record['val_size']} | {cell('before')} | {cell('after')} | "
+        f"{comparison['test']}: {comparison['improved']} improved, {comparison['regressed']} regressed, "
+        f"p = {comparison['p_value']:.4f} | {record['compile_seconds']:.0f} s, {record['lm']['calls']} LM calls |"
+    )
 
 
 if __name__ == "__main__":

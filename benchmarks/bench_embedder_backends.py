@@ -52,8 +52,16 @@ def index_once(beir: Path, work: Path, label: str, embedder: Embedder) -> tuple[
 
 
 def ndcg(beir: Path, work: Path, store: str, embedder: Embedder, mode: Mode, k: int) -> float:
-    result = evaluate_retrieval(store, "hotpotqa", queries=beir / "queries.jsonl", qrels=beir / "qrels" / "test.tsv",
-                                k=k, embedder=embedder, mode=mode, out=work / f"run-{Path(store).name}-{mode}")
+    result = evaluate_retrieval(
+        store,
+        "hotpotqa",
+        queries=beir / "queries.jsonl",
+        qrels=beir / "qrels" / "test.tsv",
+        k=k,
+        embedder=embedder,
+        mode=mode,
+        out=work / f"run-{Path(store).name}-{mode}",
+    )
     return result.scores[f"ndcg@{k}"]
 
 
@@ -62,11 +70,19 @@ def served_row(beir: Path, work: Path, passages: int, k: int) -> tuple[float, fl
     from tests.servers.embeddings import EmbeddingServer
 
     with EmbeddingServer() as server:
-        embedder = Embedder("openai/all-MiniLM-L6-v2", api_base=server.api_base, batch_size=BATCH_SIZE,
-                            cache=work / "cache-served.sqlite", progress=False)
+        embedder = Embedder(
+            "openai/all-MiniLM-L6-v2",
+            api_base=server.api_base,
+            batch_size=BATCH_SIZE,
+            cache=work / "cache-served.sqlite",
+            progress=False,
+        )
         seconds, store = index_once(beir, work, "served", embedder)
-        return passages / seconds, ndcg(beir, work, store, embedder, "dense", k), ndcg(beir, work, store, embedder,
-                                                                                        "hybrid", k)
+        return (
+            passages / seconds,
+            ndcg(beir, work, store, embedder, "dense", k),
+            ndcg(beir, work, store, embedder, "hybrid", k),
+        )
 
 
 def main() -> int:
@@ -94,37 +110,55 @@ def main() -> int:
         for number in range(args.rounds):
             order = BACKENDS if number % 2 == 0 else tuple(reversed(BACKENDS))
             for backend in order:
-                embedder = Embedder(backend=backend, batch_size=BATCH_SIZE, progress=False,
-                                    cache=work / f"cache-{backend}-{number}.sqlite")
+                embedder = Embedder(
+                    backend=backend,
+                    batch_size=BATCH_SIZE,
+                    progress=False,
+                    cache=work / f"cache-{backend}-{number}.sqlite",
+                )
                 seconds, stores[backend] = index_once(beir, work, f"{backend}-{number}", embedder)
                 rates[backend].append(passages / seconds)
-            print(f"round {number + 1}: " + ", ".join(f"{b} {rates[b][-1]:.1f}" for b in BACKENDS) + " passages/s",
-                  file=sys.stderr)
-        quality = {backend: (ndcg(beir, work, stores[backend], Embedder(backend=backend, cache=False), "dense", args.k),
-                             ndcg(beir, work, stores[backend], Embedder(backend=backend, cache=False), "hybrid",
-                                  args.k))
-                   for backend in BACKENDS}
+            print(
+                f"round {number + 1}: " + ", ".join(f"{b} {rates[b][-1]:.1f}" for b in BACKENDS) + " passages/s",
+                file=sys.stderr,
+            )
+        quality = {
+            backend: (
+                ndcg(beir, work, stores[backend], Embedder(backend=backend, cache=False), "dense", args.k),
+                ndcg(beir, work, stores[backend], Embedder(backend=backend, cache=False), "hybrid", args.k),
+            )
+            for backend in BACKENDS
+        }
         served = served_row(beir, work, passages, args.k) if args.served else None
 
-    command = shlex.join(["nice", "-n", "10", ".venv/bin/python", "benchmarks/bench_embedder_backends.py",
-                          *sys.argv[1:]])
-    print(f"`{command}` — HotPotQA dev, first {args.questions} questions: {passages} passages (title + text), "
-          f"{counts['queries']} queries; all-MiniLM-L6-v2 (bundled), batch {BATCH_SIZE}, {args.rounds} rounds, "
-          f"build_index into an edge store (hybrid: dense + BM25), cold embedding cache\n")
-    print(f"| backend | passages/s (median of {args.rounds}) | × torch (median of per-round ratios) | "
-          f"nDCG@{args.k} dense | Δ vs torch | nDCG@{args.k} hybrid | first use (load + export) |")
+    command = shlex.join(
+        ["nice", "-n", "10", ".venv/bin/python", "benchmarks/bench_embedder_backends.py", *sys.argv[1:]]
+    )
+    print(
+        f"`{command}` — HotPotQA dev, first {args.questions} questions: {passages} passages (title + text), "
+        f"{counts['queries']} queries; all-MiniLM-L6-v2 (bundled), batch {BATCH_SIZE}, {args.rounds} rounds, "
+        f"build_index into an edge store (hybrid: dense + BM25), cold embedding cache\n"
+    )
+    print(
+        f"| backend | passages/s (median of {args.rounds}) | × torch (median of per-round ratios) | "
+        f"nDCG@{args.k} dense | Δ vs torch | nDCG@{args.k} hybrid | first use (load + export) |"
+    )
     print("|---|---|---|---|---|---|---|")
     base_dense = quality["torch"][0]
     for backend in BACKENDS:
         ratio = statistics.median(r / t for r, t in zip(rates[backend], rates["torch"], strict=True))
         dense, hybrid = quality[backend]
-        print(f"| {backend} | {statistics.median(rates[backend]):.1f} | {ratio:.2f}× | {dense:.4f} | "
-              f"{dense - base_dense:+.4f} | {hybrid:.4f} | {prepare[backend]:.1f} s |")
+        print(
+            f"| {backend} | {statistics.median(rates[backend]):.1f} | {ratio:.2f}× | {dense:.4f} | "
+            f"{dense - base_dense:+.4f} | {hybrid:.4f} | {prepare[backend]:.1f} s |"
+        )
     if served is not None:
         rate, dense, hybrid = served
-        print(f"| served: openai/all-MiniLM-L6-v2 at a local /v1/embeddings server (1 run) | {rate:.1f} | "
-              f"{rate / statistics.median(rates['torch']):.2f}× | {dense:.4f} | {dense - base_dense:+.4f} | "
-              f"{hybrid:.4f} | – |")
+        print(
+            f"| served: openai/all-MiniLM-L6-v2 at a local /v1/embeddings server (1 run) | {rate:.1f} | "
+            f"{rate / statistics.median(rates['torch']):.2f}× | {dense:.4f} | {dense - base_dense:+.4f} | "
+            f"{hybrid:.4f} | – |"
+        )
     return 0
 
 

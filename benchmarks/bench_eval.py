@@ -69,13 +69,25 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(self.server.latency)
         match = QUESTION.search(body["messages"][-1]["content"])
         answer = "answer " + (match.group(1).split()[-1] if match else "?")
-        self._send({
-            "id": "bench", "object": "chat.completion", "created": 0, "model": body.get("model", "bench"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": f"[[ ## answer ## ]]\n{answer}\n\n"
-                                                                     "[[ ## completed ## ]]"}}],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55},
-        })
+        self._send(
+            {
+                "id": "bench",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body.get("model", "bench"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {
+                            "role": "assistant",
+                            "content": f"[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]",
+                        },
+                    }
+                ],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55},
+            }
+        )
 
     def _send(self, payload: dict[str, Any]) -> None:
         reply = json.dumps(payload).encode()
@@ -99,8 +111,9 @@ def serve(latency: float) -> None:
 
 class ServerProcess:
     def __init__(self, latency: float) -> None:
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve", str(latency)], stdout=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(latency)], stdout=subprocess.PIPE, text=True
+        )
         assert self.process.stdout is not None
         self.port = int(self.process.stdout.readline())
         self.base = f"http://127.0.0.1:{self.port}/v1"
@@ -142,8 +155,16 @@ def throughput_and_cache(rows: int, threads: int, latency: float, engines: list[
             with dspy.context(lm=uncached):
                 program(question="warm-up")  # pays the client import and connection setup once
                 cpu = time.process_time()
-                wall, run = timed(lambda: evaluate(program, data, [exact], num_threads=threads,
-                                                   out=work / f"pk-{engine}", progress=False))  # noqa: B023
+                wall, run = timed(
+                    lambda: evaluate(
+                        program,
+                        data,
+                        [exact],
+                        num_threads=threads,
+                        out=work / f"pk-{engine}",  # noqa: B023
+                        progress=False,
+                    )
+                )
                 cpu = time.process_time() - cpu
                 assert run.score == 1.0, run.summary
                 evaluator = dspy.Evaluate(devset=data, metric=exact, num_threads=threads, display_progress=False)
@@ -153,15 +174,20 @@ def throughput_and_cache(rows: int, threads: int, latency: float, engines: list[
         dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(work / "cache"))
         cached = dspy.LM("openai/bench", api_base=server.base, api_key="x", engine="litellm", cache=True)
         with dspy.context(lm=cached):
-            results["first"], _ = timed(lambda: evaluate(program, data, [exact], num_threads=threads,
-                                                          out=work / "c1", progress=False))
+            results["first"], _ = timed(
+                lambda: evaluate(program, data, [exact], num_threads=threads, out=work / "c1", progress=False)
+            )
             before = server.requests()
-            results["rerun"], rerun = timed(lambda: evaluate(program, data, [exact], num_threads=threads,
-                                                              out=work / "c2", progress=False))
+            results["rerun"], rerun = timed(
+                lambda: evaluate(program, data, [exact], num_threads=threads, out=work / "c2", progress=False)
+            )
             results["rerun_calls"] = server.requests() - before
             results["rerun_cache_hits"] = rerun.summary["cache_hits"]
-            results["resume"], _ = timed(lambda: evaluate(program, data, [exact], num_threads=threads,
-                                                           out=work / "c2", resume=True, progress=False))
+            results["resume"], _ = timed(
+                lambda: evaluate(
+                    program, data, [exact], num_threads=threads, out=work / "c2", resume=True, progress=False
+                )
+            )
     finally:
         server.stop()
     results["ideal"] = rows * latency / threads
@@ -176,9 +202,13 @@ class FastEngine:
 
         match = QUESTION.search(request.messages[-1].text)
         answer = "answer " + (match.group(1).split()[-1] if match else "?")
-        return Response(id=None, model=request.model, finish_reason="stop",
-                        usage=Usage(input_tokens=50, output_tokens=5),
-                        message=Message.assistant(f"[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]"))
+        return Response(
+            id=None,
+            model=request.model,
+            finish_reason="stop",
+            usage=Usage(input_tokens=50, output_tokens=5),
+            message=Message.assistant(f"[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]"),
+        )
 
 
 def _status_kb(field: str) -> int:
@@ -196,12 +226,22 @@ def memory_child(rows: int, history: bool) -> None:
     lm = dspy.LM("local/fast", engine=FastEngine(), cache=False)
     baseline_kb = _status_kb("VmRSS")
     with tempfile.TemporaryDirectory() as out, dspy.context(lm=lm, disable_history=not history):
-        result = evaluate(dspy.Predict("question -> answer"), stream(), [exact], num_threads=4, out=out,
-                          progress=False, report=False)
+        result = evaluate(
+            dspy.Predict("question -> answer"), stream(), [exact], num_threads=4, out=out, progress=False, report=False
+        )
     # VmHWM, not ru_maxrss: ru_maxrss of a child started by fork counts the parent's pages at fork time
-    print(json.dumps({"rows": rows, "history": history, "start_mb": round(baseline_kb / 1024),
-                      "end_mb": round(_status_kb("VmRSS") / 1024), "peak_mb": round(_status_kb("VmHWM") / 1024),
-                      "score": result.score}))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "history": history,
+                "start_mb": round(baseline_kb / 1024),
+                "end_mb": round(_status_kb("VmRSS") / 1024),
+                "peak_mb": round(_status_kb("VmHWM") / 1024),
+                "score": result.score,
+            }
+        )
+    )
 
 
 def memory(sizes: list[int]) -> list[dict[str, Any]]:
@@ -235,8 +275,10 @@ def main() -> None:
     engines = args.engines.split(",")
     r = throughput_and_cache(args.rows, args.threads, args.latency, engines)
     mem = memory([int(size) for size in args.memory_sizes.split(",")])
-    command = (f".venv/bin/python benchmarks/bench_eval.py --rows {args.rows} --threads {args.threads} "
-               f"--latency {args.latency} --engines {args.engines} --memory-sizes {args.memory_sizes}")
+    command = (
+        f".venv/bin/python benchmarks/bench_eval.py --rows {args.rows} --threads {args.threads} "
+        f"--latency {args.latency} --engines {args.engines} --memory-sizes {args.memory_sizes}"
+    )
     print(f"\n## Evaluation runner ({args.rows} rows, {args.threads} threads, {args.latency * 1000:.0f} ms/request)\n")
     print(f"Command: `{command}`\n")
     print("| measurement | value | goal |")
@@ -244,21 +286,28 @@ def main() -> None:
     ideal = r["ideal"]
     print(f"| ideal wall time (rows x latency / threads) | {ideal:.2f} s | |")
     for engine, e in r["engines"].items():
-        print(f"| promptkit.evaluate, engine={engine} | {e['promptkit']:.2f} s ({e['promptkit'] / ideal:.2f}x ideal; "
-              f"client CPU {e['cpu_per_row_ms']:.1f} ms/row) | <= 1.15x |")
-        print(f"| dspy.Evaluate, engine={engine} (same program, LM, threads) | {e['dspy']:.2f} s "
-              f"({e['dspy'] / ideal:.2f}x ideal) | |")
+        print(
+            f"| promptkit.evaluate, engine={engine} | {e['promptkit']:.2f} s ({e['promptkit'] / ideal:.2f}x ideal; "
+            f"client CPU {e['cpu_per_row_ms']:.1f} ms/row) | <= 1.15x |"
+        )
+        print(
+            f"| dspy.Evaluate, engine={engine} (same program, LM, threads) | {e['dspy']:.2f} s "
+            f"({e['dspy'] / ideal:.2f}x ideal) | |"
+        )
         print(f"| promptkit / dspy.Evaluate, engine={engine} | {e['promptkit'] / e['dspy']:.2f}x | |")
     print(f"| first run, cache on (fresh dir), engine=litellm | {r['first']:.2f} s | |")
-    print(f"| rerun from the DSPy cache | {r['rerun']:.3f} s, {r['rerun_calls']} LM calls, "
-          f"{r['rerun_cache_hits']} cache hits | 0 calls |")
+    print(
+        f"| rerun from the DSPy cache | {r['rerun']:.3f} s, {r['rerun_calls']} LM calls, "
+        f"{r['rerun_cache_hits']} cache hits | 0 calls |"
+    )
     print(f"| rerun speed-up | {r['first'] / r['rerun']:.1f}x | >= 50x |")
-    print(f"| resume of the finished run (no row re-run) | {r['resume']:.3f} s "
-          f"({r['first'] / r['resume']:.0f}x) | |")
+    print(f"| resume of the finished run (no row re-run) | {r['resume']:.3f} s ({r['first'] / r['resume']:.0f}x) | |")
     for m in mem:
         label = "DSPy history on (default)" if m["history"] else "DSPy history off"
-        print(f"| RSS, {m['rows']} rows, fast fake engine, {label}: start / end / peak | {m['start_mb']} / "
-              f"{m['end_mb']} / {m['peak_mb']} MB | flat |")
+        print(
+            f"| RSS, {m['rows']} rows, fast fake engine, {label}: start / end / peak | {m['start_mb']} / "
+            f"{m['end_mb']} / {m['peak_mb']} MB | flat |"
+        )
     load1, load5, _ = os.getloadavg()
     print(f"\nMachine: {os.cpu_count()} cores, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) at the end.")
 

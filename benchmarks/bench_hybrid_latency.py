@@ -43,8 +43,9 @@ def make_words(rng: np.random.Generator) -> np.ndarray:
     letters = np.array(list("bcdfgklmnprstvz"))
     vowels = np.array(list("aeiou"))
     # Syllable-built words: the stemmer and stopword list leave nearly all of them whole.
-    return np.array(["".join(rng.choice(letters) + rng.choice(vowels) for _ in range(3)) + "x"
-                     for _ in range(VOCABULARY)])
+    return np.array(
+        ["".join(rng.choice(letters) + rng.choice(vowels) for _ in range(3)) + "x" for _ in range(VOCABULARY)]
+    )
 
 
 def sample_texts(words: np.ndarray, n: int, length: int, rng: np.random.Generator) -> list[str]:
@@ -65,8 +66,13 @@ def build(store: VectorStore, n: int, encoder: Bm25Encoder, words: np.ndarray, r
         texts = sample_texts(words, count, WORDS, rng)
         vectors = unit_vectors(count, rng)
         sparse = encoder.encode_documents(texts)
-        store.upsert("bench", [StorePoint(str(uuid.UUID(int=start + i + 1)), vectors[i], {"text": texts[i]},
-                                          sparse[i]) for i in range(count)])
+        store.upsert(
+            "bench",
+            [
+                StorePoint(str(uuid.UUID(int=start + i + 1)), vectors[i], {"text": texts[i]}, sparse[i])
+                for i in range(count)
+            ],
+        )
     store.optimize("bench")
     store.flush()
     return time.perf_counter() - started
@@ -88,10 +94,12 @@ def main() -> int:
         modes: dict[str, Callable[[int], object]] = {
             "dense": lambda i: store.query("bench", vectors[i], 10),
             "sparse (BM25)": lambda i: store.query("bench", None, 10, sparse=encoder.encode_query(texts[i])),
-            "hybrid, RRF": lambda i: store.query("bench", vectors[i], 10, sparse=encoder.encode_query(texts[i]),
-                                                 fusion="rrf"),
-            "hybrid, DBSF": lambda i: store.query("bench", vectors[i], 10, sparse=encoder.encode_query(texts[i]),
-                                                  fusion="dbsf"),
+            "hybrid, RRF": lambda i: store.query(
+                "bench", vectors[i], 10, sparse=encoder.encode_query(texts[i]), fusion="rrf"
+            ),
+            "hybrid, DBSF": lambda i: store.query(
+                "bench", vectors[i], 10, sparse=encoder.encode_query(texts[i]), fusion="dbsf"
+            ),
         }
         samples: dict[str, list[float]] = {name: [] for name in modes}
         for i in range(min(10, args.queries)):  # warm-up
@@ -99,15 +107,17 @@ def main() -> int:
                 run(i)
         names = list(modes)
         for i in range(args.queries):
-            for name in names[i % len(names):] + names[: i % len(names)]:  # each mode takes each turn
+            for name in names[i % len(names) :] + names[: i % len(names)]:  # each mode takes each turn
                 started = time.perf_counter()
                 modes[name](i)
                 samples[name].append((time.perf_counter() - started) * 1000)
         store.close()
     dense_p50 = float(np.percentile(samples["dense"], 50))
     command = shlex.join([".venv/bin/python", "benchmarks/bench_hybrid_latency.py", *sys.argv[1:]])
-    print(f"`{command}` — edge engine, {args.points:,} points (384-d dense + BM25 sparse), built and optimized "
-          f"in {seconds:.0f} s; {args.queries} top-10 queries per mode, interleaved\n")
+    print(
+        f"`{command}` — edge engine, {args.points:,} points (384-d dense + BM25 sparse), built and optimized "
+        f"in {seconds:.0f} s; {args.queries} top-10 queries per mode, interleaved\n"
+    )
     print("| mode | p50 ms | p95 ms | p50 / dense p50 |")
     print("|---|---|---|---|")
     for name, values in samples.items():

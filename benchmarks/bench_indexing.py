@@ -119,21 +119,37 @@ def main() -> int:
             spec = f"edge:{work / f'index-{round_number}'}"
 
             def raw_run() -> None:
-                elapsed, peak = timed(lambda: model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True,
-                                                           convert_to_numpy=True, show_progress_bar=False))
+                elapsed, peak = timed(
+                    lambda: model.encode(
+                        texts,
+                        batch_size=BATCH_SIZE,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                )
                 raw_times.append(elapsed)
                 raw_peaks.append(peak)
 
             def promptkit_run() -> None:
-                elapsed, peak = timed(lambda: build_index(passages, "bench", store=spec,  # noqa: B023
-                                                          embedder=cached))  # noqa: B023
+                elapsed, peak = timed(
+                    lambda: build_index(
+                        passages,
+                        "bench",
+                        store=spec,  # noqa: B023
+                        embedder=cached,  # noqa: B023
+                    )
+                )
                 pk_times.append(elapsed)
                 pk_peaks.append(peak)
 
             for run in (raw_run, promptkit_run) if round_number % 2 == 0 else (promptkit_run, raw_run):
                 run()
-            print(f"round {round_number + 1}: raw {len(texts) / raw_times[-1]:.1f} passages/s, "
-                  f"promptkit {len(texts) / pk_times[-1]:.1f} passages/s", file=sys.stderr)
+            print(
+                f"round {round_number + 1}: raw {len(texts) / raw_times[-1]:.1f} passages/s, "
+                f"promptkit {len(texts) / pk_times[-1]:.1f} passages/s",
+                file=sys.stderr,
+            )
             if round_number == 0:
                 reindex = timed(lambda: build_index(passages, "bench", store=spec, embedder=cached))  # noqa: B023
     finally:
@@ -146,18 +162,26 @@ def main() -> int:
 
     command = " ".join(["python", f"benchmarks/{Path(__file__).name}", *sys.argv[1:]])
     print(f"\nCommand: `{command}`")
-    print(f"\n{len(texts):,} passages of 40-120 words, all-MiniLM-L6-v2 on CPU ({torch.get_num_threads()} torch "
-          f"threads), batch size {BATCH_SIZE}, {args.rounds} paired rounds (rates: best round of each). "
-          f"Process RSS before loading the model: {baseline_rss:.0f} MiB.\n")
+    print(
+        f"\n{len(texts):,} passages of 40-120 words, all-MiniLM-L6-v2 on CPU ({torch.get_num_threads()} torch "
+        f"threads), batch size {BATCH_SIZE}, {args.rounds} paired rounds (rates: best round of each). "
+        f"Process RSS before loading the model: {baseline_rss:.0f} MiB.\n"
+    )
     print("| run | passages/s | ratio to raw | peak RSS (MiB) |")
     print("|---|---:|---:|---:|")
     print(f"| raw `SentenceTransformer.encode` | {raw_rate:.1f} | 1.00x | {max(raw_peaks):.0f} |")
-    print(f"| promptkit `build_index` (cold cache, edge index) | {pk_rate:.1f} | {median_ratio:.2f}x (median) | "
-          f"{max(pk_peaks):.0f} |")
-    print(f"| promptkit re-index, same passages (warm cache) | {len(texts) / reindex[0]:.1f} | "
-          f"{len(texts) / reindex[0] / raw_rate:.1f}x | {reindex[1]:.0f} |")
-    print(f"\nPer-round promptkit / raw: {', '.join(f'{r:.2f}x' for r in ratios)}; "
-          f"best-of rates: {pk_rate / raw_rate:.2f}x")
+    print(
+        f"| promptkit `build_index` (cold cache, edge index) | {pk_rate:.1f} | {median_ratio:.2f}x (median) | "
+        f"{max(pk_peaks):.0f} |"
+    )
+    print(
+        f"| promptkit re-index, same passages (warm cache) | {len(texts) / reindex[0]:.1f} | "
+        f"{len(texts) / reindex[0] / raw_rate:.1f}x | {reindex[1]:.0f} |"
+    )
+    print(
+        f"\nPer-round promptkit / raw: {', '.join(f'{r:.2f}x' for r in ratios)}; "
+        f"best-of rates: {pk_rate / raw_rate:.2f}x"
+    )
     verdict = "meets" if median_ratio >= 0.95 else "misses"
     print(f"\npromptkit / raw = {median_ratio:.2f}x, median of paired rounds ({verdict} the >= 0.95x goal)")
     return 0

@@ -29,18 +29,30 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 QUESTIONS = [
-    ("What is the capital of France?", "paris"), ("What is 2 + 2?", "4"), ("How many days are in a week?", "7"),
-    ("What colour is the sky on a clear day?", "blue"), ("Who wrote Romeo and Juliet?", "shakespeare"),
-    ("At what temperature in Celsius does water boil?", "100"), ("What is the chemical symbol for gold?", "au"),
-    ("How many legs does a spider have?", "8"), ("What is the largest planet in the solar system?", "jupiter"),
-    ("What is 10 minus 3?", "7"), ("What gas do plants absorb from the air?", "carbon"),
-    ("How many months are in a year?", "12"), ("What is the opposite of hot?", "cold"),
-    ("What animal says moo?", "cow"), ("What is the first letter of the English alphabet?", "a"),
-    ("How many hours are in a day?", "24"), ("What colour is grass?", "green"),
-    ("What is frozen water called?", "ice"), ("What is 3 times 3?", "9"), ("Which star is closest to Earth?", "sun"),
+    ("What is the capital of France?", "paris"),
+    ("What is 2 + 2?", "4"),
+    ("How many days are in a week?", "7"),
+    ("What colour is the sky on a clear day?", "blue"),
+    ("Who wrote Romeo and Juliet?", "shakespeare"),
+    ("At what temperature in Celsius does water boil?", "100"),
+    ("What is the chemical symbol for gold?", "au"),
+    ("How many legs does a spider have?", "8"),
+    ("What is the largest planet in the solar system?", "jupiter"),
+    ("What is 10 minus 3?", "7"),
+    ("What gas do plants absorb from the air?", "carbon"),
+    ("How many months are in a year?", "12"),
+    ("What is the opposite of hot?", "cold"),
+    ("What animal says moo?", "cow"),
+    ("What is the first letter of the English alphabet?", "a"),
+    ("How many hours are in a day?", "24"),
+    ("What colour is grass?", "green"),
+    ("What is frozen water called?", "ice"),
+    ("What is 3 times 3?", "9"),
+    ("Which star is closest to Earth?", "sun"),
 ]
-SPEED_PROMPTS = [f"Write a long story about a {thing}." for thing in
-                 ("cat", "dog", "ship", "robot", "garden", "castle")]
+SPEED_PROMPTS = [
+    f"Write a long story about a {thing}." for thing in ("cat", "dog", "ship", "robot", "garden", "castle")
+]
 
 
 def load() -> str:
@@ -61,6 +73,7 @@ def local(**options: Any) -> Any:
 
 # -- speed -----------------------------------------------------------------------------------------
 
+
 def bench_speed(rounds: int) -> str:
     """Same prompts, alternating raw llama.cpp and promptkit so load drift hits both alike."""
     from llama_cpp import Llama
@@ -74,8 +87,9 @@ def bench_speed(rounds: int) -> str:
     totals = {"raw": [0, 0.0], "promptkit": [0, 0.0]}
 
     def run_raw(prompt: str) -> int:
-        out: Any = raw.create_chat_completion(messages=[{"role": "user", "content": prompt}], temperature=0.0,
-                                         max_tokens=max_tokens, seed=0)
+        out: Any = raw.create_chat_completion(
+            messages=[{"role": "user", "content": prompt}], temperature=0.0, max_tokens=max_tokens, seed=0
+        )
         return int(out["usage"]["completion_tokens"])
 
     def run_promptkit(prompt: str) -> int:
@@ -93,8 +107,10 @@ def bench_speed(rounds: int) -> str:
     rows = [[name, int(totals[name][0]), f"{totals[name][1]:.1f}", f"{rates[name]:.1f}"] for name in totals]
     rows.append(["**ratio promptkit / raw**", "", "", f"**{rates['promptkit'] / rates['raw']:.2f}×** (goal ≥ 0.9)"])
     lm.engine.close()
-    return (f"### Generation speed (n_threads=2, greedy, max_tokens={max_tokens}, {rounds}×{len(SPEED_PROMPTS)} "
-            f"prompts each, load {load()})\n\n" + table(["path", "tokens", "seconds", "tokens/s (end to end)"], rows))
+    return (
+        f"### Generation speed (n_threads=2, greedy, max_tokens={max_tokens}, {rounds}×{len(SPEED_PROMPTS)} "
+        f"prompts each, load {load()})\n\n" + table(["path", "tokens", "seconds", "tokens/s (end to end)"], rows)
+    )
 
 
 # -- cold start ------------------------------------------------------------------------------------
@@ -121,19 +137,33 @@ def bench_cold(runs: int) -> str:
         walls, imports, firsts = [], [], []
         for _ in range(runs):
             started = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                check=True,
+            )
             walls.append(time.perf_counter() - started)
             imported, first = (float(x) for x in out.stdout.split())
             imports.append(imported)
             firsts.append(first)
-        rows.append([name, f"{statistics.median(walls):.2f}", f"{statistics.median(imports):.2f}",
-                     f"{statistics.median(firsts):.2f}"])
-    return (f"### Cold start: `python -c` process start to first token (median of {runs}, load {load()})\n\n"
-            + table(["path", "process wall s", "imports s", "load + first token s"], rows))
+        rows.append(
+            [
+                name,
+                f"{statistics.median(walls):.2f}",
+                f"{statistics.median(imports):.2f}",
+                f"{statistics.median(firsts):.2f}",
+            ]
+        )
+    return f"### Cold start: `python -c` process start to first token (median of {runs}, load {load()})\n\n" + table(
+        ["path", "process wall s", "imports s", "load + first token s"], rows
+    )
 
 
 # -- parse failures --------------------------------------------------------------------------------
+
 
 def parse_failures(lm: Any, adapter: Any, label: str) -> list[Any]:
     import dspy
@@ -158,38 +188,53 @@ def bench_parse(with_server: bool) -> str:
     rows = []
     lm = local(max_tokens=256)
     rows.append(parse_failures(lm, dspy.JSONAdapter(), "local, constrained (JSONAdapter + schema grammar)"))
-    rows.append(parse_failures(local(max_tokens=128), dspy.ChatAdapter(use_json_adapter_fallback=False),
-                               "local, unconstrained (ChatAdapter, no fallback)"))
+    rows.append(
+        parse_failures(
+            local(max_tokens=128),
+            dspy.ChatAdapter(use_json_adapter_fallback=False),
+            "local, unconstrained (ChatAdapter, no fallback)",
+        )
+    )
     if with_server:
         import promptkit.lm
         from tests.servers.llamacpp import LlamaCppServer, LlamaCppServerJSONAdapter
 
         with LlamaCppServer(n_threads=2) as server:
-            remote = promptkit.lm.lm("openai/smollm2", api_base=server.api_base, api_key="x", max_tokens=256,
-                                     cache=False, num_retries=0)
-            rows.append(parse_failures(remote, LlamaCppServerJSONAdapter(),
-                                       "llama.cpp server via LiteLLM (json_object + schema)"))
-    return (f"### Parse failures, `question -> answer`, {len(QUESTIONS)} fixed questions (greedy, load {load()})\n\n"
-            + table(["backend", "parse failures", "correct (keyword, indicative)", "seconds"], rows))
+            remote = promptkit.lm.lm(
+                "openai/smollm2", api_base=server.api_base, api_key="x", max_tokens=256, cache=False, num_retries=0
+            )
+            rows.append(
+                parse_failures(
+                    remote, LlamaCppServerJSONAdapter(), "llama.cpp server via LiteLLM (json_object + schema)"
+                )
+            )
+    return (
+        f"### Parse failures, `question -> answer`, {len(QUESTIONS)} fixed questions (greedy, load {load()})\n\n"
+        + table(["backend", "parse failures", "correct (keyword, indicative)", "seconds"], rows)
+    )
 
 
 # -- threads ---------------------------------------------------------------------------------------
+
 
 def bench_threads(calls_per_thread: int) -> str:
     prompts = [f"Write one short sentence about the number {i}." for i in range(8)]
     rows = []
     reference: dict[str, str] = {}
-    for label, options in (("sequential (1 thread)", {"pool_size": 1, "n_threads": 2}),
-                           ("8 threads, lock (pool_size=1, n_threads=2)", {"pool_size": 1, "n_threads": 2}),
-                           ("8 threads, pool (pool_size=2, n_threads=1)", {"pool_size": 2, "n_threads": 1})):
+    for label, options in (
+        ("sequential (1 thread)", {"pool_size": 1, "n_threads": 2}),
+        ("8 threads, lock (pool_size=1, n_threads=2)", {"pool_size": 1, "n_threads": 2}),
+        ("8 threads, pool (pool_size=2, n_threads=1)", {"pool_size": 2, "n_threads": 1}),
+    ):
         lm = local(max_tokens=32, **options)
         lm("warm up")
         outputs: dict[int, list[str]] = {}
         errors: list[BaseException] = []
         tokens_before = lm.engine.stats.completion_tokens
 
-        def worker(index: int, lm: Any = lm, outputs: dict[int, list[str]] = outputs,
-                   errors: list[BaseException] = errors) -> None:
+        def worker(
+            index: int, lm: Any = lm, outputs: dict[int, list[str]] = outputs, errors: list[BaseException] = errors
+        ) -> None:
             try:
                 for _ in range(calls_per_thread):
                     outputs.setdefault(index, []).append(lm(prompts[index])[0])
@@ -212,11 +257,21 @@ def bench_threads(calls_per_thread: int) -> str:
             reference = {prompts[i]: outputs[i][0] for i in outputs}
         mismatched = sum(text != reference[prompts[i]] for i, texts in outputs.items() for text in texts)
         calls = sum(len(texts) for texts in outputs.values())
-        rows.append([label, calls, len(errors), f"{mismatched}/{calls}", f"{seconds:.1f}",
-                     f"{calls / seconds:.2f}", f"{tokens / seconds:.1f}"])
+        rows.append(
+            [
+                label,
+                calls,
+                len(errors),
+                f"{mismatched}/{calls}",
+                f"{seconds:.1f}",
+                f"{calls / seconds:.2f}",
+                f"{tokens / seconds:.1f}",
+            ]
+        )
         lm.engine.close()
-    return (f"### Concurrency: 8 prompts × {calls_per_thread} calls, max_tokens=32 (load {load()})\n\n"
-            + table(["mode", "calls", "errors", "outputs ≠ sequential", "seconds", "calls/s", "tokens/s"], rows))
+    return f"### Concurrency: 8 prompts × {calls_per_thread} calls, max_tokens=32 (load {load()})\n\n" + table(
+        ["mode", "calls", "errors", "outputs ≠ sequential", "seconds", "calls/s", "tokens/s"], rows
+    )
 
 
 # -- OpenMP wait policy ----------------------------------------------------------------------------
@@ -242,8 +297,14 @@ def omp_rate(threads: int, policy: str | None) -> str:
         env["OMP_WAIT_POLICY"] = policy
     env["PYTHONPATH"] = str(ROOT)
     try:
-        out = subprocess.run([sys.executable, "-c", OMP_PROBE.format(threads=threads)], capture_output=True,
-                             text=True, env=env, timeout=120, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", OMP_PROBE.format(threads=threads)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=True,
+        )
     except subprocess.TimeoutExpired:
         return "> 120 s (collapsed)"
     return out.stdout.strip()
@@ -263,11 +324,13 @@ def bench_omp() -> str:
         for burner in burners:
             burner.kill()
             burner.wait()
-    rows = [[threads, policy or "default (ACTIVE spin)", idle[i], busy[i]]
-            for i, (threads, policy) in enumerate(configs)]
-    return ("### OpenMP wait policy: end-to-end tokens/s (37-token prompt + 48 generated, greedy)\n\n"
-            + table(["n_threads", "OMP_WAIT_POLICY", f"as found (load {idle_load})",
-                     f"+2 busy-loop processes (load {busy_load})"], rows))
+    rows = [
+        [threads, policy or "default (ACTIVE spin)", idle[i], busy[i]] for i, (threads, policy) in enumerate(configs)
+    ]
+    return "### OpenMP wait policy: end-to-end tokens/s (37-token prompt + 48 generated, greedy)\n\n" + table(
+        ["n_threads", "OMP_WAIT_POLICY", f"as found (load {idle_load})", f"+2 busy-loop processes (load {busy_load})"],
+        rows,
+    )
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], str]] = {
@@ -294,8 +357,11 @@ def main() -> None:
     from promptkit.lm.local_models import set_load_listener
 
     set_load_listener(lambda event: None)  # the tables are the output
-    print(f"## Embedded local model benchmarks\n\nCommand: `.venv/bin/python benchmarks/bench_local.py "
-          f"{' '.join(sys.argv[1:])}`".rstrip() + f"\n\nMachine: {os.cpu_count()} CPUs, load at start {load()}\n")
+    print(
+        f"## Embedded local model benchmarks\n\nCommand: `.venv/bin/python benchmarks/bench_local.py "
+        f"{' '.join(sys.argv[1:])}`".rstrip()
+        + f"\n\nMachine: {os.cpu_count()} CPUs, load at start {load()}\n"
+    )
     for name in chosen:
         started = time.perf_counter()
         print(SECTIONS[name](args), flush=True)

@@ -106,8 +106,15 @@ def main() -> int:
         results: dict[str, RetrievalResult] = {}
         for label, mode, fusion in MODES:
             results[label] = evaluate_retrieval(
-                str(work / "index"), "hotpotqa", queries=beir / "queries.jsonl", qrels=beir / "qrels" / "test.tsv",
-                k=args.k, embedder=embedder, mode=mode, fusion=fusion, out=work / f"run-{mode}-{fusion}",
+                str(work / "index"),
+                "hotpotqa",
+                queries=beir / "queries.jsonl",
+                qrels=beir / "qrels" / "test.tsv",
+                k=args.k,
+                embedder=embedder,
+                mode=mode,
+                fusion=fusion,
+                out=work / f"run-{mode}-{fusion}",
             )
         result = results[MODES[0][0]]
         started = time.perf_counter()
@@ -117,9 +124,11 @@ def main() -> int:
 
     names = metric_names(args.k)
     command = shlex.join([".venv/bin/python", "benchmarks/bench_retrieval_quality.py", *sys.argv[1:]])
-    print(f"`{command}` — HotPotQA dev, first {args.questions} questions: {counts['queries']} queries, "
-          f"{counts['passages']} passages, {counts['judgements']} relevant judgements; "
-          f"{report.embedder}, {report.engine} store\n")
+    print(
+        f"`{command}` — HotPotQA dev, first {args.questions} questions: {counts['queries']} queries, "
+        f"{counts['passages']} passages, {counts['judgements']} relevant judgements; "
+        f"{report.embedder}, {report.engine} store\n"
+    )
     print(f"| retriever | {' | '.join(names)} | queries |")
     print("|---|" + "---|" * (len(names) + 1))
     for label, row in results.items():
@@ -127,13 +136,19 @@ def main() -> int:
     print(f"| numpy cosine, same embeddings | {' | '.join(f'{means[n]:.4f}' for n in names)} | {len(result.rows)} |")
     ndcg = names[0]
     best_single = max(results[MODES[0][0]].scores[ndcg], results[MODES[1][0]].scores[ndcg])
-    print(f"\nhybrid - max(dense, BM25) in {ndcg}: RRF {results[MODES[2][0]].scores[ndcg] - best_single:+.4f}, "
-          f"DBSF {results[MODES[3][0]].scores[ndcg] - best_single:+.4f}")
-    print(f"\nmax |difference| over every query's metrics: {worst:.3g} · identical top-{args.k} rankings: "
-          f"{same}/{len(result.rows)}")
-    print(f"index build {index_seconds:.1f} s ({counts['passages'] / index_seconds:.1f} passages/s, embedding "
-          f"included) · evaluation {sum(r.seconds for r in results.values()):.1f} s for {len(results)} modes · "
-          f"baseline {baseline_seconds:.1f} s")
+    print(
+        f"\nhybrid - max(dense, BM25) in {ndcg}: RRF {results[MODES[2][0]].scores[ndcg] - best_single:+.4f}, "
+        f"DBSF {results[MODES[3][0]].scores[ndcg] - best_single:+.4f}"
+    )
+    print(
+        f"\nmax |difference| over every query's metrics: {worst:.3g} · identical top-{args.k} rankings: "
+        f"{same}/{len(result.rows)}"
+    )
+    print(
+        f"index build {index_seconds:.1f} s ({counts['passages'] / index_seconds:.1f} passages/s, embedding "
+        f"included) · evaluation {sum(r.seconds for r in results.values()):.1f} s for {len(results)} modes · "
+        f"baseline {baseline_seconds:.1f} s"
+    )
     return 0 if worst <= TOLERANCE else 1
 
 

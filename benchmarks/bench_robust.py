@@ -59,8 +59,12 @@ def setup(condition: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def run_rows(
-    name: str, rows: list[dict[str, Any]], condition: dict[str, Any], out: Path,
-    build: Callable[[], Any], call: Callable[[Any, dict[str, Any]], dict[str, Any]],
+    name: str,
+    rows: list[dict[str, Any]],
+    condition: dict[str, Any],
+    out: Path,
+    build: Callable[[], Any],
+    call: Callable[[Any, dict[str, Any]], dict[str, Any]],
 ) -> list[dict[str, Any]]:
     import dspy
 
@@ -79,8 +83,12 @@ def run_rows(
                 record, error = {}, f"{type(exc).__name__}: {str(exc)[:200]}"
             usage = [entry.get("usage") or {} for entry in lm.history[calls:]]
             record.update(
-                part=name, index=index, error=error, seconds=round(time.perf_counter() - started, 2),
-                completion_tokens=sum(u.get("completion_tokens", 0) for u in usage), lm_calls=len(usage),
+                part=name,
+                index=index,
+                error=error,
+                seconds=round(time.perf_counter() - started, 2),
+                completion_tokens=sum(u.get("completion_tokens", 0) for u in usage),
+                lm_calls=len(usage),
                 loops_ended=getattr(getattr(engine, "stats", None), "loops_ended", 0) - loops,
             )
             sink.write(json.dumps(record) + "\n")
@@ -102,12 +110,15 @@ def gsm8k(limit: int, conditions: list[str], out: Path) -> str:
         gold = extract_number(str(row["answer"]))
         return {"answer": answer[:300], "correct": gold is not None and extract_number(answer) == gold}
 
-    lines = ["| condition | questions | parse failures | mean completion tokens | accuracy | loops ended | minutes |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| condition | questions | parse failures | mean completion tokens | accuracy | loops ended | minutes |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name in conditions:
         started = time.perf_counter()
-        results = run_rows(f"gsm8k/{name}", rows, CONDITIONS[name], out,
-                           lambda: dspy.ChainOfThought("question -> answer"), call)
+        results = run_rows(
+            f"gsm8k/{name}", rows, CONDITIONS[name], out, lambda: dspy.ChainOfThought("question -> answer"), call
+        )
         lines.append(_row(name, results, time.perf_counter() - started, score="correct"))
         print(lines[-1], flush=True)
     return "\n".join(lines)
@@ -125,15 +136,22 @@ def hotpotqa(limit: int, conditions: list[str], out: Path) -> str:
     def call(program: Any, row: dict[str, Any]) -> dict[str, Any]:
         prediction = program(question=row["question"])
         answer = str(prediction.answer)
-        return {"answer": answer[:300], "correct": normalize_answer(answer) == normalize_answer(row["answer"]),
-                "queries": [hop["query"][:200] for hop in prediction.hops],
-                "degraded": [step["step"] for step in prediction.degraded]}
+        return {
+            "answer": answer[:300],
+            "correct": normalize_answer(answer) == normalize_answer(row["answer"]),
+            "queries": [hop["query"][:200] for hop in prediction.hops],
+            "degraded": [step["step"] for step in prediction.degraded],
+        }
 
-    lines = ["| condition | questions | raised | mean completion tokens | exact match | loops ended | "
-             "steps degraded | minutes |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| condition | questions | raised | mean completion tokens | exact match | loops ended | "
+        "steps degraded | minutes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name in conditions:
         condition = CONDITIONS[name]
         started = time.perf_counter()
+
         def build(condition: dict[str, Any] = condition) -> Any:
             return MultiHopRAG(retriever, max_hops=2, on_parse_error=condition["on_parse_error"])
 
@@ -161,8 +179,16 @@ def _row(name: str, results: list[dict[str, Any]], seconds: float, *, score: str
     tokens = statistics.fmean(r["completion_tokens"] for r in results)
     correct = sum(bool(r.get(score)) for r in results)
     loops = sum(r["loops_ended"] for r in results)
-    cells = [name, len(results), failures, f"{tokens:.1f}", f"{correct}/{len(results)}", loops, *extra,
-             f"{seconds / 60:.1f}"]
+    cells = [
+        name,
+        len(results),
+        failures,
+        f"{tokens:.1f}",
+        f"{correct}/{len(results)}",
+        loops,
+        *extra,
+        f"{seconds / 60:.1f}",
+    ]
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 

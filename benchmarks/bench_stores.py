@@ -45,8 +45,12 @@ def unit_vectors(n: int, seed: int) -> np.ndarray:
 
 
 def payload(i: int) -> dict[str, Any]:
-    return {"text": f"passage number {i} " + "lorem ipsum " * 20, "title": f"doc {i // 10}",
-            "source_id": f"doc{i // 10}", "metadata": {"lang": "en" if i % 2 else "fr"}}
+    return {
+        "text": f"passage number {i} " + "lorem ipsum " * 20,
+        "title": f"doc {i // 10}",
+        "source_id": f"doc{i // 10}",
+        "metadata": {"lang": "en" if i % 2 else "fr"},
+    }
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -72,8 +76,13 @@ def bench_promptkit(spec: str, n: int) -> dict[str, Any]:
     vectors = unit_vectors(n, seed=n)
     started = time.perf_counter()
     for start in range(0, n, BATCH):
-        store.upsert("bench", [StorePoint(str(uuid.UUID(int=i + 1)), vectors[i], payload(i))
-                               for i in range(start, min(n, start + BATCH))])
+        store.upsert(
+            "bench",
+            [
+                StorePoint(str(uuid.UUID(int=i + 1)), vectors[i], payload(i))
+                for i in range(start, min(n, start + BATCH))
+            ],
+        )
     store.flush()
     write_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -97,9 +106,13 @@ def bench_qdrant_client_path(folder: Path, n: int) -> dict[str, Any]:
     vectors = unit_vectors(n, seed=n)
     started = time.perf_counter()
     for start in range(0, n, BATCH):
-        client.upsert("bench", points=[models.PointStruct(id=str(uuid.UUID(int=i + 1)), vector=vectors[i].tolist(),
-                                                          payload=payload(i))
-                                       for i in range(start, min(n, start + BATCH))])
+        client.upsert(
+            "bench",
+            points=[
+                models.PointStruct(id=str(uuid.UUID(int=i + 1)), vector=vectors[i].tolist(), payload=payload(i))
+                for i in range(start, min(n, start + BATCH))
+            ],
+        )
     write_s = time.perf_counter() - started
     p50, p95 = time_queries(lambda q: client.query_points("bench", query=q.tolist(), limit=10, with_payload=True))
     client.close()
@@ -144,8 +157,12 @@ def crash_test(spec: str, min_batches: int = 3) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated point counts")
-    parser.add_argument("--baseline-max", type=int, default=10000,
-                        help="largest size for the slow qdrant-client path baseline (it writes ~1k points/s)")
+    parser.add_argument(
+        "--baseline-max",
+        type=int,
+        default=10000,
+        help="largest size for the slow qdrant-client path baseline (it writes ~1k points/s)",
+    )
     parser.add_argument("--memory-max", type=int, default=10000, help="largest size for the in-memory engine")
     parser.add_argument("--no-crash", action="store_true", help="skip the SIGKILL crash test")
     args = parser.parse_args()
@@ -178,13 +195,17 @@ def main() -> int:
         print(f"| {engine} | {n:,} | {r['write']:,.0f} | {build} | {r['p50']:.2f} | {r['p95']:.2f} |")
     skipped = [n for n in sizes if n > args.baseline_max]
     if skipped:
-        print(f"\nqdrant-client path mode was not run at {', '.join(f'{n:,}' for n in skipped)} points: it writes "
-              "~60 points/s at 10k and slows as the collection grows (raise --baseline-max to run it).")
+        print(
+            f"\nqdrant-client path mode was not run at {', '.join(f'{n:,}' for n in skipped)} points: it writes "
+            "~60 points/s at 10k and slows as the collection grows (raise --baseline-max to run it)."
+        )
     baseline = {n: r["write"] for e, n, r in rows if e.startswith("qdrant-client path")}
     edge = {n: r["write"] for e, n, r in rows if e.startswith("edge")}
     for n in sorted(set(baseline) & set(edge)):
-        print(f"\nWrite throughput at {n:,} points: edge / qdrant-client path = {edge[n] / baseline[n]:.1f}x "
-              "(goal >= 50x)")
+        print(
+            f"\nWrite throughput at {n:,} points: edge / qdrant-client path = {edge[n] / baseline[n]:.1f}x "
+            "(goal >= 50x)"
+        )
     for n, r in ((n, r) for e, n, r in rows if e.startswith("edge")):
         verdict = "meets" if r["p50"] <= 5 else "misses"
         print(f"Edge top-10 p50 at {n:,} points: {r['p50']:.2f} ms ({verdict} the <= 5 ms goal at 100k)")

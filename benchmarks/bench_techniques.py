@@ -43,18 +43,22 @@ ARITHMETIC = "A farmer has 12 cows and buys 5 more. How many cows does he have n
 PHONE = "Which phone has the best low-light camera?"
 QUESTIONS = {  # technique -> question; the rest get ARITHMETIC
     "maieutic": "True or False: penguins can fly.",
-    "react": PHONE, "react_native": PHONE, "implicit_rag": PHONE, "cok": PHONE, "verify_and_edit": PHONE,
+    "react": PHONE,
+    "react_native": PHONE,
+    "implicit_rag": PHONE,
+    "cok": PHONE,
+    "verify_and_edit": PHONE,
     "step_back": PHONE,
-    "binder": "Which nation won the most gold medals?", "chain_of_table": "Which nation won the most gold medals?",
+    "binder": "Which nation won the most gold medals?",
+    "chain_of_table": "Which nation won the most gold medals?",
     "dater": "How many gold medals did the European nations win in total?",
     "chained_tasks": "The signal drops every evening at home and support never called me back.",
     "chain_of_event": "Document 1: A storm hit the coast on Monday. Document 2: The port closed on Monday "
-                      "because of the storm. Document 3: Ships waited outside the harbour until Tuesday.",
+    "because of the storm. Document 3: Ships waited outside the harbour until Tuesday.",
     "scot": "Write a Python function that returns the sum of a list of numbers.",
     "thor": "The battery of this phone dies before lunch.",
     "term_definitions": "A patient has dyspnea and tachycardia. Which vital signs should be checked first?",
-    "guideline_error_analysis": "List the medical problems in: The patient denies chest pain but reports a mild "
-                                "fever.",
+    "guideline_error_analysis": "List the medical problems in: The patient denies chest pain but reports a mild fever.",
 }
 WITH_COLLECTION = {"react", "react_native", "implicit_rag", "cok", "verify_and_edit", "step_back"}
 
@@ -109,27 +113,40 @@ def run_one(runner: Any, app: Any, technique: str, family: str, args: list[str],
             trace = "".join(traceback.format_exception(*result.exc_info))[-3000:]
     answer = " ".join(result.stdout.split())
     return {
-        "technique": technique, "family": family, "question": question, "args": args,
-        "lm_calls": sum(len(lm.history) for lm in lms), "seconds": seconds, "exit": code,
-        "answer": answer[:60], "error": error, "error_kind": kind, "traceback": trace,
+        "technique": technique,
+        "family": family,
+        "question": question,
+        "args": args,
+        "lm_calls": sum(len(lm.history) for lm in lms),
+        "seconds": seconds,
+        "exit": code,
+        "answer": answer[:60],
+        "error": error,
+        "error_kind": kind,
+        "traceback": trace,
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| technique | family | LM calls | seconds | exit | answer (first 60 chars) / error |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| technique | family | LM calls | seconds | exit | answer (first 60 chars) / error |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in rows:
         error = row["error"] if row["error"] is None or len(row["error"]) <= 100 else row["error"][:100] + "…"
         shown = row["answer"] if error is None else f"{row['error_kind']} error: {error}"
         shown = shown.replace("|", "\\|")
-        lines.append(f"| {row['technique']} | {row['family']} | {row['lm_calls']} | {row['seconds']} | "
-                     f"{row['exit']} | {shown} |")
+        lines.append(
+            f"| {row['technique']} | {row['family']} | {row['lm_calls']} | {row['seconds']} | {row['exit']} | {shown} |"
+        )
     crashed = sum(row["error_kind"] == "internal" for row in rows)
     typed = sum(row["error_kind"] == "typed" for row in rows)
     lines.append("")
-    lines.append(f"{len(rows)} techniques, {sum(r['lm_calls'] for r in rows)} LM calls, "
-                 f"{sum(r['seconds'] for r in rows) / 60:.1f} minutes; exit 0: "
-                 f"{sum(r['exit'] == 0 for r in rows)}, typed errors: {typed}, internal errors (crashes): {crashed}")
+    lines.append(
+        f"{len(rows)} techniques, {sum(r['lm_calls'] for r in rows)} LM calls, "
+        f"{sum(r['seconds'] for r in rows) / 60:.1f} minutes; exit 0: "
+        f"{sum(r['exit'] == 0 for r in rows)}, typed errors: {typed}, internal errors (crashes): {crashed}"
+    )
     return "\n".join(lines)
 
 
@@ -147,12 +164,21 @@ def report_rows(paths: list[Path]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", help="comma-separated technique ids (default: every registered one)")
-    parser.add_argument("--threads", type=int, default=2, help="embedded model CPU threads (1 is steadier "
-                        "on a machine busy with other work)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="embedded model CPU threads (1 is steadier on a machine busy with other work)",
+    )
     parser.add_argument("--pool", type=int, default=8, help="GSM8K questions in auto_cot's pool")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_techniques.jsonl"))
-    parser.add_argument("--report", type=Path, nargs="+", metavar="JSONL",
-                        help="print the table of earlier runs' rows (in registry order; a later row wins) and exit")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        nargs="+",
+        metavar="JSONL",
+        help="print the table of earlier runs' rows (in registry order; a later row wins) and exit",
+    )
     options = parser.parse_args()
     if options.report:
         print(table(report_rows(options.report)))
@@ -193,17 +219,21 @@ def main() -> None:
     started = time.perf_counter()
     with options.out.open("a", encoding="utf-8") as sink:
         for technique in ids:
-            row = run_one(runner, app, technique, registered[technique].family,
-                          extra_args(technique, store, pool), lms)
+            row = run_one(runner, app, technique, registered[technique].family, extra_args(technique, store, pool), lms)
             sink.write(json.dumps(row) + "\n")
             sink.flush()
             rows.append(row)
-            print(f"{technique}: exit {row['exit']}, {row['lm_calls']} calls, {row['seconds']} s, "
-                  f"{row['error'] or row['answer']}", flush=True)
+            print(
+                f"{technique}: exit {row['exit']}, {row['lm_calls']} calls, {row['seconds']} s, "
+                f"{row['error'] or row['answer']}",
+                flush=True,
+            )
     print()
     print(table(rows))
-    print(f"\nwall {(time.perf_counter() - started) / 60:.1f} minutes, threads {options.threads}, "
-          f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nwall {(time.perf_counter() - started) / 60:.1f} minutes, threads {options.threads}, "
+        f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

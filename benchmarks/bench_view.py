@@ -65,11 +65,14 @@ def main() -> None:
             base = f"{viewer.url}/run/0/big"
             first_paint(browser.new_page(), viewer.url + "/")  # the browser's own first start is not the viewer's
             cold = first_paint(browser.new_page(), base)
-            print(f"run page, cold (row index built on this request): first paint {cold[0]:.0f} ms, "
-                  f"load {cold[1]:.0f} ms")
+            print(
+                f"run page, cold (row index built on this request): first paint {cold[0]:.0f} ms, load {cold[1]:.0f} ms"
+            )
             warm = [first_paint(browser.new_page(), base) for _ in range(args.repeat)]
-            print(f"run page, warm: first paint median {statistics.median(w[0] for w in warm):.0f} ms "
-                  f"(max {max(w[0] for w in warm):.0f}), load median {statistics.median(w[1] for w in warm):.0f} ms")
+            print(
+                f"run page, warm: first paint median {statistics.median(w[0] for w in warm):.0f} ms "
+                f"(max {max(w[0] for w in warm):.0f}), load median {statistics.median(w[1] for w in warm):.0f} ms"
+            )
             filtered = first_paint(browser.new_page(), base + "?status=failed")
             print(f"filtered (failed rows), first time (every row parsed once): first paint {filtered[0]:.0f} ms")
             again = first_paint(browser.new_page(), base + "?status=failed&page=2")

@@ -43,10 +43,17 @@ def question_row(program: Any, record: dict[str, Any], index: int) -> dict[str, 
         return {"index": index, "error": f"{type(exc).__name__}: {str(exc)[:200]}", "seconds": 0.0}
     raw = [str(s.get("answer") or "").strip() for s in prediction.samples]
     return {
-        "index": index, "error": None, "gold": gold, "answers": raw, "votes": prediction.votes,
-        "raw_distinct": len(set(raw)), "text_buckets": len({text_key(a) for a in raw if text_key(a)}),
-        "number_buckets": len(prediction.votes), "failed_samples": len(prediction.failed_samples),
-        "answer": str(prediction.answer)[:200], "correct": number_key(prediction.answer) == gold,
+        "index": index,
+        "error": None,
+        "gold": gold,
+        "answers": raw,
+        "votes": prediction.votes,
+        "raw_distinct": len(set(raw)),
+        "text_buckets": len({text_key(a) for a in raw if text_key(a)}),
+        "number_buckets": len(prediction.votes),
+        "failed_samples": len(prediction.failed_samples),
+        "answer": str(prediction.answer)[:200],
+        "correct": number_key(prediction.answer) == gold,
         "first_correct": bool(raw) and number_key(raw[0]) == gold,
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -55,11 +62,21 @@ def question_row(program: Any, record: dict[str, Any], index: int) -> dict[str, 
 def summary(rows: list[dict[str, Any]], n: int, minutes: float) -> str:
     ok = [r for r in rows if r["error"] is None]
     mean = (lambda key: statistics.fmean(r[key] for r in ok)) if ok else (lambda key: float("nan"))
-    cells = [len(rows), n, f"{mean('raw_distinct'):.2f}", f"{mean('text_buckets'):.2f}",
-             f"{mean('number_buckets'):.2f}", f"{sum(r['correct'] for r in ok)}/{len(rows)}",
-             f"{sum(r['first_correct'] for r in ok)}/{len(rows)}", len(rows) - len(ok), f"{minutes:.0f}"]
-    header = ("| questions | n | distinct raw answers | text buckets | number buckets (vote) | accuracy (vote) "
-              "| accuracy (first sample) | questions failed | minutes |\n|---|---|---|---|---|---|---|---|---|\n")
+    cells = [
+        len(rows),
+        n,
+        f"{mean('raw_distinct'):.2f}",
+        f"{mean('text_buckets'):.2f}",
+        f"{mean('number_buckets'):.2f}",
+        f"{sum(r['correct'] for r in ok)}/{len(rows)}",
+        f"{sum(r['first_correct'] for r in ok)}/{len(rows)}",
+        len(rows) - len(ok),
+        f"{minutes:.0f}",
+    ]
+    header = (
+        "| questions | n | distinct raw answers | text buckets | number buckets (vote) | accuracy (vote) "
+        "| accuracy (first sample) | questions failed | minutes |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
     return header + "| " + " | ".join(str(c) for c in cells) + " |"
 
 
@@ -91,8 +108,11 @@ def main() -> None:
             sink.write(json.dumps(row) + "\n")
             sink.flush()
             rows.append(row)
-            print(f"{index}: raw {row.get('raw_distinct')} buckets {row.get('number_buckets')} "
-                  f"correct {row.get('correct')} ({row['seconds']} s)", flush=True)
+            print(
+                f"{index}: raw {row.get('raw_distinct')} buckets {row.get('number_buckets')} "
+                f"correct {row.get('correct')} ({row['seconds']} s)",
+                flush=True,
+            )
     print("\n" + summary(rows, args.n, (time.perf_counter() - started) / 60), flush=True)
 
 

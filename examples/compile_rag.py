@@ -89,8 +89,16 @@ def main(argv: list[str] | None = None, lm: Any = None) -> int:
     # model's grammar); DSPy's default ChatAdapter would not, and a small model then rambles.
     with dspy.context(lm=lm, adapter=TemplateAdapter()):
         before = evaluate(RAG(retriever, k=args.k), devset, metrics, out=out / "before", num_threads=2)
-        compiled = compile(RAG(retriever, k=args.k), trainset, validate_context_and_answer, "bootstrap_fewshot",
-                           max_bootstrapped_demos=2, max_labeled_demos=2, valset=devset, save=out / "rag.json")
+        compiled = compile(
+            RAG(retriever, k=args.k),
+            trainset,
+            validate_context_and_answer,
+            "bootstrap_fewshot",
+            max_bootstrapped_demos=2,
+            max_labeled_demos=2,
+            valset=devset,
+            save=out / "rag.json",
+        )
         after = evaluate(compiled, devset, metrics, out=out / "after", num_threads=2)
         reloaded = load(out / "rag.json", program=RAG(retriever, k=args.k))  # the index is not in the file
         question = devset[0].question
@@ -98,8 +106,10 @@ def main(argv: list[str] | None = None, lm: Any = None) -> int:
 
     delta = compare(out / "before", out / "after")
     print(f"validate_context_and_answer before: {before.score}  after: {after.score}")
-    print(f"paired difference {delta.diff} ({delta.test}, p={delta.p_value}); "
-          f"improved {len(delta.improved)}, regressed {len(delta.regressed)}")
+    print(
+        f"paired difference {delta.diff} ({delta.test}, p={delta.p_value}); "
+        f"improved {len(delta.improved)}, regressed {len(delta.regressed)}"
+    )
     print(f"saved program: {out / 'rag.json'}; reloaded program answers the same: {same}")
     print(f"reports: {out / 'before' / 'report.html'}  {out / 'after' / 'report.html'}")
     retriever.store.close()

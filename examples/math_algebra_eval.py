@@ -68,8 +68,16 @@ def main(argv: list[str] | None = None, lm: Any = None) -> int:
         print("Question:", example.question)
         print("Answer:", example.answer)
         print(module(question=example.question))
-        result = evaluate(module, rows, ["math_equiv"], num_threads=args.threads, out=out, resume=args.resume,
-                          limit=args.limit, fail_under=args.fail_under)
+        result = evaluate(
+            module,
+            rows,
+            ["math_equiv"],
+            num_threads=args.threads,
+            out=out,
+            resume=args.resume,
+            limit=args.limit,
+            fail_under=args.fail_under,
+        )
 
     from rich.console import Console
 

@@ -33,12 +33,19 @@ REVIEWS = DATA / "phone_reviews.jsonl"
 COLLECTION = "phone_collection"
 
 TRAINSET = [
-    ("Which phones have the best camera quality and battery life based on recent reviews and specifications?",
-     "Galaxy S23 Ultra, iPhone 13 Pro Max"),
-    ("What are the top-rated phones with the best display and performance in the market right now?",
-     "iPhone 14 Pro, OnePlus 10 Pro, Sony Xperia 1 III"),
-    ("Can you recommend phones that have the best user interface and build quality according to recent user reviews?",
-     "Nokia 8.3 5G, Sony Xperia 1 III"),
+    (
+        "Which phones have the best camera quality and battery life based on recent reviews and specifications?",
+        "Galaxy S23 Ultra, iPhone 13 Pro Max",
+    ),
+    (
+        "What are the top-rated phones with the best display and performance in the market right now?",
+        "iPhone 14 Pro, OnePlus 10 Pro, Sony Xperia 1 III",
+    ),
+    (
+        "Can you recommend phones that have the best user interface and build quality according to recent user "
+        "reviews?",
+        "Nokia 8.3 5G, Sony Xperia 1 III",
+    ),
 ]
 
 

@@ -39,8 +39,10 @@ def build_retriever(store: str = "memory", k: int = 2, embedder: Embedder | None
     """Index the passages with more than 20 words (the seed's filter) and return a retriever over them."""
     embedder = embedder if embedder is not None else Embedder()
     report = build_index(PASSAGES, COLLECTION, store=store, embedder=embedder, min_words=20)
-    print(f"indexed {report.kept} of {report.loaded} passages ({report.added} new) into {report.store} "
-          f"[{report.engine}, {report.embedder}]")
+    print(
+        f"indexed {report.kept} of {report.loaded} passages ({report.added} new) into {report.store} "
+        f"[{report.engine}, {report.embedder}]"
+    )
     return Retriever(store, embedder, COLLECTION, k=k)
 
 
@@ -82,11 +84,11 @@ def main(argv: list[str] | None = None) -> int:
 
     dataset = load_dataset()
     trainset, devset = dataset[:4], dataset[8:12]
-    evaluate = dspy.Evaluate(devset=devset, metric=validate_context_and_answer, num_threads=1,
-                             display_progress=False)
+    evaluate = dspy.Evaluate(devset=devset, metric=validate_context_and_answer, num_threads=1, display_progress=False)
     print(f"Evaluation before compiling: {evaluate(rag).score:.1f}%")
-    teleprompter = dspy.BootstrapFewShot(metric=validate_context_and_answer, max_bootstrapped_demos=2,
-                                         max_labeled_demos=2)
+    teleprompter = dspy.BootstrapFewShot(
+        metric=validate_context_and_answer, max_bootstrapped_demos=2, max_labeled_demos=2
+    )
     compiled = teleprompter.compile(rag, trainset=trainset)
     print(f"Evaluation after compiling: {evaluate(compiled).score:.1f}%")
     if args.save:

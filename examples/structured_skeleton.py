@@ -30,8 +30,11 @@ def build_skeleton() -> StructuredPrompt:
         context="[the provided context]",
         output_format=["[first requirement on the output]", "[second requirement]", "[...]"],
         examples=[
-            {"input": "[an example input]", "thoughts": "[the reasoning that leads to the output]",
-             "output": "[the expected output]"},
+            {
+                "input": "[an example input]",
+                "thoughts": "[the reasoning that leads to the output]",
+                "output": "[the expected output]",
+            },
         ],
         recap="[re-emphasize the key aspects of the prompt, especially the constraints, output format, etc.]",
         task="[the input of this call]",

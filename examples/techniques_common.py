@@ -30,7 +30,10 @@ HOTPOT_DOCS = {
     "elevation from around 1,800 to 7,000 ft (550 to 2,130 m).",
 }
 _REACT_SCRIPT = (
-    "Search[Colorado orogeny]", "Lookup[eastern sector]", "Search[High Plains]", "Finish[1,800 to 7,000 ft]"
+    "Search[Colorado orogeny]",
+    "Lookup[eastern sector]",
+    "Search[High Plains]",
+    "Finish[1,800 to 7,000 ft]",
 )
 
 
@@ -39,16 +42,20 @@ def _offline_chain_reply(prompt: str) -> str:
     if "separated by semicolon" in prompt:
         return "internet dropped during calls; charged twice for one month; long wait on hold"
     if "category as the value" in prompt:
-        return json.dumps({
-            "internet dropped during calls": "service reliability",
-            "charged twice for one month": "pricing concerns",
-            "long wait on hold": "customer support quality",
-        })
-    return json.dumps({
-        "service reliability": "add capacity where calls drop and publish outage updates",
-        "pricing concerns": "audit double charges and refund them automatically",
-        "customer support quality": "add a call-back option when the hold time passes 10 minutes",
-    })
+        return json.dumps(
+            {
+                "internet dropped during calls": "service reliability",
+                "charged twice for one month": "pricing concerns",
+                "long wait on hold": "customer support quality",
+            }
+        )
+    return json.dumps(
+        {
+            "service reliability": "add capacity where calls drop and publish outage updates",
+            "pricing concerns": "audit double charges and refund them automatically",
+            "customer support quality": "add a call-back option when the hold time passes 10 minutes",
+        }
+    )
 
 
 def _offline_reply(call: Any) -> dict[str, Any] | str:

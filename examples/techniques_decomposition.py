@@ -15,8 +15,14 @@ from techniques_common import run, setup
 from promptkit.lm import FakeLM
 
 IDS = (
-    "least_to_most", "plan_and_solve", "tree_of_thoughts", "metacognitive", "skeleton_of_thought", "chained_tasks",
-    "decomp", "thor",
+    "least_to_most",
+    "plan_and_solve",
+    "tree_of_thoughts",
+    "metacognitive",
+    "skeleton_of_thought",
+    "chained_tasks",
+    "decomp",
+    "thor",
 )
 SLIDE = (
     "It takes Amy 4 minutes to climb to the top of a slide. It takes her 1 minute to slide down. "
@@ -64,23 +70,60 @@ def main() -> None:
     if "plan_and_solve" in chosen:
         run(lm, "plan_and_solve", {"question": SLIDE}, extras=("plan", "solution"), show_prompt=show)
     if "tree_of_thoughts" in chosen:
-        run(lm, "tree_of_thoughts", {"question": "Use 4, 9, 10, 13 and + - * / to make 24."}, extras=("steps",),
-            show_prompt=show, breadth=2, depth=2, proposals=2)
+        run(
+            lm,
+            "tree_of_thoughts",
+            {"question": "Use 4, 9, 10, 13 and + - * / to make 24."},
+            extras=("steps",),
+            show_prompt=show,
+            breadth=2,
+            depth=2,
+            proposals=2,
+        )
     if "metacognitive" in chosen:
-        run(lm, "metacognitive", {"question": "Does 'The cat sat on the mat' entail 'A cat was sitting'?"},
-            extras=("understanding", "critical_evaluation", "confidence"), show_prompt=show)
+        run(
+            lm,
+            "metacognitive",
+            {"question": "Does 'The cat sat on the mat' entail 'A cat was sitting'?"},
+            extras=("understanding", "critical_evaluation", "confidence"),
+            show_prompt=show,
+        )
     if "skeleton_of_thought" in chosen:
-        run(lm, "skeleton_of_thought", {"question": "How can I improve my sleep?"}, extras=("points",),
-            show_prompt=show, max_points=5)
+        run(
+            lm,
+            "skeleton_of_thought",
+            {"question": "How can I improve my sleep?"},
+            extras=("points",),
+            show_prompt=show,
+            max_points=5,
+        )
     if "chained_tasks" in chosen:
-        run(lm, "chained_tasks", {"feedback": FEEDBACK}, signature="feedback -> report", show_prompt=show,
-            chain="telecom_feedback")
+        run(
+            lm,
+            "chained_tasks",
+            {"feedback": FEEDBACK},
+            signature="feedback -> report",
+            show_prompt=show,
+            chain="telecom_feedback",
+        )
     if "decomp" in chosen:
-        run(offline(lm), "decomp", {"question": SLIDE}, extras=("program", "calls"), show_prompt=show,
-            handlers={"calc": calculator})
+        run(
+            offline(lm),
+            "decomp",
+            {"question": SLIDE},
+            extras=("program", "calls"),
+            show_prompt=show,
+            handlers={"calc": calculator},
+        )
     if "thor" in chosen:
-        run(offline(lm), "thor", {"sentence": THOR_SENTENCE, "target": "phone"},
-            signature="sentence, target -> polarity", extras=("aspect", "opinion"), show_prompt=show)
+        run(
+            offline(lm),
+            "thor",
+            {"sentence": THOR_SENTENCE, "target": "phone"},
+            signature="sentence, target -> polarity",
+            extras=("aspect", "opinion"),
+            show_prompt=show,
+        )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,17 @@ from techniques_common import run, setup
 
 from promptkit.techniques.auto_cot import tfidf_embed
 
-IDS = ("cot_zeroshot", "cot_fewshot", "contrastive_cot", "step_back", "analogical", "thread_of_thought",
-       "chain_of_symbol", "auto_cot", "scot")
+IDS = (
+    "cot_zeroshot",
+    "cot_fewshot",
+    "contrastive_cot",
+    "step_back",
+    "analogical",
+    "thread_of_thought",
+    "chain_of_symbol",
+    "auto_cot",
+    "scot",
+)
 MATH = "A juggler can juggle 16 balls. Half of the balls are golf balls, and half of the golf balls are blue. How many blue golf balls are there?"  # noqa: E501
 PASSAGES = (
     "Passage 1: The Eiffel Tower was completed in 1889.\n"
@@ -40,22 +49,39 @@ def main() -> None:
     if "contrastive_cot" in chosen:
         run(lm, "contrastive_cot", {"question": MATH}, extras=("reasoning",), show_prompt=show)
     if "step_back" in chosen:
-        question = {"question": "What happens to the pressure of an ideal gas if the temperature doubles "
-                    "and the volume halves?"}
+        question = {
+            "question": "What happens to the pressure of an ideal gas if the temperature doubles and the volume halves?"
+        }
         run(lm, "step_back", question, extras=("stepback_question", "stepback_answer"), show_prompt=show)
     if "analogical" in chosen:
         question = {"question": "What is the area of the square with vertices (-2, 2), (2, -2), (-2, -6), (-6, -2)?"}
         run(lm, "analogical", question, extras=("relevant_problems",), show_prompt=show, n_exemplars=3)
     if "thread_of_thought" in chosen:
-        run(lm, "thread_of_thought", {"context": PASSAGES, "question": "Who built the Eiffel Tower, and when?"},
-            signature="context, question -> answer", extras=("reasoning",), show_prompt=show)
+        run(
+            lm,
+            "thread_of_thought",
+            {"context": PASSAGES, "question": "Who built the Eiffel Tower, and when?"},
+            signature="context, question -> answer",
+            extras=("reasoning",),
+            show_prompt=show,
+        )
     if "chain_of_symbol" in chosen:  # built-in spatial demos whose reasoning is symbols (C/A/B, ->, (x,y))
-        bricks = {"question": "Brick E is on top of brick D. Brick D is on top of brick F. Brick G is alone on the "
-                  "table. To take a brick, first remove every brick above it. How do you get brick F?"}
+        bricks = {
+            "question": "Brick E is on top of brick D. Brick D is on top of brick F. Brick G is alone on the "
+            "table. To take a brick, first remove every brick above it. How do you get brick F?"
+        }
         run(lm, "chain_of_symbol", bricks, extras=("reasoning",), show_prompt=show)
     if "auto_cot" in chosen:  # TF-IDF vectors keep it offline; leave embed out to use the sentence embedder
-        prediction = run(lm, "auto_cot", {"question": MATH}, extras=("reasoning", "demo_questions"),
-                         show_prompt=show, questions=QUESTION_POOL, k=3, embed=tfidf_embed)
+        prediction = run(
+            lm,
+            "auto_cot",
+            {"question": MATH},
+            extras=("reasoning", "demo_questions"),
+            show_prompt=show,
+            questions=QUESTION_POOL,
+            k=3,
+            embed=tfidf_embed,
+        )
         if prediction is not None:
             print(f"demo questions (pool indices): {prediction.demo_indices}")
     if "scot" in chosen:  # plan (sequence / branch / loop), then the code that follows it

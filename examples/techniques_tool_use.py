@@ -29,8 +29,15 @@ def _offline_mathprompter(call: Any) -> dict[str, Any]:
 def main() -> None:
     lm, chosen, show = setup(__doc__ or "", IDS)
     if "react" in chosen:
-        prediction = run(lm, "react", {"question": HOTPOT_QUESTION}, extras=("finished",), show_prompt=show,
-                         tools=DocstoreTools(HOTPOT_DOCS).tools(), max_steps=6)
+        prediction = run(
+            lm,
+            "react",
+            {"question": HOTPOT_QUESTION},
+            extras=("finished",),
+            show_prompt=show,
+            tools=DocstoreTools(HOTPOT_DOCS).tools(),
+            max_steps=6,
+        )
         if prediction is not None:
             print(prediction.trajectory_text)
     if "react_native" in chosen:
@@ -40,8 +47,15 @@ def main() -> None:
             """Search the encyclopedia for an entity and return its first paragraph."""
             return store.search(query)
 
-        run(lm, "react_native", {"question": HOTPOT_QUESTION}, extras=("trajectory",), show_prompt=show,
-            tools=[search], max_iters=4)
+        run(
+            lm,
+            "react_native",
+            {"question": HOTPOT_QUESTION},
+            extras=("trajectory",),
+            show_prompt=show,
+            tools=[search],
+            max_iters=4,
+        )
     for technique in ("program_of_thought", "pal"):
         if technique in chosen:  # refuses with a clear error when the machine has no sandbox
             run(lm, technique, {"question": WORD_PROBLEM}, extras=("code", "result"), show_prompt=show)
@@ -49,8 +63,14 @@ def main() -> None:
         # The shared offline script writes one parameterless program; MathPrompter needs two solutions
         # over the templated variables, so offline it gets its own scripted model.
         model = FakeLM(fn=_offline_mathprompter, model="fake/offline-script") if isinstance(lm, FakeLM) else lm
-        run(model, "mathprompter", {"question": WORD_PROBLEM},
-            extras=("template", "expression", "code", "verified"), show_prompt=show, trials=5)
+        run(
+            model,
+            "mathprompter",
+            {"question": WORD_PROBLEM},
+            extras=("template", "expression", "code", "verified"),
+            show_prompt=show,
+            trials=5,
+        )
 
 
 if __name__ == "__main__":

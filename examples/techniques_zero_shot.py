@@ -1,7 +1,7 @@
 """Zero-shot techniques: vanilla, instructed, System 2 Attention, Rephrase and Respond, Implicit RAG.
 
-    python examples/techniques_zero_shot.py                     # offline (FakeLM)
-    python examples/techniques_zero_shot.py --model ollama_chat/qwen2.5 --show-prompt
+python examples/techniques_zero_shot.py                     # offline (FakeLM)
+python examples/techniques_zero_shot.py --model ollama_chat/qwen2.5 --show-prompt
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ OPINIONATED = "I think the answer is Johnson, but I'm really not sure. Who was t
 def main() -> None:
     lm, chosen, show = setup(__doc__ or "", IDS)
     if "vanilla" in chosen:
-        run(lm, "vanilla", {"question": "What is the capital of Australia?"}, show_prompt=show,
-            persona="You are a concise geography teacher.")
+        run(
+            lm,
+            "vanilla",
+            {"question": "What is the capital of Australia?"},
+            show_prompt=show,
+            persona="You are a concise geography teacher.",
+        )
     if "instructed" in chosen:
         run(lm, "instructed", {"question": DISTRACTED}, show_prompt=show)
     if "system2_attention" in chosen:
@@ -33,9 +38,16 @@ def main() -> None:
         run(lm, "rephrase_and_respond", question, extras=("rephrased_question",), show_prompt=show)
         run(lm, "rephrase_and_respond", question, extras=("rephrased_question",), show_prompt=show, two_step=True)
     if "implicit_rag" in chosen:  # snippets_found flags snippets not in the context (offline: all invented)
-        run(lm, "implicit_rag", {"context": LEAFLET, "question": "Why should children not take aspirin?"},
-            signature="context, question -> answer", extras=("snippets", "snippets_found"), show_prompt=show,
-            max_snippets=2, max_words=30)
+        run(
+            lm,
+            "implicit_rag",
+            {"context": LEAFLET, "question": "Why should children not take aspirin?"},
+            signature="context, question -> answer",
+            extras=("snippets", "snippets_found"),
+            show_prompt=show,
+            max_snippets=2,
+            max_words=30,
+        )
 
 
 if __name__ == "__main__":

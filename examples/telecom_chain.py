@@ -41,8 +41,11 @@ def build_chain() -> Chain:
                 template="telecom_feedback/classify.j2",
                 inputs={"issues": "extract"},
                 output="json",
-                schema={"type": "object", "minProperties": 1,
-                        "additionalProperties": {"type": "string", "enum": CATEGORIES}},
+                schema={
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "string", "enum": CATEGORIES},
+                },
             ),
             Step(
                 name="recommend",
@@ -61,8 +64,11 @@ def scripted_lm() -> Any:
     """An offline analyst: answers computed from each prompt, so the data flow is real (content is not)."""
     from promptkit.lm import FakeCall, FakeLM
 
-    words = {"service reliability": ("dropped", "slow", "outage"), "pricing concerns": ("charged", "price", "bill"),
-             "customer support quality": ("support", "hold", "agent", "technician")}
+    words = {
+        "service reliability": ("dropped", "slow", "outage"),
+        "pricing concerns": ("charged", "price", "bill"),
+        "customer support quality": ("support", "hold", "agent", "technician"),
+    }
 
     def answer(call: FakeCall) -> str:
         prompt = call.last_user_message
@@ -71,8 +77,9 @@ def scripted_lm() -> Any:
             return "; ".join(" ".join(line.split()[:7]) for line in body.strip().splitlines())
         if prompt.startswith("Classify"):
             issues = re.findall(r"^- (.+)$", body, re.MULTILINE)
-            return json.dumps({i: next((c for c, ws in words.items() if any(w in i.lower() for w in ws)), "others")
-                               for i in issues})
+            return json.dumps(
+                {i: next((c for c, ws in words.items() if any(w in i.lower() for w in ws)), "others") for i in issues}
+            )
         return json.dumps({c: f"Review the {c} complaints and assign an owner." for c in CATEGORIES[:3]})
 
     return FakeLM(fn=answer)

@@ -31,8 +31,10 @@ def write_compile_report(out_dir: str | Path, before: Any, after: Any) -> dict[s
     prompts = _one_prompt(out_dir)
     written = {"html": out_dir / REPORT_HTML, "md": out_dir / REPORT_MD}
     full = _prompt_diff(out_dir, record, before, after)
-    atomic_write_text(written["html"], redact(_html(record, facts, predictors, prompts).replace(
-        "</body>", _prompt_diff_html(full) + "</body>")))
+    atomic_write_text(
+        written["html"],
+        redact(_html(record, facts, predictors, prompts).replace("</body>", _prompt_diff_html(full) + "</body>")),
+    )
     atomic_write_text(written["md"], redact(_markdown(record, facts, predictors, prompts) + _prompt_diff_md(full)))
     return written
 
@@ -47,15 +49,20 @@ def _prompt_diff(out_dir: Path, record: Mapping[str, Any], before: Any, after: A
     except PromptkitError:
         return None  # a program whose prompts cannot be exported: the sections above still say what changed
     compiled = out_dir / "program.json"
-    return {"text": text, "diff": f"promptkit diff {record.get('program_ref') or record.get('program')} {compiled}",
-            "export": f"promptkit export {compiled} --out {out_dir / 'templates'}"}
+    return {
+        "text": text,
+        "diff": f"promptkit diff {record.get('program_ref') or record.get('program')} {compiled}",
+        "export": f"promptkit export {compiled} --out {out_dir / 'templates'}",
+    }
 
 
 def _prompt_diff_md(full: dict[str, str] | None) -> str:
     if full is None:
         return ""
-    return (f"\n## Every prompt, before → after\n\n`{full['diff']}` (review or edit them as templates: "
-            f"`{full['export']}`)\n\n```diff\n{full['text']}```\n")
+    return (
+        f"\n## Every prompt, before → after\n\n`{full['diff']}` (review or edit them as templates: "
+        f"`{full['export']}`)\n\n```diff\n{full['text']}```\n"
+    )
 
 
 def _prompt_diff_html(full: dict[str, str] | None) -> str:
@@ -63,9 +70,11 @@ def _prompt_diff_html(full: dict[str, str] | None) -> str:
         return ""
     e = html.escape
     rows = "".join(f'<span class="{_diff_class(line)}">{e(line)}</span>\n' for line in full["text"].splitlines())
-    return (f"<h2>Every prompt, before → after</h2><p><code>{e(full['diff'])}</code> (review or edit them as "
-            f"templates: <code>{e(full['export'])}</code>)</p><details><summary>the diff</summary><pre>{rows}</pre>"
-            "</details>")
+    return (
+        f"<h2>Every prompt, before → after</h2><p><code>{e(full['diff'])}</code> (review or edit them as "
+        f"templates: <code>{e(full['export'])}</code>)</p><details><summary>the diff</summary><pre>{rows}</pre>"
+        "</details>"
+    )
 
 
 def _facts(out_dir: Path, record: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -125,9 +134,11 @@ def _verdict(record: Mapping[str, Any]) -> str:
     signif = "significant" if comparison.get("significant") else "not significant"
     ci = comparison.get("ci95")
     ci_text = f", 95% CI [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
-    return (f"after - before = {comparison['diff']:+.3f}{ci_text} on {comparison['n_paired']} paired rows; "
-            f"{comparison['test']} p = {comparison['p_value']:.4f} ({signif}; compiled is {direction}); "
-            f"{comparison['improved']} rows improved, {comparison['regressed']} regressed")
+    return (
+        f"after - before = {comparison['diff']:+.3f}{ci_text} on {comparison['n_paired']} paired rows; "
+        f"{comparison['test']} p = {comparison['p_value']:.4f} ({signif}; compiled is {direction}); "
+        f"{comparison['improved']} rows improved, {comparison['regressed']} regressed"
+    )
 
 
 def _header(record: Mapping[str, Any]) -> list[str]:
@@ -139,16 +150,34 @@ def _header(record: Mapping[str, Any]) -> list[str]:
         f"seed {record.get('seed')}",
         f"compile: {record.get('compile_seconds')} s · {lm.get('calls')} LM calls · "
         f"{(lm.get('tokens') or {}).get('total')} tokens · cost {'unknown' if cost is None else f'${cost:.4f}'}",
-        *([f"candidates: {lm['candidate_evaluations']} evaluations by the optimizer, best "
-           f"{lm['best_candidate_score']:.1f}%"] if lm.get("best_candidate_score") is not None else []),
+        *(
+            [
+                f"candidates: {lm['candidate_evaluations']} evaluations by the optimizer, best "
+                f"{lm['best_candidate_score']:.1f}%"
+            ]
+            if lm.get("best_candidate_score") is not None
+            else []
+        ),
         *([f"note: {record['caveat']}"] if record.get("caveat") else []),
     ]
 
 
-def _markdown(record: Mapping[str, Any], facts: list[tuple[str, str, str, str]], predictors: list[dict[str, Any]],
-              prompt: dict[str, Any] | None) -> str:
-    lines = [f"# Compile report: {record.get('optimizer')}", "", *(f"- {line}" for line in _header(record)), "",
-             "## Val scores (mean, 95% bootstrap interval)", "", "| metric | before | after | n |", "|---|---|---|---|"]
+def _markdown(
+    record: Mapping[str, Any],
+    facts: list[tuple[str, str, str, str]],
+    predictors: list[dict[str, Any]],
+    prompt: dict[str, Any] | None,
+) -> str:
+    lines = [
+        f"# Compile report: {record.get('optimizer')}",
+        "",
+        *(f"- {line}" for line in _header(record)),
+        "",
+        "## Val scores (mean, 95% bootstrap interval)",
+        "",
+        "| metric | before | after | n |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {m} | {b} | {a} | {n} |" for m, b, a, n in facts]
     lines += ["", f"Paired test: {_verdict(record)}", ""]
     for predictor in predictors:
@@ -165,15 +194,22 @@ def _markdown(record: Mapping[str, Any], facts: list[tuple[str, str, str, str]],
     return "\n".join(lines) + "\n"
 
 
-def _html(record: Mapping[str, Any], facts: list[tuple[str, str, str, str]], predictors: list[dict[str, Any]],
-          prompt: dict[str, Any] | None) -> str:
+def _html(
+    record: Mapping[str, Any],
+    facts: list[tuple[str, str, str, str]],
+    predictors: list[dict[str, Any]],
+    prompt: dict[str, Any] | None,
+) -> str:
     e = html.escape
-    parts = [f"<h1>Compile report: {e(str(record.get('optimizer')))}</h1>",
-             "<ul>" + "".join(f"<li>{e(line)}</li>" for line in _header(record)) + "</ul>",
-             "<h2>Val scores (mean, 95% bootstrap interval)</h2>",
-             "<table><tr><th>metric</th><th>before</th><th>after</th><th>n</th></tr>"
-             + "".join(f"<tr><td>{e(m)}</td><td>{e(b)}</td><td>{e(a)}</td><td>{e(n)}</td></tr>" for m, b, a, n in facts)
-             + "</table>", f"<p>Paired test: {e(_verdict(record))}</p>"]
+    parts = [
+        f"<h1>Compile report: {e(str(record.get('optimizer')))}</h1>",
+        "<ul>" + "".join(f"<li>{e(line)}</li>" for line in _header(record)) + "</ul>",
+        "<h2>Val scores (mean, 95% bootstrap interval)</h2>",
+        "<table><tr><th>metric</th><th>before</th><th>after</th><th>n</th></tr>"
+        + "".join(f"<tr><td>{e(m)}</td><td>{e(b)}</td><td>{e(a)}</td><td>{e(n)}</td></tr>" for m, b, a, n in facts)
+        + "</table>",
+        f"<p>Paired test: {e(_verdict(record))}</p>",
+    ]
     for predictor in predictors:
         parts.append(f"<h2>Predictor <code>{e(predictor['name'])}</code></h2><h3>Instructions before → after</h3>")
         if predictor["diff"]:
@@ -182,16 +218,22 @@ def _html(record: Mapping[str, Any], facts: list[tuple[str, str, str, str]], pre
         else:
             parts.append("<p>(unchanged)</p>")
         parts.append(f"<h3>Demos ({len(predictor['demos'])})</h3><ol>")
-        parts += ["<li>" + "<br>".join(f"<b>{e(k)}</b>: {e(v)}" for k, v in demo.items()) + "</li>"
-                  for demo in predictor["demos"]]
+        parts += [
+            "<li>" + "<br>".join(f"<b>{e(k)}</b>: {e(v)}" for k, v in demo.items()) + "</li>"
+            for demo in predictor["demos"]
+        ]
         parts.append("</ol>")
     if prompt is not None:
         parts.append(f"<h2>One val row's prompt</h2><p>inputs: <code>{e(str(prompt['inputs']))}</code></p>")
         parts += [f"<h3>{side}</h3><pre>{e(_messages_text(prompt[side]))}</pre>" for side in ("before", "after")]
-    style = ("body{font-family:sans-serif;max-width:70em;margin:auto}pre{background:#f6f6f6;padding:.5em;"
-             "white-space:pre-wrap}.add{color:#060}.del{color:#a00}td,th{padding:2px 8px;border-bottom:1px solid #ddd}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>compile report</title><style>{style}</style>"
-            f"</head><body>{''.join(parts)}</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:70em;margin:auto}pre{background:#f6f6f6;padding:.5em;"
+        "white-space:pre-wrap}.add{color:#060}.del{color:#a00}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>compile report</title><style>{style}</style>"
+        f"</head><body>{''.join(parts)}</body></html>\n"
+    )
 
 
 def _diff_class(line: str) -> str:

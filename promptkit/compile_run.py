@@ -56,8 +56,10 @@ def split_train_val(examples: Sequence[Any], fraction: float, seed: int) -> tupl
     random.Random(seed).shuffle(order)
     n_val = max(1, math.ceil(fraction * len(examples)))
     if len(examples) - n_val < 1:
-        raise InputError(f"{len(examples)} examples cannot be split into train and val",
-                         hint="give more training examples, or a separate --val file")
+        raise InputError(
+            f"{len(examples)} examples cannot be split into train and val",
+            hint="give more training examples, or a separate --val file",
+        )
     picked = set(order[:n_val])
     return ([e for i, e in enumerate(examples) if i not in picked], [e for i, e in enumerate(examples) if i in picked])
 
@@ -100,10 +102,13 @@ def compile_to_dir(
     program_ref = canonical_ref(program) if isinstance(program, str | Path) else None
     student = resolve_program(program) if program_ref is not None else program
     if not isinstance(student, dspy.Module):
-        raise InputError(f"program {program_ref or student!r} is not a dspy.Module, so it has nothing to optimize",
-                         hint="compile a module (module:attr, path.py:attr, technique:ID), not a chain or a function")
+        raise InputError(
+            f"program {program_ref or student!r} is not a dspy.Module, so it has nothing to optimize",
+            hint="compile a module (module:attr, path.py:attr, technique:ID), not a chain or a function",
+        )
     metric_list: list[str | Callable[..., Any]] = (
-        [metrics] if isinstance(metrics, str) or callable(metrics) else list(metrics))
+        [metrics] if isinstance(metrics, str) or callable(metrics) else list(metrics)
+    )
     if not metric_list:
         raise InputError("compile needs a metric", hint="pass --metric exact_match (or another metric name)")
     train = load_examples(trainset)
@@ -112,16 +117,26 @@ def compile_to_dir(
     else:
         train, val = split_train_val(train, val_split, seed)
     if not train or not val:
-        raise InputError("the train and val sets must both hold examples",
-                         hint="check --data / --val, or lower --val-split")
+        raise InputError(
+            "the train and val sets must both hold examples", hint="check --data / --val, or lower --val-split"
+        )
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
-        "format": COMPILE_FORMAT, "status": "running", "program": program_ref or _class_name(student),
-        "optimizer": optimizer, "options": to_jsonable(options), "seed": seed,
-        "metrics": [m.name for m in resolve_metrics(metric_list)], "train_size": len(train), "val_size": len(val),
-        "model": _model(), "teacher_model": _model(teacher_lm), "reflection_model": _model(reflection_lm),
-        "started": _now(), **versions(),
+        "format": COMPILE_FORMAT,
+        "status": "running",
+        "program": program_ref or _class_name(student),
+        "optimizer": optimizer,
+        "options": to_jsonable(options),
+        "seed": seed,
+        "metrics": [m.name for m in resolve_metrics(metric_list)],
+        "train_size": len(train),
+        "val_size": len(val),
+        "model": _model(),
+        "teacher_model": _model(teacher_lm),
+        "reflection_model": _model(reflection_lm),
+        "started": _now(),
+        **versions(),
     }
     if spec.caveat:
         record["caveat"] = spec.caveat
@@ -138,24 +153,52 @@ def compile_to_dir(
     started = time.perf_counter()
     try:
         with usage.tracking():
-            compiled = compile(student, train, metric_list[0], optimizer, valset=val, progress=progress,
-                               teacher_lm=teacher_lm, reflection_lm=reflection_lm, embedder=embedder, seed=seed,
-                               num_threads=num_threads, score=False, **optimizer_options)
+            compiled = compile(
+                student,
+                train,
+                metric_list[0],
+                optimizer,
+                valset=val,
+                progress=progress,
+                teacher_lm=teacher_lm,
+                reflection_lm=reflection_lm,
+                embedder=embedder,
+                seed=seed,
+                num_threads=num_threads,
+                score=False,
+                **optimizer_options,
+            )
     except KeyboardInterrupt:
         # DSPy's optimizers keep their best candidate in local variables; what survives is what an optimizer
         # writes to its log_dir (GEPA's checkpoints, MIPROv2's evaluated candidates).
         kept = record.get("optimizer_log")
-        note = (f"interrupted while compiling; {kept['dir']} holds {kept['keeps']}" if kept else
-                "interrupted while compiling; this optimizer exposes no best-so-far program, so none was saved")
-        record.update(status="interrupted", compile_seconds=round(time.perf_counter() - started, 3),
-                      lm=usage.summary(), note=note + " (before/ is complete)")
+        note = (
+            f"interrupted while compiling; {kept['dir']} holds {kept['keeps']}"
+            if kept
+            else "interrupted while compiling; this optimizer exposes no best-so-far program, so none was saved"
+        )
+        record.update(
+            status="interrupted",
+            compile_seconds=round(time.perf_counter() - started, 3),
+            lm=usage.summary(),
+            note=note + " (before/ is complete)",
+        )
         _write(out_dir, record)
         raise
     record.update(compile_seconds=round(time.perf_counter() - started, 3), lm=usage.summary())
-    save_program(compiled, out_dir / PROGRAM_FILE, metadata={
-        "optimizer": optimizer, "options": record["options"], "metric": record["metrics"][0], "seed": seed,
-        "train_size": len(train), "val_size": len(val), "program_ref": program_ref,
-    })
+    save_program(
+        compiled,
+        out_dir / PROGRAM_FILE,
+        metadata={
+            "optimizer": optimizer,
+            "options": record["options"],
+            "metric": record["metrics"][0],
+            "seed": seed,
+            "train_size": len(train),
+            "val_size": len(val),
+            "program_ref": program_ref,
+        },
+    )
     if resume and (out_dir / "after").is_dir():
         shutil.rmtree(out_dir / "after")  # rows of an earlier compiled program: not this one's
     after = evaluate(compiled, val, metric_list, out=out_dir / "after", **eval_options)
@@ -212,11 +255,20 @@ class _UsageCounter:
         return scope()
 
     def summary(self) -> dict[str, Any]:
-        costs = [entry.get("cost") for lm in self.lms.values() for entry in list(getattr(lm, "history", []))
-                 if _after(entry, self._since)]
+        costs = [
+            entry.get("cost")
+            for lm in self.lms.values()
+            for entry in list(getattr(lm, "history", []))
+            if _after(entry, self._since)
+        ]
         priced = [c for c in costs if isinstance(c, int | float)]
-        return {"calls": self.calls, "tokens": dict(self.tokens), "cost": sum(priced) if priced else None,
-                "candidate_evaluations": self.candidates.evaluated, "best_candidate_score": self.candidates.best}
+        return {
+            "calls": self.calls,
+            "tokens": dict(self.tokens),
+            "cost": sum(priced) if priced else None,
+            "candidate_evaluations": self.candidates.evaluated,
+            "best_candidate_score": self.candidates.best,
+        }
 
 
 def _after(entry: Any, since: float) -> bool:
@@ -235,7 +287,10 @@ def _score(summary: dict[str, Any], metric: str) -> dict[str, Any]:
 def _comparison(result: Any) -> dict[str, Any]:
     data = result.to_dict()
     return {k: data[k] for k in ("metric", "test", "n_paired", "mean_a", "mean_b", "diff", "ci95", "p_value")} | {
-        "improved": len(result.improved), "regressed": len(result.regressed), "significant": result.significant()}
+        "improved": len(result.improved),
+        "regressed": len(result.regressed),
+        "significant": result.significant(),
+    }
 
 
 def _write(out_dir: Path, record: dict[str, Any]) -> None:

@@ -89,8 +89,15 @@ def compile(
         raise InputError("trainset is empty", hint="give the optimizer at least a few labeled examples")
     if seed is not None:
         random.seed(seed)  # LabeledFewShot and BootstrapFewShot's labelled sampling draw from `random`
-    resources = optimizers.Resources(teacher_lm=teacher_lm, reflection_lm=reflection_lm, embedder=embedder,
-                                     seed=seed, num_threads=num_threads, trainset=train, valset=val)
+    resources = optimizers.Resources(
+        teacher_lm=teacher_lm,
+        reflection_lm=reflection_lm,
+        embedder=embedder,
+        seed=seed,
+        num_threads=num_threads,
+        trainset=train,
+        valset=val,
+    )
     total = len(train) * int(options.get("max_rounds", 1)) if optimizer == "bootstrap_fewshot" else None
     with _CompileProgress(progress, f"compile {spec.name}", total) as bar:
         dspy_metric = _dspy_metric(metric, bar.record) if metric is not None else None
@@ -103,11 +110,21 @@ def compile(
 
         val_score = evaluate(compiled, val, [metric], out=None, progress=False, report=False).score
     if save is not None:
-        save_program(compiled, save, template_versions=template_versions, metadata={
-            "optimizer": optimizer, "options": _plain_options(recorded),
-            "metric": _metric_name(metric), "train_size": len(train), "val_size": len(val) if val else None,
-            "score": val_score, "program_ref": program_ref, "seed": seed,
-        })
+        save_program(
+            compiled,
+            save,
+            template_versions=template_versions,
+            metadata={
+                "optimizer": optimizer,
+                "options": _plain_options(recorded),
+                "metric": _metric_name(metric),
+                "train_size": len(train),
+                "val_size": len(val) if val else None,
+                "score": val_score,
+                "program_ref": program_ref,
+                "seed": seed,
+            },
+        )
     return compiled
 
 
@@ -135,8 +152,11 @@ def _dspy_metric(metric: str | Callable[..., Any], record: Callable[[Any], None]
     else:
         fn = metric
     try:
-        positional = [p for p in inspect.signature(fn).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+        positional = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
     except (TypeError, ValueError):
         positional = []
     takes_trace = len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in positional)
@@ -174,9 +194,14 @@ class _CompileProgress:
             if console.is_terminal:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-                self._progress = Progress(SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                                          TextColumn("metric calls · {task.fields[rate]} · {task.fields[best]}"),
-                                          console=console)
+                self._progress = Progress(
+                    SpinnerColumn(),
+                    TextColumn(label),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("metric calls · {task.fields[rate]} · {task.fields[best]}"),
+                    console=console,
+                )
                 self._task = self._progress.add_task(label, total=total, rate="-", best="no candidate scored yet")
 
     def __enter__(self) -> _CompileProgress:
@@ -298,7 +323,9 @@ def save_program(
         **versions(),
         "model": _configured_model(program),
         "template_versions": {**template_versions_of(program), **dict(template_versions or {})},
-        "metric": None, "train_size": None, "score": None,
+        "metric": None,
+        "train_size": None,
+        "score": None,
         "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     meta.update(metadata or {})
@@ -307,11 +334,17 @@ def save_program(
     state = to_jsonable(program.dump_state(), max_text=None)
     clashing = sorted(set(state) & set(_DOCUMENT_KEYS))
     if clashing:
-        raise InputError(f"{class_path(program)}: predictor names {clashing} clash with the saved file's own keys",
-                         hint="rename those attributes of the program")
+        raise InputError(
+            f"{class_path(program)}: predictor names {clashing} clash with the saved file's own keys",
+            hint="rename those attributes of the program",
+        )
     meta["dependency_versions"] = get_dependency_versions()
-    document = {"format": PROGRAM_FORMAT, "program_class": class_path(program), **state,
-                "metadata": to_jsonable(meta, max_text=None)}
+    document = {
+        "format": PROGRAM_FORMAT,
+        "program_class": class_path(program),
+        **state,
+        "metadata": to_jsonable(meta, max_text=None),
+    }
     text = json.dumps(_scrub(document), indent=2, ensure_ascii=False)
     atomic_write_text(path, redact(text) + "\n")
     return path
@@ -324,8 +357,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 def _read_document(path: Path) -> dict[str, Any]:
     document = read_json(path, "saved program")
     if not isinstance(document, dict) or document.get("format") not in _READABLE_FORMATS:
-        raise DataError("not a program saved by promptkit (format key missing or unknown)", path=str(path),
-                        hint="load DSPy's own files with program.load(path); save with promptkit.optimize.save_program")
+        raise DataError(
+            "not a program saved by promptkit (format key missing or unknown)",
+            path=str(path),
+            hint="load DSPy's own files with program.load(path); save with promptkit.optimize.save_program",
+        )
     return document
 
 
@@ -354,8 +390,11 @@ def load(path: str | Path, program: Any = None) -> Any:
     try:
         program.load_state(saved_state(document))
     except (KeyError, AttributeError, TypeError, ValueError) as exc:
-        raise DataError(f"the saved state does not fit {class_path(program)}: {type(exc).__name__}: {exc}",
-                        path=str(path), hint="load it into an instance of the class it was saved from") from None
+        raise DataError(
+            f"the saved state does not fit {class_path(program)}: {type(exc).__name__}: {exc}",
+            path=str(path),
+            hint="load it into an instance of the class it was saved from",
+        ) from None
     return program
 
 

@@ -34,29 +34,61 @@ class OptimizerSpec:
     log_dir_keeps: str | None = None
 
 
-OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in (
-    OptimizerSpec("labeled_fewshot", "LabeledFewShot", "demos", "k random labelled examples as demos", metric=False),
-    OptimizerSpec("bootstrap_fewshot", "BootstrapFewShot", "demos",
-                  "runs the program on train, keeps the traces the metric passes as demos"),
-    OptimizerSpec("bootstrap_random_search", "BootstrapFewShotWithRandomSearch", "demos",
-                  "several bootstrapped demo sets, the best on val", valset=True),
-    OptimizerSpec("knn_fewshot", "KNNFewShot", "demos (per input)",
-                  "bootstraps demos from the k train examples nearest each input (promptkit's embedder)",
-                  caveat="knn_fewshot picks demos per input at run time from the train set; program.json holds "
-                         "the program without them (a loaded program predicts zero-shot) — use the compiled "
-                         "program in-process (promptkit.compile) or bootstrap_fewshot for a saved one"),
-    OptimizerSpec("copro", "COPRO", "instructions", "coordinate ascent over LM-proposed instructions"),
-    OptimizerSpec("miprov2", "MIPROv2", "instructions + demos",
-                  "proposes instructions and demo sets, Bayesian search (optuna) on val; auto=light|medium|heavy",
-                  needs=("optuna",), valset=True,
-                  log_dir_keeps="every evaluated candidate program (evaluated_programs/), kept if interrupted"),
-    OptimizerSpec("simba", "SIMBA", "instructions + demos",
-                  "stochastic mini-batch ascent: self-reflective rules and demos from hard examples"),
-    OptimizerSpec("gepa", "GEPA", "instructions",
-                  "reflective prompt evolution with a reflection LM (--reflection-model), Pareto selection on val",
-                  needs=("gepa",), valset=True,
-                  log_dir_keeps="GEPA's checkpoints: rerunning the same command resumes an interrupted run"),
-)}
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    spec.name: spec
+    for spec in (
+        OptimizerSpec(
+            "labeled_fewshot", "LabeledFewShot", "demos", "k random labelled examples as demos", metric=False
+        ),
+        OptimizerSpec(
+            "bootstrap_fewshot",
+            "BootstrapFewShot",
+            "demos",
+            "runs the program on train, keeps the traces the metric passes as demos",
+        ),
+        OptimizerSpec(
+            "bootstrap_random_search",
+            "BootstrapFewShotWithRandomSearch",
+            "demos",
+            "several bootstrapped demo sets, the best on val",
+            valset=True,
+        ),
+        OptimizerSpec(
+            "knn_fewshot",
+            "KNNFewShot",
+            "demos (per input)",
+            "bootstraps demos from the k train examples nearest each input (promptkit's embedder)",
+            caveat="knn_fewshot picks demos per input at run time from the train set; program.json holds "
+            "the program without them (a loaded program predicts zero-shot) — use the compiled "
+            "program in-process (promptkit.compile) or bootstrap_fewshot for a saved one",
+        ),
+        OptimizerSpec("copro", "COPRO", "instructions", "coordinate ascent over LM-proposed instructions"),
+        OptimizerSpec(
+            "miprov2",
+            "MIPROv2",
+            "instructions + demos",
+            "proposes instructions and demo sets, Bayesian search (optuna) on val; auto=light|medium|heavy",
+            needs=("optuna",),
+            valset=True,
+            log_dir_keeps="every evaluated candidate program (evaluated_programs/), kept if interrupted",
+        ),
+        OptimizerSpec(
+            "simba",
+            "SIMBA",
+            "instructions + demos",
+            "stochastic mini-batch ascent: self-reflective rules and demos from hard examples",
+        ),
+        OptimizerSpec(
+            "gepa",
+            "GEPA",
+            "instructions",
+            "reflective prompt evolution with a reflection LM (--reflection-model), Pareto selection on val",
+            needs=("gepa",),
+            valset=True,
+            log_dir_keeps="GEPA's checkpoints: rerunning the same command resumes an interrupted run",
+        ),
+    )
+}
 
 
 @dataclass
@@ -79,8 +111,8 @@ def spec_for(name: str) -> OptimizerSpec:
     missing = [module for module in spec.needs if importlib.util.find_spec(module) is None]
     if missing:
         raise MissingDependencyError(
-            f"the {name} optimizer needs {', '.join(missing)}, which is not installed",
-            hint=f"pip install '{EXTRA}'")
+            f"the {name} optimizer needs {', '.join(missing)}, which is not installed", hint=f"pip install '{EXTRA}'"
+        )
     return spec
 
 
@@ -89,9 +121,11 @@ def preflight(name: str, options: Mapping[str, Any], reflection_lm: Any = None) 
     needs are given."""
     spec = spec_for(name)
     if name == "gepa" and reflection_lm is None and options.get("reflection_lm") is None:
-        raise InputError("the gepa optimizer needs a reflection LM",
-                         hint="pass --reflection-model MODEL (reflection_lm=...): a strong model reads the "
-                              "failures and rewrites the instructions")
+        raise InputError(
+            "the gepa optimizer needs a reflection LM",
+            hint="pass --reflection-model MODEL (reflection_lm=...): a strong model reads the "
+            "failures and rewrites the instructions",
+        )
     _route(spec, options)
     return spec
 
@@ -110,8 +144,11 @@ def _route(spec: OptimizerSpec, options: Mapping[str, Any]) -> tuple[dict[str, A
 def split_options(optimizer_cls: Any, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Route each option to the optimizer's constructor or its compile(); reject unknown names."""
     reserved = {"self", "metric", "student", "trainset", "valset"}
-    ctor = {name for name, p in inspect.signature(optimizer_cls.__init__).parameters.items()
-            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)} - reserved
+    ctor = {
+        name
+        for name, p in inspect.signature(optimizer_cls.__init__).parameters.items()
+        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    } - reserved
     comp = set(inspect.signature(optimizer_cls.compile).parameters) - reserved
     ctor_kwargs: dict[str, Any] = {}
     compile_kwargs: dict[str, Any] = {}
@@ -139,8 +176,9 @@ def build(
     ctor, comp = _route(spec, options)
     if spec.metric:
         if metric is None:
-            raise InputError(f"the {spec.name} optimizer needs a metric",
-                             hint="pass metric='exact_match' or a callable")
+            raise InputError(
+                f"the {spec.name} optimizer needs a metric", hint="pass metric='exact_match' or a callable"
+            )
         ctor["metric"] = _gepa_metric(metric) if spec.name == "gepa" else metric
     _defaults(spec, ctor, comp, resources, extra)
     recorded = {**ctor, **comp}
@@ -161,8 +199,13 @@ def _defaults(
     """The per-optimizer wiring: LMs, seeds and budgets that fit the sets given (DSPy's defaults assume
     hundreds of examples: SIMBA's batch of 32 and MIPROv2's minibatch of 35 fail on a small set)."""
     n_train, n_val = len(res.trainset), len(res.valset or res.trainset)
-    if res.teacher_lm is not None and spec.name in {"bootstrap_fewshot", "bootstrap_random_search", "miprov2",
-                                                      "simba", "knn_fewshot"}:
+    if res.teacher_lm is not None and spec.name in {
+        "bootstrap_fewshot",
+        "bootstrap_random_search",
+        "miprov2",
+        "simba",
+        "knn_fewshot",
+    }:
         ctor.setdefault("teacher_settings", {"lm": res.teacher_lm})
     if res.num_threads is not None and spec.name in {"bootstrap_random_search", "miprov2", "simba", "gepa"}:
         ctor.setdefault("num_threads", res.num_threads)
@@ -199,14 +242,18 @@ def _miprov2_budget(ctor: dict[str, Any], comp: dict[str, Any], n_val: int) -> N
 
     auto = ctor.get("auto", "light")
     if auto is not None and auto not in AUTO_RUN_SETTINGS:
-        raise InputError(f"miprov2: auto={auto!r} is not one of {', '.join(AUTO_RUN_SETTINGS)}",
-                         hint="pass --option auto=light (or medium, heavy)")
+        raise InputError(
+            f"miprov2: auto={auto!r} is not one of {', '.join(AUTO_RUN_SETTINGS)}",
+            hint="pass --option auto=light (or medium, heavy)",
+        )
     if auto is not None and comp.get("num_trials") is not None:
         ctor["auto"] = None
         ctor.setdefault("num_candidates", AUTO_RUN_SETTINGS[auto]["n"])
     elif auto is None and comp.get("num_trials") is None:
-        raise InputError("miprov2: with auto=None give num_trials (and num_candidates)",
-                         hint="pass --option auto=light, or --option num_candidates=4 --option num_trials=8")
+        raise InputError(
+            "miprov2: with auto=None give num_trials (and num_candidates)",
+            hint="pass --option auto=light, or --option num_candidates=4 --option num_trials=8",
+        )
     comp.setdefault("minibatch_size", max(1, min(35, n_val)))
 
 

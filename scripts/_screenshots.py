@@ -31,8 +31,10 @@ def main() -> int:
         with RunningViewer(runs, env={SECRET_ENV: SECRET}) as viewer, sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=chromium)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
-            shots = {"view-run.png": f"{viewer.url}/run/0/capitals-a",
-                     "view-compare.png": f"{viewer.url}/compare?a=0/capitals-a&b=0/capitals-b"}
+            shots = {
+                "view-run.png": f"{viewer.url}/run/0/capitals-a",
+                "view-compare.png": f"{viewer.url}/compare?a=0/capitals-a&b=0/capitals-b",
+            }
             for name, url in shots.items():
                 page.goto(url)
                 page.screenshot(path=str(out / name))

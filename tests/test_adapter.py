@@ -214,8 +214,9 @@ def test_string_constraints_of_outputs_reach_the_schema_a_grammar_enforces() -> 
     assert '"Searc" "h"' in grammar and '"Finis" "h"' in grammar and "[a-z ]" in grammar
 
     # A route that checks schemas strictly but refuses length keywords (OpenAI's strict mode) keeps the pattern only.
-    strict_route = SimpleNamespace(model="openai/gpt-4o-mini", kwargs={"max_tokens": 256},
-                                   supports_response_schema=True)
+    strict_route = SimpleNamespace(
+        model="openai/gpt-4o-mini", kwargs={"max_tokens": 256}, supports_response_schema=True
+    )
     strict: dict[str, Any] = {}
     assert TemplateAdapter()._choose_mode(strict_route, strict, Act) == "json"
     sent = strict["response_format"]["json_schema"]["schema"]["properties"]

@@ -14,8 +14,15 @@ from promptkit.adapter.budgets import CHARS_PER_TOKEN, SHORT_CAP, field_budgets,
 from promptkit.lm import FakeLM
 
 
-def call(program: Any, *, max_tokens: int | None = 512, structured: str | None = "json_schema", adapter: Any = None,
-         answer: dict[str, Any] | None = None, **inputs: Any) -> Any:
+def call(
+    program: Any,
+    *,
+    max_tokens: int | None = 512,
+    structured: str | None = "json_schema",
+    adapter: Any = None,
+    answer: dict[str, Any] | None = None,
+    **inputs: Any,
+) -> Any:
     fake = FakeLM([answer or {"reasoning": "r", "answer": "a"}], max_tokens=max_tokens)
     if structured is not None:
         fake.structured_output = structured  # type: ignore[attr-defined]
@@ -64,8 +71,12 @@ def test_the_embedded_model_gets_the_budgets_in_its_schema() -> None:
 
 
 def test_the_prompt_states_the_budgets_where_no_schema_is_enforced() -> None:
-    sent = call(dspy.ChainOfThought("question -> answer"), structured="none",
-                answer={"reasoning": "r", "answer": "a"}, question="q")
+    sent = call(
+        dspy.ChainOfThought("question -> answer"),
+        structured="none",
+        answer={"reasoning": "r", "answer": "a"},
+        question="q",
+    )
     assert "response_format" not in sent.config
     assert f"`answer` (str) (at most {SHORT_CAP} characters)" in sent.messages[0]["content"]
 
@@ -117,8 +128,13 @@ def test_the_budgets_reach_a_llama_cpp_server_in_the_request_body() -> None:
     from tests.servers.openai_compat import OpenAICompatServer
 
     with OpenAICompatServer(reply='{"reasoning": "It is the capital.", "answer": "Paris"}') as server:
-        lm = promptkit.lm("openai/smollm2", api_base=f"{server.url}/v1", api_key="x",
-                          structured_output="json_object_schema", max_tokens=256)
+        lm = promptkit.lm(
+            "openai/smollm2",
+            api_base=f"{server.url}/v1",
+            api_key="x",
+            structured_output="json_object_schema",
+            max_tokens=256,
+        )
         with dspy.context(lm=lm, adapter=TemplateAdapter()):
             assert dspy.ChainOfThought("question -> answer")(question="Capital of France?").answer == "Paris"
         body = server.chat_requests[-1].body

@@ -21,12 +21,12 @@ def template_dir(tmp_path: Path, **templates: str) -> Path:
 
 
 def test_inline_prompt_inputs_are_declared_from_the_variables_it_uses() -> None:
-    source = '{% message "system" %}Be terse.{% endmessage %}{% message "user" %}{{ a }} {% for x in items %}{{ x }}' \
-             '{% endfor %}{{ range(2) | list }}{% endmessage %}'
-    assert inline_variables(source) == ["a", "items"]  # loop variables and globals are not inputs
-    chain = Chain(
-        [Step(name="items", prompt="list", output="list"), Step(name="use", prompt=source)], inputs=["a"]
+    source = (
+        '{% message "system" %}Be terse.{% endmessage %}{% message "user" %}{{ a }} {% for x in items %}{{ x }}'
+        "{% endfor %}{{ range(2) | list }}{% endmessage %}"
     )
+    assert inline_variables(source) == ["a", "items"]  # loop variables and globals are not inputs
+    chain = Chain([Step(name="items", prompt="list", output="list"), Step(name="use", prompt=source)], inputs=["a"])
     assert chain.bindings("use") == {"a": "a", "items": "items"}
     assert chain.order == ["items", "use"]
 
@@ -34,8 +34,10 @@ def test_inline_prompt_inputs_are_declared_from_the_variables_it_uses() -> None:
 def test_unknown_reference_is_located_at_the_mapping() -> None:
     expected = "input 'x' = 'extrct': 'extrct' is neither a chain input nor a step (known: text, extract, use)"
     with pytest.raises(ChainSpecError, match=re.escape(expected)) as caught:
-        Chain([Step(name="extract", prompt="{{ text }}"), Step(name="use", prompt="{{ x }}", inputs={"x": "extrct"})],
-              inputs=["text"])
+        Chain(
+            [Step(name="extract", prompt="{{ text }}"), Step(name="use", prompt="{{ x }}", inputs={"x": "extrct"})],
+            inputs=["text"],
+        )
     assert caught.value.key_path == ("steps", 1, "inputs", "x")
 
 
@@ -133,20 +135,24 @@ def test_compatibility_rules() -> None:
 
 def test_a_longer_cycle_is_named_in_needs_order_from_the_first_declared_step() -> None:
     with pytest.raises(ChainSpecError, match=r"cycle: c -> a -> b -> c \(step 'c' needs 'a'\)") as caught:
-        Chain([
-            Step(name="c", prompt="{{ a }}"),
-            Step(name="a", prompt="{{ b }}"),
-            Step(name="b", prompt="{{ c }}"),
-        ])
+        Chain(
+            [
+                Step(name="c", prompt="{{ a }}"),
+                Step(name="a", prompt="{{ b }}"),
+                Step(name="b", prompt="{{ c }}"),
+            ]
+        )
     assert caught.value.key_path[:2] == ("steps", 0)
 
 
 def test_a_step_runs_as_soon_as_its_needs_are_done_in_declaration_order() -> None:
-    chain = Chain([
-        Step(name="x", prompt="x", depends=["y"]),
-        Step(name="y", prompt="y"),
-        Step(name="z", prompt="z"),
-    ])
+    chain = Chain(
+        [
+            Step(name="x", prompt="x", depends=["y"]),
+            Step(name="y", prompt="y"),
+            Step(name="z", prompt="z"),
+        ]
+    )
     assert chain.order == ["y", "x", "z"]  # x (declared first) runs once y is done, before z
 
 
@@ -167,4 +173,4 @@ def test_chain_inputs_take_the_template_type_names() -> None:
 
 def test_an_inline_prompt_with_a_non_literal_role_is_refused_where_it_is_parsed() -> None:
     with pytest.raises(ChainSpecError, match="takes a literal role"):
-        inline_variables('{% message role %}{{ a }}{% endmessage %}')
+        inline_variables("{% message role %}{{ a }}{% endmessage %}")

@@ -140,8 +140,11 @@ def test_runs_the_shipped_telecom_pipeline_from_the_repository(monkeypatch: pyte
         '"customer support quality": "Staff the phones"}',
     ]
     result = invoke(
-        "chain", os.path.join("pipelines", "telecom_feedback.yaml"),
-        "--input", "feedback=@pipelines/data/telecom_feedback.txt", lm=FakeLM(answers),
+        "chain",
+        os.path.join("pipelines", "telecom_feedback.yaml"),
+        "--input",
+        "feedback=@pipelines/data/telecom_feedback.txt",
+        lm=FakeLM(answers),
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

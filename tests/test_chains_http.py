@@ -25,18 +25,32 @@ def reply(body: dict[str, Any]) -> str:
 @pytest.mark.parametrize(
     ("mode", "expected_format"),
     [
-        ("json_schema", {"type": "json_schema",
-                         "json_schema": {"name": "promptkit_step_output", "schema": SCHEMA, "strict": False}}),
+        (
+            "json_schema",
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "promptkit_step_output", "schema": SCHEMA, "strict": False},
+            },
+        ),
         ("json_object_schema", {"type": "json_object", "schema": SCHEMA}),  # llama-cpp-python's dialect
     ],
 )
 def test_chain_requests_over_http(mode: str, expected_format: dict[str, Any]) -> None:
     chain = Chain(
         [
-            Step(name="extract", prompt='{% message "system" %}Be brief.{% endmessage %}'
-                                        '{% message "user" %}List problems: {{ text }}{% endmessage %}', output="list"),
-            Step(name="classify", prompt="Categorize {{ extract | join(', ') }}", output="json", schema=SCHEMA,
-                 temperature=0.3),
+            Step(
+                name="extract",
+                prompt='{% message "system" %}Be brief.{% endmessage %}'
+                '{% message "user" %}List problems: {{ text }}{% endmessage %}',
+                output="list",
+            ),
+            Step(
+                name="classify",
+                prompt="Categorize {{ extract | join(', ') }}",
+                output="json",
+                schema=SCHEMA,
+                temperature=0.3,
+            ),
         ],
         inputs=["text"],
     )
@@ -53,7 +67,8 @@ def test_chain_requests_over_http(mode: str, expected_format: dict[str, Any]) ->
     assert result["extract"].output == ["slow", "pricey"]
     assert first["model"] == "test-model"
     assert first["messages"] == [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "List problems: it is slow and pricey"},
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "List problems: it is slow and pricey"},
     ]
     assert "response_format" not in first
     assert second["messages"] == [{"role": "user", "content": "Categorize slow, pricey"}]

@@ -46,8 +46,9 @@ def test_each_step_sees_the_previous_output_and_the_result_records_everything() 
     result = two_step_chain().run(fake, text="The network is slow and I was charged twice.")
 
     extract, classify = result["extract"], result["classify"]
-    assert extract.messages == [{"role": "user", "content": "List the problems in: The network is slow and I was "
-                                 "charged twice."}]
+    assert extract.messages == [
+        {"role": "user", "content": "List the problems in: The network is slow and I was charged twice."}
+    ]
     assert extract.raw == "slow network; double charge"
     assert extract.output == ["slow network", "double charge"]
     for item in extract.output:
@@ -162,8 +163,11 @@ def test_references_to_raw_text_json_keys_and_literal_step_names() -> None:
     chain = Chain(
         steps=[
             Step(name="facts", prompt="Facts about {{ topic }}", output="json", schema={"type": "object"}),
-            Step(name="summary", prompt="Raw: {{ raw }} | capital: {{ capital }} | {{ facts.size }}",
-                 inputs={"raw": "facts.raw", "capital": "facts.output.capital"}),
+            Step(
+                name="summary",
+                prompt="Raw: {{ raw }} | capital: {{ capital }} | {{ facts.size }}",
+                inputs={"raw": "facts.raw", "capital": "facts.output.capital"},
+            ),
         ],
         inputs={"topic": {"type": "str", "description": "what to ask about"}},
     )
@@ -196,8 +200,12 @@ def test_step_settings_and_structured_output_reach_the_request() -> None:
 
 
 def test_a_llama_cpp_dialect_response_format_travels_in_the_request_extensions() -> None:
-    closed = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"],
-              "additionalProperties": False}
+    closed = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
     fmt, ext = request_slots(response_format_for(closed, "json_schema"))
     assert ext is None and fmt["json_schema"]["schema"] == closed
     assert request_slots(response_format_for(closed, "none")) == (None, None)
@@ -270,8 +278,11 @@ def test_a_failing_branch_stops_new_steps_and_keeps_finished_ones() -> None:
         return "fine"
 
     chain = Chain(
-        steps=[Step(name="left", prompt="Left {{ topic }}"), Step(name="right", prompt="Right {{ topic }}", retries=0),
-               Step(name="merge", prompt="Merge {{ left }} {{ right }}")],
+        steps=[
+            Step(name="left", prompt="Left {{ topic }}"),
+            Step(name="right", prompt="Right {{ topic }}", retries=0),
+            Step(name="merge", prompt="Merge {{ left }} {{ right }}"),
+        ],
         inputs=["topic"],
     )
     fake = FakeLM(fn=answer)
@@ -290,14 +301,16 @@ def test_file_templates_resolve_from_base_dir(tmp_path: Path) -> None:
     chain = Chain([Step(name="answer", template="ask.j2")], inputs=["question"], base_dir=tmp_path)
     result = chain.run(FakeLM(["42"]), question="Meaning of life?")
     assert result["answer"].messages == [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Meaning of life?"},
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Meaning of life?"},
     ]
     assert result["answer"].template == "ask.j2" and result.output == "42"
 
 
 def test_several_output_steps_give_a_mapping() -> None:
     chain = Chain(
-        steps=[Step(name="a", prompt="A {{ x }}"), Step(name="b", prompt="B {{ x }}")], inputs=["x"],
+        steps=[Step(name="a", prompt="A {{ x }}"), Step(name="b", prompt="B {{ x }}")],
+        inputs=["x"],
     )
     assert chain.output_steps == ["a", "b"]
     fake = FakeLM({"A ": "alpha", "B ": "beta"})

@@ -98,7 +98,7 @@ def test_missing_chain_input_names_the_prompt_line(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("  text: {type: str, description: some text}\n", "  other: str\n"))
     error = spec_error(path)
     assert "needs input 'text'" in str(error) and "no input and no step of that name" in str(error)
-    assert error.line == line_of(path, "prompt: \"List the problems")
+    assert error.line == line_of(path, 'prompt: "List the problems')
 
 
 def test_bad_output_kind(tmp_path: Path) -> None:

@@ -83,11 +83,13 @@ def test_index_tools_search_then_lookup_reads_the_searched_passages() -> None:
 def test_ask_react_with_a_collection_searches_it_and_prints_the_trajectory(
     keyword_index: KeywordRetriever, scripted: Any
 ) -> None:
-    lm = scripted([
-        {"thought": "I need to look up anemia.", "action": "Search[anemia]"},
-        {"thought": "Find what it is short of.", "action": "Lookup[shortage]"},
-        {"thought": "It is a shortage of red blood cells.", "action": "Finish[red blood cells]"},
-    ])
+    lm = scripted(
+        [
+            {"thought": "I need to look up anemia.", "action": "Search[anemia]"},
+            {"thought": "Find what it is short of.", "action": "Lookup[shortage]"},
+            {"thought": "It is a shortage of red blood cells.", "action": "Finish[red blood cells]"},
+        ]
+    )
     result = ask("What is anemia a shortage of?", "--technique", "react", "--collection", "medical", "--k", "2")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "red blood cells"
@@ -100,10 +102,12 @@ def test_ask_react_with_a_collection_searches_it_and_prints_the_trajectory(
 
 
 def test_ask_react_with_a_python_tool(scripted: Any) -> None:
-    scripted([
-        {"thought": "Compute it.", "action": "calculator[17 * 3]"},
-        {"thought": "The tool said 51.", "action": "Finish[51]"},
-    ])
+    scripted(
+        [
+            {"thought": "Compute it.", "action": "calculator[17 * 3]"},
+            {"thought": "The tool said 51.", "action": "Finish[51]"},
+        ]
+    )
     result = ask("What is 17 times 3?", "-t", "react", "--tool", "tests.ask_tools:calculator")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "51"
@@ -155,11 +159,13 @@ def test_auto_cot_takes_its_pool_from_a_data_file(tmp_path: Path, scripted: Any)
 
 
 def test_chained_tasks_runs_a_bundled_chain_with_the_question_as_its_input(scripted: Any) -> None:
-    lm = scripted([
-        "The signal drops every evening; customers are annoyed",
-        '{"The signal drops every evening": "service reliability", "customers are annoyed": "others"}',
-        '{"service reliability": "add capacity", "pricing concerns": "none", "customer support quality": "none"}',
-    ])
+    lm = scripted(
+        [
+            "The signal drops every evening; customers are annoyed",
+            '{"The signal drops every evening": "service reliability", "customers are annoyed": "others"}',
+            '{"service reliability": "add capacity", "pricing concerns": "none", "customer support quality": "none"}',
+        ]
+    )
     result = ask("The signal drops every evening.", "-t", "chained_tasks", "--chain", "telecom_feedback")
     assert result.exit_code == 0 and "add capacity" in result.stdout, result.output
     assert any("The signal drops every evening." in m["content"] for m in lm.history[0]["messages"])
@@ -223,14 +229,29 @@ def test_ask_react_over_a_real_index_on_the_embedded_model(tmp_path: Path, caplo
     store = str(tmp_path / "index")
     build_index(corpus, "landmarks", store=store, embedder=Embedder(cache=tmp_path / "c.sqlite"))
     question = "In which year was the Eiffel Tower completed?"
-    result = CliRunner().invoke(app, [
-        "ask", question, "--technique", "react", "--collection", "landmarks", "--store", store,
-        "--model", "local", "--max-tokens", "96",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "ask",
+            question,
+            "--technique",
+            "react",
+            "--collection",
+            "landmarks",
+            "--store",
+            store,
+            "--model",
+            "local",
+            "--max-tokens",
+            "96",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert re.search(r"^Action 1: Search\[[^\]]+\]$", result.stderr, re.M), result.stderr  # the first step searched
     assert "Eiffel Tower" in result.stderr.partition("Observation 1:")[2]  # its observation came from the index
-    assert all(re.fullmatch(r"(Search|Lookup|Finish)\[[^\]]+\]", action)  # every action is well formed
-               for action in re.findall(r"^Action \d+: (.*)$", result.stderr, re.M))
+    assert all(
+        re.fullmatch(r"(Search|Lookup|Finish)\[[^\]]+\]", action)  # every action is well formed
+        for action in re.findall(r"^Action \d+: (.*)$", result.stderr, re.M)
+    )
     assert result.stdout.strip(), result.output  # an answer
     assert "constraining to any JSON object instead" not in caplog.text  # llama.cpp took the pattern's grammar

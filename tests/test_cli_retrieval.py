@@ -47,8 +47,20 @@ def test_index_build_info_rag_drop(tmp_path: Path, corpus: Path) -> None:
     assert info.returncode == 0, info.stderr
     assert "passages:   3" in info.stdout and "all-MiniLM-L6-v2" in info.stdout and "edge" in info.stdout
 
-    rag = promptkit("rag", "What is the capital of Spain?", "--collection", "cities", "--store", store,
-                    "--model", "fake", "--k", "2", "--show-prompt", cwd=tmp_path)
+    rag = promptkit(
+        "rag",
+        "What is the capital of Spain?",
+        "--collection",
+        "cities",
+        "--store",
+        store,
+        "--model",
+        "fake",
+        "--k",
+        "2",
+        "--show-prompt",
+        cwd=tmp_path,
+    )
     assert rag.returncode == 0, rag.stderr
     assert "answer:" in rag.stdout and "[fake]" in rag.stdout
     assert rag.stdout.index("Madrid is the capital of Spain") < rag.stdout.index("[2]")  # best passage first
@@ -71,16 +83,52 @@ def test_index_build_names_the_fields_format_and_chunk_unit(tmp_path: Path) -> N
     base = ["index", "build", str(table), "--collection", "pages", "--store", store, "--format", "csv"]
     missing = promptkit(*base, cwd=tmp_path)
     assert missing.returncode == 2 and "no 'text' column" in missing.stderr and "--text-field" in missing.stderr
-    built = promptkit(*base, "--text-field", "body", "--title-field", "heading", "--id-field", "doc",
-                      "--chunk-size", "8", "--chunk-unit", "tokens", cwd=tmp_path)
+    built = promptkit(
+        *base,
+        "--text-field",
+        "body",
+        "--title-field",
+        "heading",
+        "--id-field",
+        "doc",
+        "--chunk-size",
+        "8",
+        "--chunk-unit",
+        "tokens",
+        cwd=tmp_path,
+    )
     assert built.returncode == 0, built.stderr
     assert "2 read, 2 kept, 4 chunks" in built.stdout  # Paris: 3 chunks of 8 embedder tokens; Madrid: 1
-    rag = promptkit("rag", "capital of Spain", "--collection", "pages", "--store", store, "--model", "fake",
-                    "--k", "1", cwd=tmp_path)
+    rag = promptkit(
+        "rag",
+        "capital of Spain",
+        "--collection",
+        "pages",
+        "--store",
+        store,
+        "--model",
+        "fake",
+        "--k",
+        "1",
+        cwd=tmp_path,
+    )
     assert rag.returncode == 0, rag.stderr
     assert "[1]" in rag.stdout and "Madrid" in rag.stdout.split("[1]")[1]  # the title came from --title-field
-    multihop = promptkit("rag", "capital of Spain", "--collection", "pages", "--store", store, "--model", "fake",
-                         "--k", "1", "--hops", "2", cwd=tmp_path)
+    multihop = promptkit(
+        "rag",
+        "capital of Spain",
+        "--collection",
+        "pages",
+        "--store",
+        store,
+        "--model",
+        "fake",
+        "--k",
+        "1",
+        "--hops",
+        "2",
+        cwd=tmp_path,
+    )
     assert multihop.returncode == 0, multihop.stderr  # it printed "internal error" (no passages) once
     assert "hop 2 query:" in multihop.stderr and "[1]" in multihop.stdout
     bad_unit = promptkit(*base, "--text-field", "body", "--chunk-unit", "chars", cwd=tmp_path)
@@ -101,27 +149,54 @@ def test_quickstart_on_the_fake_model(tmp_path: Path) -> None:
 
 def test_index_build_modes_embed_template_info_and_rag_modes(tmp_path: Path, corpus: Path) -> None:
     store = str(tmp_path / "index")
-    built = promptkit("index", "build", str(corpus), "--collection", "cities", "--store", store,
-                      "--embed-template", "{title}: {text}", cwd=tmp_path)
+    built = promptkit(
+        "index",
+        "build",
+        str(corpus),
+        "--collection",
+        "cities",
+        "--store",
+        store,
+        "--embed-template",
+        "{title}: {text}",
+        cwd=tmp_path,
+    )
     assert built.returncode == 0, built.stderr
     assert "vectors: dense 384-d cosine + sparse bm25 (IDF)" in built.stdout  # hybrid by default
     info = promptkit("index", "info", "--collection", "cities", "--store", store, cwd=tmp_path)
     assert "modes:      dense, sparse, hybrid" in info.stdout and "embeds:     '{title}: {text}'" in info.stdout
     assert "bm25:" in info.stdout and "language=english" in info.stdout and "avg_len=" in info.stdout
-    rag = promptkit("rag", "Which city is the capital of Spain?", "--collection", "cities", "--store", store,
-                    "--model", "fake", "--k", "1", "--mode", "sparse", cwd=tmp_path)
+    rag = promptkit(
+        "rag",
+        "Which city is the capital of Spain?",
+        "--collection",
+        "cities",
+        "--store",
+        store,
+        "--model",
+        "fake",
+        "--k",
+        "1",
+        "--mode",
+        "sparse",
+        cwd=tmp_path,
+    )
     assert rag.returncode == 0, rag.stderr
     assert "Madrid is the capital of Spain" in rag.stdout
 
-    dense = promptkit("index", "build", str(corpus), "--collection", "old", "--store", store, "--mode", "dense",
-                      cwd=tmp_path)
+    dense = promptkit(
+        "index", "build", str(corpus), "--collection", "old", "--store", store, "--mode", "dense", cwd=tmp_path
+    )
     assert dense.returncode == 0 and "vectors: dense 384-d cosine" in dense.stdout and "bm25" not in dense.stdout
-    wrong = promptkit("rag", "capital?", "--collection", "old", "--store", store, "--model", "fake",
-                      "--mode", "hybrid", cwd=tmp_path)
+    wrong = promptkit(
+        "rag", "capital?", "--collection", "old", "--store", store, "--model", "fake", "--mode", "hybrid", cwd=tmp_path
+    )
     assert wrong.returncode == 2 and "--mode dense" in wrong.stderr and "Traceback" not in wrong.stderr
-    unknown = promptkit("index", "build", str(corpus), "--collection", "x", "--store", store, "--mode", "bm25",
-                        cwd=tmp_path)
+    unknown = promptkit(
+        "index", "build", str(corpus), "--collection", "x", "--store", store, "--mode", "bm25", cwd=tmp_path
+    )
     assert unknown.returncode == 2 and "unknown search mode" in unknown.stderr
-    template = promptkit("index", "build", str(corpus), "--collection", "x", "--store", store,
-                         "--embed-template", "{body}", cwd=tmp_path)
+    template = promptkit(
+        "index", "build", str(corpus), "--collection", "x", "--store", store, "--embed-template", "{body}", cwd=tmp_path
+    )
     assert template.returncode == 2 and "{body}" in template.stderr

@@ -19,10 +19,21 @@ from promptkit.lm import FakeLM
 from promptkit.programs.resolve import resolve_program
 
 SECRET = "sk-compile-0123456789SECRET"
-CAPITALS = {"France": "Paris", "Spain": "Madrid", "Italy": "Rome", "Peru": "Lima", "Japan": "Tokyo",
-            "Egypt": "Cairo", "Chile": "Santiago", "Kenya": "Nairobi", "Cuba": "Havana", "Iran": "Tehran",
-            "Ghana": "Accra", "Nepal": "Kathmandu"}
-PROGRAM = '''
+CAPITALS = {
+    "France": "Paris",
+    "Spain": "Madrid",
+    "Italy": "Rome",
+    "Peru": "Lima",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+    "Chile": "Santiago",
+    "Kenya": "Nairobi",
+    "Cuba": "Havana",
+    "Iran": "Tehran",
+    "Ghana": "Accra",
+    "Nepal": "Kathmandu",
+}
+PROGRAM = """
 import dspy
 
 class Capital(dspy.Module):
@@ -32,7 +43,7 @@ class Capital(dspy.Module):
 
     def forward(self, question):
         return self.answer(question=question)
-'''
+"""
 
 
 def reply(call: Any) -> dict[str, str]:
@@ -67,9 +78,26 @@ def run(*args: str) -> Any:
 
 
 def test_compile_writes_the_directory_and_demos_raise_the_val_score(project: Path) -> None:
-    result = run("prog.py:Capital", "--data", "train.jsonl", "--val", "val.jsonl", "--metric", "exact_match",
-                 "--optimizer", "bootstrap_fewshot", "--option", "max_bootstrapped_demos=2",
-                 "--option", "max_labeled_demos=2", "--out", "out", "--no-progress", "--threads", "2")
+    result = run(
+        "prog.py:Capital",
+        "--data",
+        "train.jsonl",
+        "--val",
+        "val.jsonl",
+        "--metric",
+        "exact_match",
+        "--optimizer",
+        "bootstrap_fewshot",
+        "--option",
+        "max_bootstrapped_demos=2",
+        "--option",
+        "max_labeled_demos=2",
+        "--out",
+        "out",
+        "--no-progress",
+        "--threads",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     out = project / "out"
     record = json.loads((out / "compile.json").read_text())
@@ -90,8 +118,21 @@ def test_compile_writes_the_directory_and_demos_raise_the_val_score(project: Pat
 
 
 def test_program_json_loads_in_promptkit_and_plain_dspy_with_identical_predictions(project: Path) -> None:
-    assert run("prog.py:Capital", "--data", "train.jsonl", "--val-split", "0.25", "--metric", "exact_match",
-               "--out", "out", "--no-progress").exit_code == 0
+    assert (
+        run(
+            "prog.py:Capital",
+            "--data",
+            "train.jsonl",
+            "--val-split",
+            "0.25",
+            "--metric",
+            "exact_match",
+            "--out",
+            "out",
+            "--no-progress",
+        ).exit_code
+        == 0
+    )
     path = project / "out" / "program.json"
     loaded = promptkit.load(path, program=resolve_program("prog.py:Capital"))
     by_ref = resolve_program(path)
@@ -113,16 +154,20 @@ def test_program_json_loads_in_promptkit_and_plain_dspy_with_identical_predictio
     assert len({json.dumps(c.messages) for c in lm.calls[:3]}) == 1  # the three sent the same prompt
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["--optimizer", "nope"], 2, "unknown optimizer 'nope'"),
-    (["--optimizer", "gepa"], 2, "needs a reflection LM"),
-    (["--option", "max_demos=2"], 2, "BootstrapFewShot has no option 'max_demos'"),
-    (["--option", "oops"], 2, "--option 'oops' is not KEY=VALUE"),
-    (["--val-split", "1.5"], 2, "--val-split 1.5 must be between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--optimizer", "nope"], 2, "unknown optimizer 'nope'"),
+        (["--optimizer", "gepa"], 2, "needs a reflection LM"),
+        (["--option", "max_demos=2"], 2, "BootstrapFewShot has no option 'max_demos'"),
+        (["--option", "oops"], 2, "--option 'oops' is not KEY=VALUE"),
+        (["--val-split", "1.5"], 2, "--val-split 1.5 must be between 0 and 1"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(project: Path, args: list[str], code: int, message: str) -> None:
-    result = run("prog.py:Capital", "--data", "train.jsonl", "--metric", "exact_match", "--out", "out",
-                 "--no-progress", *args)
+    result = run(
+        "prog.py:Capital", "--data", "train.jsonl", "--metric", "exact_match", "--out", "out", "--no-progress", *args
+    )
     assert result.exit_code == code and message in result.output, result.output
     assert not (project / "out" / "before").exists()  # refused before any LM call
 
@@ -134,18 +179,31 @@ def test_knn_fewshot_says_its_demos_are_not_in_the_saved_program(project: Path) 
         return np.array([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], dtype=float)
 
     with dspy.context(lm=FakeLM(fn=reply)):
-        result = promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", "knn_fewshot", "out",
-                                          valset="val.jsonl", embedder=letters, progress=False, k=2,
-                                          max_bootstrapped_demos=1, max_labeled_demos=1)
+        result = promptkit.compile_to_dir(
+            "prog.py:Capital",
+            "train.jsonl",
+            "exact_match",
+            "knn_fewshot",
+            "out",
+            valset="val.jsonl",
+            embedder=letters,
+            progress=False,
+            k=2,
+            max_bootstrapped_demos=1,
+            max_labeled_demos=1,
+        )
     assert result.score_after == 1.0 and result.score_before == 0.0  # the in-process program has its demos
     assert "picks demos per input at run time" in result.record["caveat"]
     assert "picks demos per input at run time" in (project / "out" / "report.md").read_text()
 
 
-@pytest.mark.parametrize(("optimizer", "kept"), [("gepa", "gepa_log holds GEPA's checkpoints"),
-                                                 ("bootstrap_fewshot", "exposes no best-so-far program")])
-def test_ctrl_c_keeps_the_before_run_and_says_what_survives(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            optimizer: str, kept: str) -> None:
+@pytest.mark.parametrize(
+    ("optimizer", "kept"),
+    [("gepa", "gepa_log holds GEPA's checkpoints"), ("bootstrap_fewshot", "exposes no best-so-far program")],
+)
+def test_ctrl_c_keeps_the_before_run_and_says_what_survives(
+    project: Path, monkeypatch: pytest.MonkeyPatch, optimizer: str, kept: str
+) -> None:
     import promptkit.optimize
 
     seen: dict[str, Any] = {}
@@ -157,8 +215,16 @@ def test_ctrl_c_keeps_the_before_run_and_says_what_survives(project: Path, monke
 
     monkeypatch.setattr(promptkit.optimize, "compile", interrupted)
     with dspy.context(lm=FakeLM(fn=reply)), pytest.raises(KeyboardInterrupt):
-        promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", optimizer, "out",
-                                 valset="val.jsonl", reflection_lm=FakeLM(fn=reply), progress=False)
+        promptkit.compile_to_dir(
+            "prog.py:Capital",
+            "train.jsonl",
+            "exact_match",
+            optimizer,
+            "out",
+            valset="val.jsonl",
+            reflection_lm=FakeLM(fn=reply),
+            progress=False,
+        )
     record = json.loads((project / "out" / "compile.json").read_text())
     assert record["status"] == "interrupted" and kept in record["note"]
     assert len((project / "out" / "before" / "results.jsonl").read_text().splitlines()) == 4
@@ -166,20 +232,50 @@ def test_ctrl_c_keeps_the_before_run_and_says_what_survives(project: Path, monke
     assert ("log_dir" in seen) == (optimizer == "gepa")
     monkeypatch.setattr(promptkit.optimize, "compile", original)
     with dspy.context(lm=FakeLM(fn=reply)):  # the same call again continues in the same directory
-        result = promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", optimizer, "out",
-                                          valset="val.jsonl", reflection_lm=FakeLM(fn=reply), progress=False,
-                                          resume=True, max_metric_calls=20) if optimizer == "gepa" else \
-            promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", optimizer, "out",
-                                     valset="val.jsonl", progress=False, resume=True)
+        result = (
+            promptkit.compile_to_dir(
+                "prog.py:Capital",
+                "train.jsonl",
+                "exact_match",
+                optimizer,
+                "out",
+                valset="val.jsonl",
+                reflection_lm=FakeLM(fn=reply),
+                progress=False,
+                resume=True,
+                max_metric_calls=20,
+            )
+            if optimizer == "gepa"
+            else promptkit.compile_to_dir(
+                "prog.py:Capital",
+                "train.jsonl",
+                "exact_match",
+                optimizer,
+                "out",
+                valset="val.jsonl",
+                progress=False,
+                resume=True,
+            )
+        )
     assert result.record["status"] == "done" and (project / "out" / "program.json").exists()
     assert len((project / "out" / "before" / "results.jsonl").read_text().splitlines()) == 4  # not rerun
 
 
 def test_candidate_evaluations_and_the_best_score_are_recorded(project: Path) -> None:
     with dspy.context(lm=FakeLM(fn=reply)):
-        result = promptkit.compile_to_dir("prog.py:Capital", "train.jsonl", "exact_match", "bootstrap_random_search",
-                                          "out", valset="val.jsonl", progress=False, num_candidate_programs=2,
-                                          max_bootstrapped_demos=1, max_labeled_demos=1, num_threads=1)
+        result = promptkit.compile_to_dir(
+            "prog.py:Capital",
+            "train.jsonl",
+            "exact_match",
+            "bootstrap_random_search",
+            "out",
+            valset="val.jsonl",
+            progress=False,
+            num_candidate_programs=2,
+            max_bootstrapped_demos=1,
+            max_labeled_demos=1,
+            num_threads=1,
+        )
     lm = result.record["lm"]
     # zero-shot, labelled-only, unshuffled bootstrap and 2 shuffled ones, each scored on val
     assert lm["candidate_evaluations"] == 5 and lm["best_candidate_score"] == 100.0

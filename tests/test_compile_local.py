@@ -29,14 +29,35 @@ def local() -> Any:
         yield lm
 
 
-@pytest.mark.parametrize(("optimizer", "options"), [
-    ("bootstrap_fewshot", {"max_bootstrapped_demos": 2, "max_labeled_demos": 2}),
-    ("miprov2", {"auto": "light", "num_trials": 2, "num_candidates": 2, "max_bootstrapped_demos": 1,
-                 "max_labeled_demos": 1, "data_aware_proposer": False}),
-])
+@pytest.mark.parametrize(
+    ("optimizer", "options"),
+    [
+        ("bootstrap_fewshot", {"max_bootstrapped_demos": 2, "max_labeled_demos": 2}),
+        (
+            "miprov2",
+            {
+                "auto": "light",
+                "num_trials": 2,
+                "num_candidates": 2,
+                "max_bootstrapped_demos": 1,
+                "max_labeled_demos": 1,
+                "data_aware_proposer": False,
+            },
+        ),
+    ],
+)
 def test_compiles_on_the_embedded_model(local: Any, tmp_path: Path, optimizer: str, options: dict[str, Any]) -> None:
-    result = promptkit.compile_to_dir(PROGRAM, rows("train", 6), "exact_match", optimizer, tmp_path,
-                                      valset=rows("val", 4), num_threads=2, progress=False, **options)
+    result = promptkit.compile_to_dir(
+        PROGRAM,
+        rows("train", 6),
+        "exact_match",
+        optimizer,
+        tmp_path,
+        valset=rows("val", 4),
+        num_threads=2,
+        progress=False,
+        **options,
+    )
     record = json.loads((tmp_path / "compile.json").read_text())
     assert record["status"] == "done" and record["model"] == local.model
     assert record["lm"]["calls"] > 0 and record["lm"]["tokens"]["total"] > 0  # the embedded model's usage

@@ -28,11 +28,23 @@ render_timeout = 2.5
 SCENARIOS: dict[str, tuple[str | None, dict[str, str], dict[str, Any]]] = {
     "defaults": (None, {}, {}),
     "toml": (TOML, {}, {}),
-    "env_over_toml": (TOML, {"PROMPTKIT_MODEL": "ollama_chat/from-env", "PROMPTKIT_TIMEOUT": "7",
-                             "PROMPTKIT_TEMPLATE_DIRS": "/a" + os.pathsep + "/b", "PROMPTKIT_API_BASE": "",
-                             "PROMPTKIT_N_THREADS": "3", "PROMPTKIT_STRUCTURED_OUTPUT": "none"}, {}),
-    "argument_over_env": (TOML, {"PROMPTKIT_MODEL": "ollama_chat/from-env", "PROMPTKIT_TEMPERATURE": "0.3"},
-                          {"model": "fake", "timeout": 9, "api_base": None}),
+    "env_over_toml": (
+        TOML,
+        {
+            "PROMPTKIT_MODEL": "ollama_chat/from-env",
+            "PROMPTKIT_TIMEOUT": "7",
+            "PROMPTKIT_TEMPLATE_DIRS": "/a" + os.pathsep + "/b",
+            "PROMPTKIT_API_BASE": "",
+            "PROMPTKIT_N_THREADS": "3",
+            "PROMPTKIT_STRUCTURED_OUTPUT": "none",
+        },
+        {},
+    ),
+    "argument_over_env": (
+        TOML,
+        {"PROMPTKIT_MODEL": "ollama_chat/from-env", "PROMPTKIT_TEMPERATURE": "0.3"},
+        {"model": "fake", "timeout": 9, "api_base": None},
+    ),
     "config_env_var": ("[promptkit]\nmodel = 'x'\nmax_tokens = 64\n", {"PROMPTKIT_CONFIG": "{tmp}/elsewhere.toml"}, {}),
     "table_less_toml": ("model = 'top-level'\ncache_dir = 'cache'\n", {}, {}),
     "bad_env_value": (None, {"PROMPTKIT_TIMEOUT": "soon"}, {}),

@@ -41,8 +41,9 @@ def test_an_edited_export_shows_the_instruction_and_demo_changes_and_exits_1(tmp
     path = compiled_capital(tmp_path / "a", "Name the capital.", [("Capital of Peru?", "Lima")])
     export_program(promptkit.resolve_program(path), tmp_path / "t")
     file = tmp_path / "t" / "answer.j2"
-    file.write_text(file.read_text().replace("Name the capital.", "Name the capital city only.")
-                    .replace("Lima", "Lima, Peru"))
+    file.write_text(
+        file.read_text().replace("Name the capital.", "Name the capital city only.").replace("Lima", "Lima, Peru")
+    )
     result = CliRunner().invoke(app, ["diff", str(path), str(tmp_path / "t")])
     assert result.exit_code == 1, result.output
     assert "predictor answer: changed (instructions, demos, template)" in result.output
@@ -53,8 +54,9 @@ def test_an_edited_export_shows_the_instruction_and_demo_changes_and_exits_1(tmp
 
 def test_two_compiled_programs_differ_in_their_demos_only(tmp_path: Path) -> None:
     a = compiled_capital(tmp_path / "a", "Name the capital.", [("Capital of Peru?", "Lima")])
-    b = compiled_capital(tmp_path / "b", "Name the capital.", [("Capital of Peru?", "Lima"), ("Capital of Chad?",
-                                                                                              "N'Djamena")])
+    b = compiled_capital(
+        tmp_path / "b", "Name the capital.", [("Capital of Peru?", "Lima"), ("Capital of Chad?", "N'Djamena")]
+    )
     [result] = diff_prompts(a, b)
     assert result.status == "changed" and list(result.diffs) == ["demos", "template"]
     assert "+Capital of Chad?" in result.diffs["demos"] and "+N'Djamena" in result.diffs["demos"]
@@ -64,8 +66,11 @@ def test_two_compiled_programs_differ_in_their_demos_only(tmp_path: Path) -> Non
 
 def test_predictors_on_one_side_only_are_listed(tmp_path: Path) -> None:
     results = diff_prompts(Research(), Capital())
-    assert [(r.name, r.status) for r in results] == [("plan", "only in A"), ("answer.predict", "only in A"),
-                                                     ("answer", "only in B")]
+    assert [(r.name, r.status) for r in results] == [
+        ("plan", "only in A"),
+        ("answer.predict", "only in A"),
+        ("answer", "only in B"),
+    ]
     assert format_diff(results).splitlines()[0] == "predictor plan: only in A"
 
 
@@ -80,10 +85,21 @@ def test_a_bad_side_is_an_input_error_exit_2(tmp_path: Path) -> None:
 
 def test_the_compile_report_includes_the_prompt_diff_and_the_command(fake: Any, tmp_path: Path) -> None:
     fake()
-    train = [dspy.Example(question=f"Capital of {c}?", answer=a).with_inputs("question")
-             for c, a in [("France", "Paris"), ("Peru", "Lima"), ("Japan", "Tokyo"), ("Chad", "N'Djamena")]]
-    promptkit.compile_to_dir(Capital(), train, "exact_match", "labeled_fewshot", tmp_path / "out", valset=train[:2],
-                             progress=False, num_threads=1, k=2)
+    train = [
+        dspy.Example(question=f"Capital of {c}?", answer=a).with_inputs("question")
+        for c, a in [("France", "Paris"), ("Peru", "Lima"), ("Japan", "Tokyo"), ("Chad", "N'Djamena")]
+    ]
+    promptkit.compile_to_dir(
+        Capital(),
+        train,
+        "exact_match",
+        "labeled_fewshot",
+        tmp_path / "out",
+        valset=train[:2],
+        progress=False,
+        num_threads=1,
+        k=2,
+    )
     out = tmp_path / "out"
     report = (out / "report.md").read_text()
     assert "## Every prompt, before → after" in report

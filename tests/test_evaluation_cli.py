@@ -54,8 +54,18 @@ def run(app: typer.Typer, *args: str) -> Result:
 
 
 def base_args(project: Path, out: str) -> list[str]:
-    return [f"{project / 'prog.py'}:answer", "--data", str(project / "qa.jsonl"), "--metric", "exact_match",
-            "--out", str(project / out), "--model", "fake", "--no-progress"]
+    return [
+        f"{project / 'prog.py'}:answer",
+        "--data",
+        str(project / "qa.jsonl"),
+        "--metric",
+        "exact_match",
+        "--out",
+        str(project / out),
+        "--model",
+        "fake",
+        "--no-progress",
+    ]
 
 
 def test_fail_under_gate_exit_codes(app: typer.Typer, project: Path) -> None:
@@ -79,8 +89,18 @@ def test_bad_fail_under_and_bad_program_are_input_errors(app: typer.Typer, proje
     bad = run(app, "eval", "run", *base_args(project, "x"), "--fail-under", "80")
     # The CLI reports promptkit errors as one line (no traceback) and exits 2 for bad input.
     assert bad.exit_code == 2 and "InputError" in bad.output
-    missing = run(app, "eval", "run", f"{project / 'nope.py'}:answer", "--data", str(project / "qa.jsonl"),
-                  "--metric", "exact_match", "--model", "fake")
+    missing = run(
+        app,
+        "eval",
+        "run",
+        f"{project / 'nope.py'}:answer",
+        "--data",
+        str(project / "qa.jsonl"),
+        "--metric",
+        "exact_match",
+        "--model",
+        "fake",
+    )
     assert missing.exit_code == 2 and "not found" in missing.output
 
 
@@ -104,8 +124,9 @@ def test_compare_command_and_regression_gate(app: typer.Typer, project: Path) ->
     assert run(app, "eval", "run", *args_b).exit_code == 0
     forward = run(app, "eval", "compare", str(project / "a"), str(project / "b"), "--fail-on-regression")
     assert forward.exit_code == 0 and "improved 2" in forward.output
-    backward = run(app, "eval", "compare", str(project / "b"), str(project / "a"), "--alpha", "0.6",
-                   "--fail-on-regression")
+    backward = run(
+        app, "eval", "compare", str(project / "b"), str(project / "a"), "--alpha", "0.6", "--fail-on-regression"
+    )
     assert backward.exit_code == EXIT_BELOW_THRESHOLD and "B worse" in backward.output
 
 
@@ -136,8 +157,21 @@ def test_eval_a_technique_and_a_chain_spec(tmp_path: Path) -> None:
     data = tmp_path / "qa.jsonl"
     data.write_text("".join(_json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n" for i in range(3)))
     technique = _Runner().invoke(
-        _app, ["eval", "technique:cot_zeroshot", "--data", str(data), "--metric", "exact_match",
-               "--model", "fake", "--out", str(tmp_path / "t"), "--threads", "1"],
+        _app,
+        [
+            "eval",
+            "technique:cot_zeroshot",
+            "--data",
+            str(data),
+            "--metric",
+            "exact_match",
+            "--model",
+            "fake",
+            "--out",
+            str(tmp_path / "t"),
+            "--threads",
+            "1",
+        ],
     )
     assert technique.exit_code == 0, technique.output
     rows = [_json.loads(line) for line in (tmp_path / "t" / "results.jsonl").read_text().splitlines()]
@@ -149,8 +183,21 @@ def test_eval_a_technique_and_a_chain_spec(tmp_path: Path) -> None:
         "  - name: answer\n    prompt: 'Answer briefly: {{ question }}'\noutput: answer\n"
     )
     chain = _Runner().invoke(
-        _app, ["eval", str(spec), "--data", str(data), "--metric", "contains", "--model", "fake",
-               "--out", str(tmp_path / "c"), "--threads", "1"],
+        _app,
+        [
+            "eval",
+            str(spec),
+            "--data",
+            str(data),
+            "--metric",
+            "contains",
+            "--model",
+            "fake",
+            "--out",
+            str(tmp_path / "c"),
+            "--threads",
+            "1",
+        ],
     )
     assert chain.exit_code == 0, chain.output
     assert len((tmp_path / "c" / "results.jsonl").read_text().splitlines()) == 3
@@ -176,8 +223,20 @@ def test_eval_uses_the_template_adapter_unless_one_is_configured(
 
     (tmp_path / "prog.py").write_text(ADAPTER_PROGRAM)
     (tmp_path / "qa.jsonl").write_text(json.dumps({"question": "q", "answer": expected}) + "\n")
-    args = [f"{tmp_path / 'prog.py'}:adapter_name", "--data", str(tmp_path / "qa.jsonl"), "--metric", "exact_match",
-            "--out", str(tmp_path / "run"), "--model", "fake", "--no-progress", "--fail-under", "1"]
+    args = [
+        f"{tmp_path / 'prog.py'}:adapter_name",
+        "--data",
+        str(tmp_path / "qa.jsonl"),
+        "--metric",
+        "exact_match",
+        "--out",
+        str(tmp_path / "run"),
+        "--model",
+        "fake",
+        "--no-progress",
+        "--fail-under",
+        "1",
+    ]
     with dspy.context(adapter=dspy.JSONAdapter() if configured else None):
         result = run(app, "eval", "run", *args)
     assert result.exit_code == 0, result.output

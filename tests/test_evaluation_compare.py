@@ -93,6 +93,11 @@ def test_matrix_runs_every_cell_into_its_own_directory(tmp_path: Path) -> None:
     table_md = (tmp_path / "m" / "matrix.md").read_text()
     assert table_md.count("\n") == 2 + 8 and "| cot | bad | file | 0.500 |" in table_md
     # a cell that cannot run is recorded; the others still run
-    broken = matrix({"predict": dspy.Predict("question -> answer")}, {"good": good_lm},
-                    {"missing": tmp_path / "nope.jsonl", "mem": examples}, [exact], progress=False)
+    broken = matrix(
+        {"predict": dspy.Predict("question -> answer")},
+        {"good": good_lm},
+        {"missing": tmp_path / "nope.jsonl", "mem": examples},
+        [exact],
+        progress=False,
+    )
     assert broken.cells[0].error and broken.cells[1].scores["exact"] == 1.0

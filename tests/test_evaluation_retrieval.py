@@ -45,8 +45,9 @@ def edge_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
 
 
 def test_scores_rows_skipped_queries_and_saved_file(edge_index: str, embedder: Embedder, tmp_path: Path) -> None:
-    result = evaluate_retrieval(edge_index, "small", queries=QUERIES, qrels=QRELS, k=3, out=tmp_path / "run",
-                                embedder=embedder)
+    result = evaluate_retrieval(
+        edge_index, "small", queries=QUERIES, qrels=QRELS, k=3, out=tmp_path / "run", embedder=embedder
+    )
     assert set(result.scores) == {"ndcg@3", "recall@3", "mrr@3"}
     assert [row.query_id for row in result.rows] == JUDGED
     assert (result.skipped, result.missing) == (["q6", "q7"], ["q99"])  # no qrels / grade 0 only; not a query
@@ -69,29 +70,29 @@ def test_scores_rows_skipped_queries_and_saved_file(edge_index: str, embedder: E
 
 def test_relevant_document_first_scores_one_and_lower_ranks_score_less(edge_index: str, embedder: Embedder) -> None:
     queries = {"q1": "At what temperature does water boil?"}
-    first = evaluate_retrieval(edge_index, "small", queries=queries, qrels={"q1": {"d01": 1}}, k=5,
-                               embedder=embedder)
+    first = evaluate_retrieval(edge_index, "small", queries=queries, qrels={"q1": {"d01": 1}}, k=5, embedder=embedder)
     row = first.rows[0]
     assert row.retrieved[0][0] == "d01"
     assert (row.scores["ndcg@5"], row.scores["recall@5"], row.scores["mrr@5"]) == (1.0, 1.0, 1.0)
 
     # Judge the document the index ranks second as the only relevant one: RR 1/2, nDCG 1/log2(3).
     second_id = row.retrieved[1][0]
-    second = evaluate_retrieval(edge_index, "small", queries=queries, qrels={"q1": {second_id: 1}}, k=5,
-                                embedder=embedder)
+    second = evaluate_retrieval(
+        edge_index, "small", queries=queries, qrels={"q1": {second_id: 1}}, k=5, embedder=embedder
+    )
     assert second.rows[0].retrieved == row.retrieved
     assert second.scores["mrr@5"] == pytest.approx(0.5)
     assert second.scores["ndcg@5"] == pytest.approx(1 / np.log2(3))
     assert second.scores["recall@5"] == 1.0
-    at_one = evaluate_retrieval(edge_index, "small", queries=queries, qrels={"q1": {second_id: 1}}, k=1,
-                                embedder=embedder)
+    at_one = evaluate_retrieval(
+        edge_index, "small", queries=queries, qrels={"q1": {second_id: 1}}, k=1, embedder=embedder
+    )
     assert at_one.scores == {"ndcg@1": 0.0, "recall@1": 0.0, "mrr@1": 0.0}  # outside the cut-off
 
 
 def test_identical_to_a_numpy_cosine_baseline(edge_index: str, embedder: Embedder) -> None:
     k = 10
-    result = evaluate_retrieval(edge_index, "small", queries=QUERIES, qrels=QRELS, k=k, embedder=embedder,
-                                mode="dense")
+    result = evaluate_retrieval(edge_index, "small", queries=QUERIES, qrels=QRELS, k=k, embedder=embedder, mode="dense")
 
     passages = load_passages(BEIR)
     doc_ids = np.array([p.source_id for p in passages])
@@ -201,15 +202,31 @@ def promptkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_cli_builds_an_index_then_prints_and_saves_the_scores(tmp_path: Path, embedder: Embedder) -> None:
     built = promptkit("index", "build", str(BEIR), "--collection", "small", "--store", "index", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
-    run = promptkit("eval", "retrieval", "--collection", "small", "--store", "index", "--queries", str(QUERIES),
-                    "--qrels", str(QRELS), "--k", "3", "--out", "run", cwd=tmp_path)
+    run = promptkit(
+        "eval",
+        "retrieval",
+        "--collection",
+        "small",
+        "--store",
+        "index",
+        "--queries",
+        str(QUERIES),
+        "--qrels",
+        str(QRELS),
+        "--k",
+        "3",
+        "--out",
+        "run",
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     saved = json.loads((tmp_path / "run" / RESULT_FILE).read_text())
     for name in ("ndcg@3", "recall@3", "mrr@3"):
         assert name in run.stdout and f"{saved['scores'][name]:.4f}" in run.stdout
     assert "5 queries scored" in run.stdout and str(Path("run") / RESULT_FILE) in run.stdout
-    in_process = evaluate_retrieval(str(tmp_path / "index"), "small", queries=QUERIES, qrels=QRELS, k=3,
-                                    embedder=embedder)
+    in_process = evaluate_retrieval(
+        str(tmp_path / "index"), "small", queries=QUERIES, qrels=QRELS, k=3, embedder=embedder
+    )
     assert saved["scores"] == pytest.approx(in_process.scores, abs=1e-12)
 
 
@@ -239,15 +256,47 @@ def test_cli_bad_input_exits_2_without_a_traceback(
 @pytest.mark.slow
 def test_cli_scores_each_search_mode_like_the_library(edge_index: str, embedder: Embedder, tmp_path: Path) -> None:
     for mode, fusion in (("sparse", "dbsf"), ("hybrid", "rrf")):
-        run = promptkit("eval", "retrieval", "--collection", "small", "--store", edge_index, "--queries", str(QUERIES),
-                        "--qrels", str(QRELS), "--k", "3", "--out", f"run-{mode}", "--mode", mode, "--fusion", fusion,
-                        cwd=tmp_path)
+        run = promptkit(
+            "eval",
+            "retrieval",
+            "--collection",
+            "small",
+            "--store",
+            edge_index,
+            "--queries",
+            str(QUERIES),
+            "--qrels",
+            str(QRELS),
+            "--k",
+            "3",
+            "--out",
+            f"run-{mode}",
+            "--mode",
+            mode,
+            "--fusion",
+            fusion,
+            cwd=tmp_path,
+        )
         assert run.returncode == 0, run.stderr
         saved = json.loads((tmp_path / f"run-{mode}" / RESULT_FILE).read_text())
         assert saved["mode"] == (mode if mode == "sparse" else f"hybrid ({fusion})")
-        in_process = evaluate_retrieval(edge_index, "small", queries=QUERIES, qrels=QRELS, k=3, embedder=embedder,
-                                        mode=mode, fusion=fusion)  # type: ignore[arg-type]
+        in_process = evaluate_retrieval(
+            edge_index, "small", queries=QUERIES, qrels=QRELS, k=3, embedder=embedder, mode=mode, fusion=fusion
+        )  # type: ignore[arg-type]
         assert saved["scores"] == pytest.approx(in_process.scores, abs=1e-12)
-    bad = promptkit("eval", "retrieval", "--collection", "small", "--store", edge_index, "--queries", str(QUERIES),
-                    "--qrels", str(QRELS), "--mode", "keyword", cwd=tmp_path)
+    bad = promptkit(
+        "eval",
+        "retrieval",
+        "--collection",
+        "small",
+        "--store",
+        edge_index,
+        "--queries",
+        str(QUERIES),
+        "--qrels",
+        str(QRELS),
+        "--mode",
+        "keyword",
+        cwd=tmp_path,
+    )
     assert bad.returncode == 2 and "unknown search mode 'keyword'" in bad.stderr and "Traceback" not in bad.stderr

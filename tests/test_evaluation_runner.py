@@ -46,8 +46,9 @@ def test_scores_rows_and_record_shape(tmp_path: Path) -> None:
     examples, table = qa_examples(12, wrong_every=4)  # rows 0, 4, 8 are wrong
     lm, engine = qa_lm(table)
     with dspy.context(lm=lm):
-        result = evaluate(dspy.Predict("question -> answer"), examples, [exact], num_threads=3,
-                          out=tmp_path, progress=False)
+        result = evaluate(
+            dspy.Predict("question -> answer"), examples, [exact], num_threads=3, out=tmp_path, progress=False
+        )
     assert result.scores == {"exact": pytest.approx(9 / 12)}
     assert engine.calls == 12
     rows = result.rows
@@ -83,8 +84,11 @@ def test_rows_are_written_as_they_complete(tmp_path: Path) -> None:
         return dspy.Prediction(answer="a" + question[1:])
 
     examples, _ = qa_examples(8)
-    runner = threading.Thread(target=evaluate, args=(program, examples, [exact]),
-                              kwargs={"num_threads": 1, "out": tmp_path, "progress": False})
+    runner = threading.Thread(
+        target=evaluate,
+        args=(program, examples, [exact]),
+        kwargs={"num_threads": 1, "out": tmp_path, "progress": False},
+    )
     runner.start()
     try:
         deadline = time.monotonic() + 10
@@ -115,8 +119,11 @@ def test_program_errors_and_metric_errors_are_recorded_not_scored(tmp_path: Path
     assert by_index[1]["error"] == {"type": "ValueError", "message": "cannot answer q1"}
     assert by_index[1]["prediction"] is None
     assert by_index[1]["metrics"]["exact"]["status"] == "skipped"
-    assert by_index[2]["metrics"]["fragile"] == {"value": None, "status": "error",
-                                                 "error": "RuntimeError: judge timed out"}
+    assert by_index[2]["metrics"]["fragile"] == {
+        "value": None,
+        "status": "error",
+        "error": "RuntimeError: judge timed out",
+    }
     # means are over ok rows only: an error is never a silent 0
     assert result.scores == {"exact": 1.0, "fragile": 1.0}
     assert result.summary["errors"] == 2 and result.summary["metric_errors"] == 1
@@ -126,8 +133,9 @@ def test_program_errors_and_metric_errors_are_recorded_not_scored(tmp_path: Path
 
 def test_metric_returning_garbage_is_an_error() -> None:
     examples, _ = qa_examples(2)
-    result = evaluate(lambda question: dspy.Prediction(answer="x"), examples,
-                      [lambda example, prediction: "yes"], progress=False)
+    result = evaluate(
+        lambda question: dspy.Prediction(answer="x"), examples, [lambda example, prediction: "yes"], progress=False
+    )
     outcome = result.rows[0]["metrics"]["<lambda>"]
     assert outcome["status"] == "error" and "number or a bool" in outcome["error"]
     assert result.score is None
@@ -149,8 +157,14 @@ def test_max_errors_stops_early_but_keeps_finished_rows(tmp_path: Path) -> None:
     assert result.score == 1.0
     # the kept rows count when the run is resumed
     with pytest.warns(UserWarning, match="started with program"):  # another function: said, not refused
-        resumed = evaluate(lambda question: dspy.Prediction(answer="a" + question[1:]), examples, [exact],
-                           out=tmp_path, resume=True, progress=False)
+        resumed = evaluate(
+            lambda question: dspy.Prediction(answer="a" + question[1:]),
+            examples,
+            [exact],
+            out=tmp_path,
+            resume=True,
+            progress=False,
+        )
     assert resumed.summary["rows_done"] == 30 and resumed.summary["errors"] == len(written) - 3
 
 
@@ -287,8 +301,9 @@ def test_rerun_is_served_from_the_dspy_cache(tmp_path: Path, monkeypatch: pytest
 def test_dataset_path_and_limit(tmp_path: Path) -> None:
     data = tmp_path / "qa.jsonl"
     data.write_text("".join(json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n" for i in range(7)))
-    result = evaluate(lambda question: dspy.Prediction(answer="a" + question[1:]), data, [exact], limit=4,
-                      progress=False)
+    result = evaluate(
+        lambda question: dspy.Prediction(answer="a" + question[1:]), data, [exact], limit=4, progress=False
+    )
     assert result.summary["rows_total"] == 4 and result.score == 1.0
 
 
@@ -318,6 +333,12 @@ def test_interrupt_keeps_finished_rows_on_disk(tmp_path: Path) -> None:
     kept = [r["index"] for r in lines(tmp_path)]
     assert kept[:3] == [0, 1, 2] and 3 not in kept  # a row that finished alongside (4) may be kept too
     with pytest.warns(UserWarning, match="started with program"):
-        resumed = evaluate(lambda question: dspy.Prediction(answer="a" + question[1:]), examples, [exact],
-                           out=tmp_path, resume=True, progress=False)
+        resumed = evaluate(
+            lambda question: dspy.Prediction(answer="a" + question[1:]),
+            examples,
+            [exact],
+            out=tmp_path,
+            resume=True,
+            progress=False,
+        )
     assert resumed.summary["rows_this_run"] == 10 - len(kept) and resumed.score == 1.0

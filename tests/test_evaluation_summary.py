@@ -55,9 +55,18 @@ def test_binomial_two_sided_matches_a_direct_sum() -> None:
 
 def test_summarize_counts_and_latency() -> None:
     rows = [
-        RowStats(index=i, values={"m": float(i % 2)}, statuses={"m": "ok"}, failed=False, latency_s=float(i),
-                 prompt_tokens=3, completion_tokens=1, total_tokens=4, cost=0.5 if i < 2 else None,
-                 cache_hit=i == 0)
+        RowStats(
+            index=i,
+            values={"m": float(i % 2)},
+            statuses={"m": "ok"},
+            failed=False,
+            latency_s=float(i),
+            prompt_tokens=3,
+            completion_tokens=1,
+            total_tokens=4,
+            cost=0.5 if i < 2 else None,
+            cache_hit=i == 0,
+        )
         for i in range(10)
     ]
     rows.append(RowStats(index=10, values={"m": None}, statuses={"m": "skipped"}, failed=True))

@@ -39,11 +39,19 @@ class Research(dspy.Module):
 
 def compiled(tmp_path: Path) -> Path:
     """A compiled Research: labeled demos and rewritten instructions (with Jinja-looking text) in program.json."""
-    train = [dspy.Example(question=f"Capital of {c}?", search_query=f"{c} capital {{city}}", notes=["n"],
-                          reasoning="It is well known.", answer=a).with_inputs("question")
-             for c, a in [("France", "Paris"), ("Peru", "Lima {%"), ("Japan", "Tokyo")]]
-    program = promptkit.compile(Research(), train, lambda ex, pred, trace=None: 1.0, optimizer="labeled_fewshot",
-                                k=2, progress=False)
+    train = [
+        dspy.Example(
+            question=f"Capital of {c}?",
+            search_query=f"{c} capital {{city}}",
+            notes=["n"],
+            reasoning="It is well known.",
+            answer=a,
+        ).with_inputs("question")
+        for c, a in [("France", "Paris"), ("Peru", "Lima {%"), ("Japan", "Tokyo")]
+    ]
+    program = promptkit.compile(
+        Research(), train, lambda ex, pred, trace=None: 1.0, optimizer="labeled_fewshot", k=2, progress=False
+    )
     program.plan.signature = program.plan.signature.with_instructions("Write one search query. {{ not a variable }}")
     return promptkit.save_program(program, tmp_path / "program.json")
 
@@ -57,7 +65,8 @@ def sent(lm: Any, program: Any, questions: list[str]) -> list[list[dict[str, Any
 
 @pytest.mark.parametrize("structured", [None, "json_schema"], ids=["markers", "json-with-budgets"])
 def test_export_then_load_sends_byte_identical_messages_on_20_inputs(
-        fake: Any, tmp_path: Path, structured: str | None) -> None:
+    fake: Any, tmp_path: Path, structured: str | None
+) -> None:
     path = compiled(tmp_path)
     kwargs = {"max_tokens": 300} if structured else {}
     lm = fake(fn=lambda call: {"search_query": "q", "reasoning": "r", "answer": "a"}, **kwargs)
@@ -84,7 +93,8 @@ class Braces(dspy.Signature):
 
 @pytest.mark.parametrize("structured", [None, "json_schema"], ids=["markers", "json-with-budgets"])
 def test_jinja_syntax_in_instructions_field_docs_and_demos_stays_text(
-        fake: Any, tmp_path: Path, structured: str | None) -> None:
+    fake: Any, tmp_path: Path, structured: str | None
+) -> None:
     lm = fake(fn=lambda call: {"answer": "a"}, **({"max_tokens": 200} if structured else {}))
     if structured:
         lm.structured_output = structured
@@ -114,8 +124,12 @@ def test_a_conversation_history_round_trips_too(fake: Any, tmp_path: Path, struc
 
     export_program(chat(), tmp_path)
     assert "{% for turn in history %}" in (tmp_path / "self.j2").read_text()
-    history = dspy.History(messages=[{"question": "Capital of Peru?", "answer": "Lima"},
-                                     {"question": "And of Chad?", "answer": "N'Djamena"}])
+    history = dspy.History(
+        messages=[
+            {"question": "Capital of Peru?", "answer": "Lima"},
+            {"question": "And of Chad?", "answer": "N'Djamena"},
+        ]
+    )
     chat()(question="And of Spain?", history=history)
     promptkit.load(chat(), templates=tmp_path)(question="And of Spain?", history=history)
     original, loaded = (call.messages for call in lm.calls)
@@ -150,8 +164,11 @@ def test_an_edited_instruction_or_demo_changes_the_next_call(fake: Any, tmp_path
     first = lm.calls[-1].messages
 
     file = tmp_path / "answer.j2"
-    file.write_text(file.read_text().replace("Given the fields `question`, produce the fields `answer`.",
-                                             "Answer with the city name only.").replace("Lima", "Lima, Peru"))
+    file.write_text(
+        file.read_text()
+        .replace("Given the fields `question`, produce the fields `answer`.", "Answer with the city name only.")
+        .replace("Lima", "Lima, Peru")
+    )
     loaded(question="Capital of Spain?")
     second = lm.calls[-1].messages
     assert "Answer with the city name only." in second[0]["content"]
@@ -162,8 +179,9 @@ def test_an_edited_instruction_or_demo_changes_the_next_call(fake: Any, tmp_path
 def test_a_copied_program_keeps_its_templates(fake: Any, tmp_path: Path) -> None:
     lm = fake()
     export_program(Capital(), tmp_path)
-    (tmp_path / "answer.j2").write_text((tmp_path / "answer.j2").read_text().replace(
-        "Given the fields", "EDITED. Given the fields"))
+    (tmp_path / "answer.j2").write_text(
+        (tmp_path / "answer.j2").read_text().replace("Given the fields", "EDITED. Given the fields")
+    )
     copied = copy.deepcopy(promptkit.load(Capital(), templates=tmp_path))  # optimizers and evaluators copy
     copied(question="Capital of Spain?")
     assert "EDITED." in lm.calls[-1].messages[0]["content"]
@@ -193,8 +211,9 @@ def test_an_exported_template_renders_with_promptkit_render_like_the_program(tmp
     program = Capital()
     program.answer.demos = [dspy.Example(question="Capital of Peru?", answer="Lima")]
     export_program(program, tmp_path)
-    result = CliRunner().invoke(app, ["render", str(tmp_path / "answer.j2"), "--var", "question=Capital of Chad?",
-                                      "--format", "json"])
+    result = CliRunner().invoke(
+        app, ["render", str(tmp_path / "answer.j2"), "--var", "question=Capital of Chad?", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     [expected] = render_program(program, question="Capital of Chad?")
     assert json.loads(result.output) == expected.messages
@@ -218,14 +237,27 @@ def test_export_and_run_from_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     file = tmp_path / "predict.j2"
     file.write_text(file.read_text().replace("Let's think step by step.", "Think in one short sentence."))
-    result = runner.invoke(app, ["run", "technique:cot_zeroshot", "--templates", str(tmp_path), "--model", "fake",
-                                 "--input", "question=What is 2 + 3?", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "technique:cot_zeroshot",
+            "--templates",
+            str(tmp_path),
+            "--model",
+            "fake",
+            "--input",
+            "question=What is 2 + 3?",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["answer"]
     rendered = runner.invoke(app, ["render", str(file), "--var", "question=x"])
     assert "Think in one short sentence." in rendered.output
-    edited = runner.invoke(app, ["render", "--program", "technique:cot_zeroshot", "--templates", str(tmp_path),
-                                 "--format", "text"])
+    edited = runner.invoke(
+        app, ["render", "--program", "technique:cot_zeroshot", "--templates", str(tmp_path), "--format", "text"]
+    )
     assert edited.exit_code == 0 and "Think in one short sentence." in edited.output, edited.output
     original = runner.invoke(app, ["render", "--program", "technique:cot_zeroshot"])
     assert original.exit_code == 0 and "Think in one short sentence." not in original.output
@@ -239,9 +271,27 @@ def test_eval_run_takes_templates(tmp_path: Path) -> None:
     data.write_text("".join(json.dumps({"question": f"q{n}", "answer": "a"}) + "\n" for n in range(3)))
     program = tmp_path / "prog.py"
     program.write_text("from tests.programs import Capital\n")
-    result = CliRunner().invoke(app, ["eval", "run", f"{program}:Capital", "--data", str(data), "--metric",
-                                      "exact_match", "--model", "fake", "--templates", str(tmp_path / "t"),
-                                      "--out", str(tmp_path / "run"), "--no-progress", "--threads", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "run",
+            f"{program}:Capital",
+            "--data",
+            str(data),
+            "--metric",
+            "exact_match",
+            "--model",
+            "fake",
+            "--templates",
+            str(tmp_path / "t"),
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+            "--threads",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 3
@@ -323,8 +373,9 @@ def test_a_manifest_for_another_program_is_refused_naming_the_line(tmp_path: Pat
     with pytest.raises(DataError, match=r"manifest.json:\d+: no template for predictor 'plan'"):
         promptkit.load(Research(), templates=tmp_path)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"answer": "answer.j2"',
-                                                     '"answer": "answer.j2",\n    "ghost": "answer.j2"'))
+    manifest.write_text(
+        manifest.read_text().replace('"answer": "answer.j2"', '"answer": "answer.j2",\n    "ghost": "answer.j2"')
+    )
     with pytest.raises(DataError, match=r"manifest.json:8: predictor 'ghost' is not in the program \(it has answer\)"):
         promptkit.load(Capital(), templates=tmp_path)
 
@@ -356,8 +407,11 @@ def test_a_template_syntax_error_names_the_file_and_line(tmp_path: Path) -> None
 def test_a_template_missing_an_input_says_what_to_declare(tmp_path: Path) -> None:
     file = exported_capital(tmp_path) / "answer.j2"
     file.write_text(file.read_text().replace("  question: {type: str}\n", ""))
-    with pytest.raises(TemplateError, match=r"answer.j2', line \d+: uses variable 'question', which its front "
-                                            r"matter does not declare"):
+    with pytest.raises(
+        TemplateError,
+        match=r"answer.j2', line \d+: uses variable 'question', which its front "
+        r"matter does not declare",
+    ):
         promptkit.load(Capital(), templates=tmp_path)
     file.write_text(file.read_text().replace("{{ question }}", "(no question)"))  # declared nowhere, used nowhere
     with pytest.raises(TemplateError, match=r"does not declare input 'question' of predictor 'answer'") as info:
@@ -366,8 +420,9 @@ def test_a_template_missing_an_input_says_what_to_declare(tmp_path: Path) -> Non
 
 
 def test_cli_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["run", "technique:cot_zeroshot", "--templates", str(tmp_path), "--model", "fake",
-                                      "--input", "question=x"])
+    result = CliRunner().invoke(
+        app, ["run", "technique:cot_zeroshot", "--templates", str(tmp_path), "--model", "fake", "--input", "question=x"]
+    )
     assert result.exit_code == 2 and "no manifest.json" in result.output and "Traceback" not in result.output
     chain = REPO / "pipelines" / "telecom_feedback.yaml"
     result = CliRunner().invoke(app, ["export", str(chain), "--out", str(tmp_path / "c")])
@@ -393,8 +448,12 @@ def test_the_embedded_model_runs_a_program_from_exported_templates(tmp_path: Pat
     program.answer.demos = [dspy.Example(question="Capital of France?", answer="Paris")]
     export_program(program, tmp_path)
     file = tmp_path / "answer.j2"
-    file.write_text(file.read_text().replace("Given the fields `question`, produce the fields `answer`.",
-                                             "Name the capital city. Reply with the city only."))
+    file.write_text(
+        file.read_text().replace(
+            "Given the fields `question`, produce the fields `answer`.",
+            "Name the capital city. Reply with the city only.",
+        )
+    )
     lm = promptkit.lm("local", max_tokens=16, cache=False)
     with dspy.context(lm=lm, adapter=promptkit.TemplateAdapter()):
         prediction = promptkit.load(Capital(), templates=tmp_path)(question="Capital of Italy?")

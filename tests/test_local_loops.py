@@ -46,7 +46,7 @@ def generate(guard: LoopGuard, prompt: list[int], wanted: list[int]) -> tuple[li
         ids.append(token)
         if token in (0, 1, 2):
             break
-    return ids[len(prompt):], pushed
+    return ids[len(prompt) :], pushed
 
 
 def test_a_repeated_sentence_is_found_once_three_copies_and_enough_tokens_are_there() -> None:
@@ -58,11 +58,14 @@ def test_a_repeated_sentence_is_found_once_three_copies_and_enough_tokens_are_th
     assert first + 1 >= max(3 * period, MIN_LOOP_TOKENS)  # three copies and 24 tokens before it counts
 
 
-@pytest.mark.parametrize("tokens", [
-    [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] * 2,  # said twice is not a loop
-    [11] * (MIN_LOOP_TOKENS - 1),  # one token, not yet long enough
-    random.Random(0).choices(range(3, 14), k=200),  # varied
-])
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] * 2,  # said twice is not a loop
+        [11] * (MIN_LOOP_TOKENS - 1),  # one token, not yet long enough
+        random.Random(0).choices(range(3, 14), k=200),  # varied
+    ],
+)
 def test_text_that_does_not_loop_is_left_alone(tokens: list[int]) -> None:
     detector = LoopDetector()
     assert not any(detector.push(token) for token in tokens)
@@ -130,10 +133,15 @@ def test_a_reply_the_guard_did_not_see_verbatim_is_not_trimmed() -> None:
 
 
 def test_long_string_budgets_become_a_bounded_repetition() -> None:
-    schema = {"type": "object", "properties": {"reasoning": {"type": "string", "minLength": 1, "maxLength": 1188},
-                                               "answer": {"type": "string", "minLength": 2, "maxLength": 300},
-                                               "free": {"type": "string"}},
-              "required": ["reasoning", "answer", "free"]}
+    schema = {
+        "type": "object",
+        "properties": {
+            "reasoning": {"type": "string", "minLength": 1, "maxLength": 1188},
+            "answer": {"type": "string", "minLength": 2, "maxLength": 300},
+            "free": {"type": "string"},
+        },
+        "required": ["reasoning", "answer", "free"],
+    }
     grammar = gbnf_for_response_format({"type": "json_schema", "json_schema": {"name": "o", "schema": schema}})
     assert grammar is not None
     assert 'reasoning ::= "\\"" char{1,1188} "\\"" space' in grammar
@@ -170,10 +178,15 @@ def test_a_budget_llama_cpp_would_refuse_as_nested_groups_runs() -> None:
     from promptkit.lm.local import local_lm
 
     lm = local_lm(max_tokens=24, cache=False)
-    schema = {"type": "object", "properties": {"story": {"type": "string", "minLength": 1, "maxLength": 5000}},
-              "required": ["story"]}
-    reply = lm(messages=[{"role": "user", "content": "Tell a story."}],
-               response_format={"type": "json_schema", "json_schema": {"name": "o", "schema": schema}})
+    schema = {
+        "type": "object",
+        "properties": {"story": {"type": "string", "minLength": 1, "maxLength": 5000}},
+        "required": ["story"],
+    }
+    reply = lm(
+        messages=[{"role": "user", "content": "Tell a story."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "o", "schema": schema}},
+    )
     assert isinstance(reply[0], str) and reply[0].startswith("{")  # (before: a segfault on the first token)
 
 
@@ -185,8 +198,10 @@ def test_a_grammar_llama_cpp_refuses_falls_back_to_any_json_object(caplog: pytes
     # llama-cpp-python's converter writes this pattern as 3,000 nested groups, which llama.cpp refuses.
     bad = {"type": "object", "properties": {"x": {"type": "string", "pattern": "^a{1,3000}$"}}, "required": ["x"]}
     with caplog.at_level("WARNING"):
-        reply = lm(messages=[{"role": "user", "content": "Say a."}],
-                   response_format={"type": "json_schema", "json_schema": {"name": "o", "schema": bad}})
+        reply = lm(
+            messages=[{"role": "user", "content": "Say a."}],
+            response_format={"type": "json_schema", "json_schema": {"name": "o", "schema": bad}},
+        )
     assert reply[0].lstrip().startswith("{")  # constrained to JSON still (before: a segfault)
     assert "refused the grammar" in caplog.text
 
@@ -222,8 +237,10 @@ def test_the_embedded_model_ends_a_loop_and_the_reply_says_it_once() -> None:
 def test_replies_made_with_other_decoding_options_are_cached_apart() -> None:
     from promptkit.lm.local import local_lm
 
-    default, off, penalty = (local_lm(cache=False, **options).kwargs.get("rollout_id")
-                             for options in ({}, {"loop_guard": False}, {"repeat_penalty": 1.1}))
+    default, off, penalty = (
+        local_lm(cache=False, **options).kwargs.get("rollout_id")
+        for options in ({}, {"loop_guard": False}, {"repeat_penalty": 1.1})
+    )
     assert default is None  # the defaults keep the plain cache key
     assert off is not None and penalty is not None and off != penalty
     assert local_lm(cache=False, loop_guard=False).kwargs["rollout_id"] == off  # stable across processes

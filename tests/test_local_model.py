@@ -154,8 +154,11 @@ def test_tools_are_refused_with_a_config_error_naming_them(lm: dspy.LM) -> None:
 
 
 def test_stream_matches_complete_text_and_token_counts(engine: LlamaCppEngine) -> None:
-    request = Request(model="local/x", messages=(Message.user("Count from one to five."),),
-                      config=RequestConfig(max_tokens=24, temperature=0.0))
+    request = Request(
+        model="local/x",
+        messages=(Message.user("Count from one to five."),),
+        config=RequestConfig(max_tokens=24, temperature=0.0),
+    )
     completed = engine.complete(request)
     events = list(engine.stream(request))
     streamed = "".join(event.delta.text for event in events if event.type == "delta")
@@ -180,10 +183,17 @@ def test_eight_threads_get_their_own_answers(lm: dspy.LM) -> None:
             barrier.wait()
             text = lm(prompts[index], max_tokens=16, cache=False)[0]
             # The grammar admits only this thread's number: a crossed reply would show another one.
-            schema: dict[str, Any] = {"type": "object", "properties": {"thread": {"type": "integer", "enum": [index]}},
-                                      "required": ["thread"]}
-            tag = lm(prompts[index], max_tokens=16, cache=False,
-                     response_format={"type": "json_schema", "json_schema": {"name": "Tagged", "schema": schema}})[0]
+            schema: dict[str, Any] = {
+                "type": "object",
+                "properties": {"thread": {"type": "integer", "enum": [index]}},
+                "required": ["thread"],
+            }
+            tag = lm(
+                prompts[index],
+                max_tokens=16,
+                cache=False,
+                response_format={"type": "json_schema", "json_schema": {"name": "Tagged", "schema": schema}},
+            )[0]
             results[index] = (text, tag)
         except BaseException as exc:  # surfaced below with the thread's index
             errors.append(exc)
@@ -254,10 +264,22 @@ def test_async_calls_work_through_dspy(lm: dspy.LM) -> None:
 @pytest.mark.parametrize(
     "response_format",
     [
-        {"type": "json_object", "schema": {"type": "object", "properties": {"colour": {"enum": ["red", "blue"]}},
-                                           "required": ["colour"]}},
-        {"type": "json_schema", "json_schema": {"name": "C", "strict": True, "schema": {
-            "type": "object", "properties": {"colour": {"enum": ["red", "blue"]}}, "required": ["colour"]}}},
+        {
+            "type": "json_object",
+            "schema": {"type": "object", "properties": {"colour": {"enum": ["red", "blue"]}}, "required": ["colour"]},
+        },
+        {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "C",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {"colour": {"enum": ["red", "blue"]}},
+                    "required": ["colour"],
+                },
+            },
+        },
     ],
     ids=["llama.cpp dialect", "openai json_schema"],
 )
@@ -269,8 +291,12 @@ def test_raw_calls_with_a_schema_return_matching_json(lm: dspy.LM, response_form
 def test_any_json_object_mode_returns_a_json_object(lm: dspy.LM) -> None:
     """Any-JSON mode bounds the syntax, not the length (a reply cut off at max_tokens would not parse):
     this prompt gets a short object from SmolLM2 (37 tokens at temperature 0)."""
-    [reply] = lm("Give the name and age of a person as JSON.", response_format={"type": "json_object"},
-                 max_tokens=96, cache=False)
+    [reply] = lm(
+        "Give the name and age of a person as JSON.",
+        response_format={"type": "json_object"},
+        max_tokens=96,
+        cache=False,
+    )
     assert lm.history[-1]["usage"]["completion_tokens"] < 96
     assert isinstance(json.loads(reply), dict)
 

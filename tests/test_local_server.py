@@ -85,8 +85,14 @@ def test_self_consistency_gets_n_samples_though_the_server_ignores_n(server: Lla
     from promptkit.techniques import build
     from promptkit.techniques.ensembling import supports_n
 
-    lm = promptkit.lm.lm("openai/smollm2", api_base=server.api_base, api_key="x", max_tokens=256, num_retries=0,
-                         structured_output="json_object_schema")
+    lm = promptkit.lm.lm(
+        "openai/smollm2",
+        api_base=server.api_base,
+        api_key="x",
+        max_tokens=256,
+        num_retries=0,
+        structured_output="json_object_schema",
+    )
     assert supports_n(lm)
     with dspy.context(lm=lm, adapter=TemplateAdapter()):
         prediction = build("self_consistency", n=3, temperature=0.8)(question="Name a primary colour.")

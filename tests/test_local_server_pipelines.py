@@ -29,7 +29,11 @@ def server(llamacpp_server: LlamaCppServer) -> LlamaCppServer:
 @pytest.fixture
 def server_lm(server: LlamaCppServer) -> dspy.LM:
     return promptkit.lm(
-        "openai/smollm2", api_base=server.api_base, api_key="x", max_tokens=96, num_retries=0,
+        "openai/smollm2",
+        api_base=server.api_base,
+        api_key="x",
+        max_tokens=96,
+        num_retries=0,
         structured_output="json_object_schema",
     )
 
@@ -53,8 +57,11 @@ def test_a_chain_through_the_server_stops_at_max_tokens(server_lm: dspy.LM) -> N
     }
     chain = Chain(
         [
-            Step(name="summary", prompt="Count from 1 to 300, separated by commas, then summarize: {{ review }}",
-                 max_tokens=12),
+            Step(
+                name="summary",
+                prompt="Count from 1 to 300, separated by commas, then summarize: {{ review }}",
+                max_tokens=12,
+            ),
             Step(name="label", prompt="Label this summary: {{ summary }}", output="json", schema=schema),
         ],
         inputs=["review"],

@@ -44,11 +44,13 @@ def gguf(tmp_path: Path) -> Path:
 
 
 def request(*messages: Message, system: str | None = None, **config: Any) -> Request:
-    return Request(model="local/x", messages=messages or (Message.user("hi"),), system=system,
-                   config=RequestConfig(**config))
+    return Request(
+        model="local/x", messages=messages or (Message.user("hi"),), system=system, config=RequestConfig(**config)
+    )
 
 
 # -- response_format -> schema / grammar -----------------------------------------------------------
+
 
 class Answer(pydantic.BaseModel):
     answer: str
@@ -78,8 +80,14 @@ def test_pydantic_response_format_uses_the_model_schema() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"type": "xml"}, {"type": "json_schema"}, {"type": "json_schema", "json_schema": "nope"},
-     {"type": "json_object", "schema": [1]}, "json", int],
+    [
+        {"type": "xml"},
+        {"type": "json_schema"},
+        {"type": "json_schema", "json_schema": "nope"},
+        {"type": "json_object", "schema": [1]},
+        "json",
+        int,
+    ],
 )
 def test_unknown_response_format_is_a_config_error_naming_it(bad: Any) -> None:
     with pytest.raises(ConfigError, match="response_format"):
@@ -88,8 +96,11 @@ def test_unknown_response_format_is_a_config_error_naming_it(bad: Any) -> None:
 
 def test_grammar_constrains_to_the_schema_fields_and_enum_values() -> None:
     pytest.importorskip("llama_cpp")
-    schema = {"type": "object", "properties": {"label": {"enum": ["pos", "neg"]}, "n": {"type": "integer"}},
-              "required": ["label", "n"]}
+    schema = {
+        "type": "object",
+        "properties": {"label": {"enum": ["pos", "neg"]}, "n": {"type": "integer"}},
+        "required": ["label", "n"],
+    }
     grammar = gbnf_for_response_format({"type": "json_object", "schema": schema})
     assert grammar is not None
     assert '\\"label\\"' in grammar and '\\"pos\\"' in grammar and "integer" in grammar
@@ -100,8 +111,11 @@ def test_grammar_constrains_to_the_schema_fields_and_enum_values() -> None:
 def test_grammar_keeps_the_schema_property_order() -> None:
     """ChainOfThought needs "reasoning" generated before "answer"; the schema's order must survive."""
     pytest.importorskip("llama_cpp")
-    schema = {"type": "object", "properties": {"reasoning": {"type": "string"}, "answer": {"type": "string"}},
-              "required": ["reasoning", "answer"]}
+    schema = {
+        "type": "object",
+        "properties": {"reasoning": {"type": "string"}, "answer": {"type": "string"}},
+        "required": ["reasoning", "answer"],
+    }
     grammar = gbnf_for_response_format({"type": "json_object", "schema": schema})
     assert grammar is not None
     root = next(line for line in grammar.splitlines() if line.startswith("root ::="))
@@ -110,9 +124,15 @@ def test_grammar_keeps_the_schema_property_order() -> None:
 
 def test_plain_string_outputs_must_not_be_empty_unless_the_schema_bounds_them() -> None:
     pytest.importorskip("llama_cpp")
-    schema = {"type": "object", "required": ["answer", "note", "label"],
-              "properties": {"answer": {"type": "string"}, "note": {"type": "string", "minLength": 0},
-                             "label": {"type": "string", "enum": ["a", "b"]}}}
+    schema = {
+        "type": "object",
+        "required": ["answer", "note", "label"],
+        "properties": {
+            "answer": {"type": "string"},
+            "note": {"type": "string", "minLength": 0},
+            "label": {"type": "string", "enum": ["a", "b"]},
+        },
+    }
     assert non_empty_strings(schema)["properties"] == {
         "answer": {"type": "string", "minLength": 1},  # SmolLM2 answers "" to some questions otherwise
         "note": {"type": "string", "minLength": 0},  # the schema's own bound wins
@@ -134,6 +154,7 @@ def test_unconvertible_schema_falls_back_to_any_json_with_a_warning(caplog: pyte
 
 
 # -- paths, names, install problems ----------------------------------------------------------------
+
 
 def test_model_names_drop_the_quantisation_only_for_display() -> None:
     path = Path("/m/SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -165,14 +186,24 @@ def test_missing_llama_cpp_says_how_to_install(monkeypatch: pytest.MonkeyPatch, 
 
 # -- options ---------------------------------------------------------------------------------------
 
+
 def test_unknown_option_is_a_config_error_naming_it(gguf: Path) -> None:
     with pytest.raises(ConfigError, match="logprobs"):
         local_lm(gguf, logprobs=True)
 
 
-@pytest.mark.parametrize(("option", "value"), [("n_threads", 0), ("n_ctx", "big"), ("max_tokens", -1),
-                                               ("temperature", -0.5), ("seed", 1.5), ("pool_size", True),
-                                               ("repeat_penalty", 0)])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("n_threads", 0),
+        ("n_ctx", "big"),
+        ("max_tokens", -1),
+        ("temperature", -0.5),
+        ("seed", 1.5),
+        ("pool_size", True),
+        ("repeat_penalty", 0),
+    ],
+)
 def test_invalid_option_values_name_the_option(gguf: Path, option: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=option):
         local_lm(gguf, **{option: value})
@@ -219,8 +250,9 @@ def test_environment_sets_the_context_window_and_threads_and_arguments_win(gguf:
 
 
 def test_engine_state_round_trips_without_secrets(gguf: Path) -> None:
-    engine = LlamaCppEngine(gguf, n_threads=1, n_ctx=512, max_tokens=20, temperature=0.3, seed=5, pool_size=2,
-                            repeat_penalty=1.1)
+    engine = LlamaCppEngine(
+        gguf, n_threads=1, n_ctx=512, max_tokens=20, temperature=0.3, seed=5, pool_size=2, repeat_penalty=1.1
+    )
     state = engine.dump_state()
     assert state["repeat_penalty"] == 1.1
     assert json.loads(json.dumps(state)) == state
@@ -233,10 +265,15 @@ def test_engine_state_round_trips_without_secrets(gguf: Path) -> None:
 
 # -- request conversion and refusals ---------------------------------------------------------------
 
+
 def test_messages_keep_roles_and_developer_becomes_system() -> None:
     req = request(Message.user("q"), Message.assistant("a"), Message.developer("be brief"), system="sys")
-    assert chat_messages(req) == [{"role": "system", "content": "sys"}, {"role": "user", "content": "q"},
-                                  {"role": "assistant", "content": "a"}, {"role": "system", "content": "be brief"}]
+    assert chat_messages(req) == [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+        {"role": "system", "content": "be brief"},
+    ]
     multipart = Message(role="user", parts=(TextPart("one"), TextPart("two")))
     assert chat_messages(request(multipart))[-1]["content"] == "one\ntwo"
 
@@ -262,6 +299,7 @@ def test_context_overflow_becomes_dspy_context_length_error_with_numbers(gguf: P
 
 # -- sampling seeds --------------------------------------------------------------------------------
 
+
 def test_greedy_calls_use_the_engine_seed(gguf: Path) -> None:
     engine = LlamaCppEngine(gguf, seed=3)
     assert {engine._sampling_seed(request(), 0.0) for _ in range(3)} == {3}
@@ -282,6 +320,7 @@ def test_explicit_seed_is_kept_but_fanned_out_samples_get_distinct_seeds(gguf: P
 
 
 # -- the shared model pool -------------------------------------------------------------------------
+
 
 class _CountingPool(ModelPool):
     """A pool whose "model" is a token object; records how many leases overlap."""

@@ -52,8 +52,16 @@ def test_compile_save_load_round_trip_gives_identical_predictions(lm: Any, tmp_p
     train, _ = qa_examples(8)
     dev, _ = qa_examples(30)
     path = tmp_path / "two_step.json"
-    compiled = compile(TwoStep(), train, exact, max_bootstrapped_demos=2, max_labeled_demos=3, valset=dev[20:],
-                       save=path, progress=False)
+    compiled = compile(
+        TwoStep(),
+        train,
+        exact,
+        max_bootstrapped_demos=2,
+        max_labeled_demos=3,
+        valset=dev[20:],
+        save=path,
+        progress=False,
+    )
     assert len(compiled.answer.predict.demos) == 3
     loaded = load(path)  # class recorded as module:QualName, rebuilt without arguments
     assert type(loaded) is TwoStep and loaded is not compiled
@@ -77,9 +85,12 @@ def test_saved_file_holds_no_secret(lm: Any, tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("SOMEPROVIDER_API_KEY", env_secret)
     train, _ = qa_examples(4)
     program = compile(TwoStep(), train, exact, optimizer="labeled_fewshot", k=2, progress=False)
-    program.rephrase.lm = dspy.LM("openai/gpt-4o-mini", api_key=SECRET,
-                                  api_base="http://admin:hunter2pass@10.0.0.1:8000/v1",
-                                  extra_headers={"Authorization": f"Bearer {SECRET}"})
+    program.rephrase.lm = dspy.LM(
+        "openai/gpt-4o-mini",
+        api_key=SECRET,
+        api_base="http://admin:hunter2pass@10.0.0.1:8000/v1",
+        extra_headers={"Authorization": f"Bearer {SECRET}"},
+    )
     program.answer.predict.demos[0]["question"] = f"leaked {env_secret} in a demo"
     path = save_program(program, tmp_path / "p.json")
     text = path.read_text()
@@ -147,9 +158,18 @@ def test_a_missing_optional_dependency_names_the_extra(lm: Any, monkeypatch: pyt
 def test_random_search_compiles_with_a_valset(lm: Any) -> None:
     train, _ = qa_examples(6)
     dev, _ = qa_examples(10)
-    compiled = compile(TwoStep(), train, exact, optimizer="bootstrap_random_search", valset=dev[6:],
-                       num_candidate_programs=2, max_bootstrapped_demos=1, max_labeled_demos=2, num_threads=2,
-                       progress=False)
+    compiled = compile(
+        TwoStep(),
+        train,
+        exact,
+        optimizer="bootstrap_random_search",
+        valset=dev[6:],
+        num_candidate_programs=2,
+        max_bootstrapped_demos=1,
+        max_labeled_demos=2,
+        num_threads=2,
+        progress=False,
+    )
     assert compiled(question="q7").answer == "a7"
     assert hasattr(compiled, "candidate_programs") and compiled.candidate_programs
 

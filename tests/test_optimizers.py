@@ -15,8 +15,18 @@ from promptkit.optimize import compile
 from promptkit.optimizers import OPTIMIZERS
 from tests.programs import Capital
 
-CAPITALS = {"France": "Paris", "Spain": "Madrid", "Italy": "Rome", "Peru": "Lima", "Japan": "Tokyo",
-            "Egypt": "Cairo", "Chile": "Santiago", "Kenya": "Nairobi", "Cuba": "Havana", "Iran": "Tehran"}
+CAPITALS = {
+    "France": "Paris",
+    "Spain": "Madrid",
+    "Italy": "Rome",
+    "Peru": "Lima",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+    "Chile": "Santiago",
+    "Kenya": "Nairobi",
+    "Cuba": "Havana",
+    "Iran": "Tehran",
+}
 NEW_INSTRUCTION = "Name the capital city of the country, one word."
 
 
@@ -29,8 +39,10 @@ def reply(call: Any) -> Any:
     if "answer" in call.output_fields and "question" in call.inputs:
         country = str(call.inputs["question"]).removeprefix("Capital of ").rstrip("?")
         hard = country in {"Peru", "Cuba"} and NEW_INSTRUCTION not in call.prompt
-        return {name: ("Nope" if hard else CAPITALS.get(country, "?")) if name == "answer"
-                else "thinking" for name in call.output_fields}
+        return {
+            name: ("Nope" if hard else CAPITALS.get(country, "?")) if name == "answer" else "thinking"
+            for name in call.output_fields
+        }
     answer = echo_answer(call, call.signature)
     for name in ("proposed_instruction", "new_instruction", "instruction"):
         if isinstance(answer, dict) and name in answer:
@@ -78,8 +90,19 @@ def test_every_optimizer_is_covered() -> None:
 def test_optimizer_compiles_on_fakelm(name: str, lm: Any) -> None:
     data = examples()
     train, val = data[:6], data[6:]
-    compiled = compile(Capital(), train, exact, optimizer=name, valset=val, progress=False, seed=1, num_threads=1,
-                       reflection_lm=lm, embedder=tiny_embedder if name == "knn_fewshot" else None, **CASES[name])
+    compiled = compile(
+        Capital(),
+        train,
+        exact,
+        optimizer=name,
+        valset=val,
+        progress=False,
+        seed=1,
+        num_threads=1,
+        reflection_lm=lm,
+        embedder=tiny_embedder if name == "knn_fewshot" else None,
+        **CASES[name],
+    )
     assert compiled(question="Capital of Kenya?").answer == "Nairobi"
     predictor = compiled.answer
     changed_instructions = predictor.signature.instructions != Capital().answer.signature.instructions

@@ -14,7 +14,7 @@ from promptkit.errors import DataError, InputError
 from promptkit.optimize import compile, read_metadata
 from promptkit.programs.resolve import resolve_program
 
-PROGRAM = '''
+PROGRAM = """
 import dspy
 
 class Answerer(dspy.Module):
@@ -24,7 +24,7 @@ class Answerer(dspy.Module):
 
     def forward(self, question):
         return self.answer(question=question)
-'''
+"""
 
 
 @pytest.fixture()
@@ -42,8 +42,15 @@ def test_evaluate_and_compile_take_a_reference_and_the_compiled_file_resolves(lm
     train, _ = qa_examples(6)
     dev, _ = qa_examples(20)
     assert promptkit.evaluate(ref, dev[10:14], [exact], progress=False, out=None).score == 1.0
-    compiled = compile(ref, train, exact, max_bootstrapped_demos=1, max_labeled_demos=2,
-                       save=tmp_path / "out" / "program.json", progress=False)
+    compiled = compile(
+        ref,
+        train,
+        exact,
+        max_bootstrapped_demos=1,
+        max_labeled_demos=2,
+        save=tmp_path / "out" / "program.json",
+        progress=False,
+    )
     assert read_metadata(tmp_path / "out" / "program.json")["program_ref"] == f"{source.resolve()}:Answerer"
     for target in (tmp_path / "out" / "program.json", tmp_path / "out"):  # the file, or the directory holding it
         loaded = resolve_program(target)
@@ -62,11 +69,17 @@ def test_bad_references_name_the_input(tmp_path: Path) -> None:
 
 
 def test_a_metric_can_be_a_function_in_a_file(tmp_path: Path, lm: Any) -> None:
-    (tmp_path / "metrics.py").write_text("def starts_with_a(example, prediction):\n"
-                                         "    return float(prediction.answer.startswith('a'))\n")
+    (tmp_path / "metrics.py").write_text(
+        "def starts_with_a(example, prediction):\n    return float(prediction.answer.startswith('a'))\n"
+    )
     dev, _ = qa_examples(4)
-    result = promptkit.evaluate(lambda question: dspy.Prediction(answer="a" if question != "q0" else "b"), dev,
-                                [f"{tmp_path}/metrics.py:starts_with_a", exact], progress=False, out=None)
+    result = promptkit.evaluate(
+        lambda question: dspy.Prediction(answer="a" if question != "q0" else "b"),
+        dev,
+        [f"{tmp_path}/metrics.py:starts_with_a", exact],
+        progress=False,
+        out=None,
+    )
     assert result.scores == {"starts_with_a": 0.75, "exact": 0.0}
     with pytest.raises(InputError, match="has no attribute 'nope'"):
         promptkit.evaluate(lambda question: None, dev, [f"{tmp_path}/metrics.py:nope"], progress=False, out=None)

@@ -39,16 +39,19 @@ class KeywordRetriever:
     def __call__(self, query: str, k: int = 3, **_: Any) -> list[Passage]:
         self.calls.append((query, k))
         words = set(re.findall(r"\w+", query.lower()))
-        hits = [Passage(text=text, source_id=key, score=1.0) for key, text in CORPUS.items()
-                if words & set(key.split())]
+        hits = [
+            Passage(text=text, source_id=key, score=1.0) for key, text in CORPUS.items() if words & set(key.split())
+        ]
         return hits[:k]
 
 
 def qa_lm() -> DummyLM:
-    return DummyLM({
-        "anemia": {"reasoning": "The context says red blood cells.", "answer": "red blood cells"},
-        "insulin": {"reasoning": "The context names beta cells.", "answer": "beta cells"},
-    })
+    return DummyLM(
+        {
+            "anemia": {"reasoning": "The context says red blood cells.", "answer": "red blood cells"},
+            "insulin": {"reasoning": "The context names beta cells.", "answer": "beta cells"},
+        }
+    )
 
 
 def test_rag_retrieves_then_answers_from_the_context() -> None:
@@ -84,11 +87,13 @@ def test_rag_works_with_the_json_adapter() -> None:
 
 def multihop_lm() -> DummyLM:
     # First matching key wins: hop 1 sees an empty context, hop 2 a filled one, then the answer step.
-    return DummyLM({
-        "[[ ## context ## ]]\n[]": {"reasoning": "Start with night photos.", "query": "pixel night galaxy"},
-        "`[[ ## query ## ]]`": {"reasoning": "Now the front camera.", "query": "pixel selfie galaxy"},
-        "`[[ ## answer ## ]]`": {"reasoning": "Both hops name them.", "answer": "Pixel 8 Pro, Galaxy S23 Ultra"},
-    })
+    return DummyLM(
+        {
+            "[[ ## context ## ]]\n[]": {"reasoning": "Start with night photos.", "query": "pixel night galaxy"},
+            "`[[ ## query ## ]]`": {"reasoning": "Now the front camera.", "query": "pixel selfie galaxy"},
+            "`[[ ## answer ## ]]`": {"reasoning": "Both hops name them.", "answer": "Pixel 8 Pro, Galaxy S23 Ultra"},
+        }
+    )
 
 
 def test_multihop_writes_a_query_per_hop_retrieves_and_deduplicates() -> None:
@@ -145,8 +150,11 @@ def test_compile_save_and_load_rag(tmp_path: Path) -> None:
 
 
 def test_compile_save_and_load_multihop(tmp_path: Path) -> None:
-    trainset = [dspy.Example(question="Which phones have great low-light and front cameras?",
-                             answer="Pixel 8 Pro, Galaxy S23 Ultra").with_inputs("question")]
+    trainset = [
+        dspy.Example(
+            question="Which phones have great low-light and front cameras?", answer="Pixel 8 Pro, Galaxy S23 Ultra"
+        ).with_inputs("question")
+    ]
     with dspy.context(lm=multihop_lm()):
         compiled = dspy.BootstrapFewShot(metric=exact_answer, max_bootstrapped_demos=1).compile(
             MultiHopRAG(KeywordRetriever()), trainset=trainset

@@ -47,7 +47,16 @@ def test_front_matter_is_exposed(env: TemplateEnv) -> None:
     assert template.description == "Every kind of input."
     assert template.meta_version == "2.1"
     assert list(template.inputs) == [
-        "text", "count", "ratio", "flag", "items", "words", "table", "anything", "person", "people"
+        "text",
+        "count",
+        "ratio",
+        "flag",
+        "items",
+        "words",
+        "table",
+        "anything",
+        "person",
+        "people",
     ]
     text = template.inputs["text"]
     assert (text.type_name, text.required, text.description) == ("str", True, "some text")
@@ -59,8 +68,16 @@ def test_front_matter_is_exposed(env: TemplateEnv) -> None:
 def test_defaults_are_filled_in(env: TemplateEnv) -> None:
     values = env.get("typed.j2").validate({"text": "hi", "count": 3})
     assert values == {
-        "text": "hi", "count": 3, "ratio": 0.5, "flag": False, "items": [], "words": [], "table": {},
-        "anything": None, "person": None, "people": [],
+        "text": "hi",
+        "count": 3,
+        "ratio": 0.5,
+        "flag": False,
+        "items": [],
+        "words": [],
+        "table": {},
+        "anything": None,
+        "person": None,
+        "people": [],
     }
     assert env.get("typed.j2").render_text(text="hi", count=3) == "hi|3|0.5|False|0||0|None|-|"
 
@@ -115,8 +132,15 @@ def test_wrong_types_are_refused(env: TemplateEnv, values: dict[str, object], me
 
 def test_accepted_types(env: TemplateEnv) -> None:
     text = env.get("typed.j2").render_text(
-        text="hi", count=2, ratio=1, flag=True, items=("a", "b"), words=["x", "y"], table={"k": 1},
-        anything=object.__name__, person={"input": "Ann", "output": "7"},
+        text="hi",
+        count=2,
+        ratio=1,
+        flag=True,
+        items=("a", "b"),
+        words=["x", "y"],
+        table={"k": 1},
+        anything=object.__name__,
+        person={"input": "Ann", "output": "7"},
         people=[Example(input="Bo", output="3"), {"input": "Cy", "output": "4"}],
     )
     assert text == "hi|2|1|True|2|x,y|1|object|Ann|Bo:3Cy:4"
@@ -147,9 +171,7 @@ def test_pydantic_instance_is_passed_through(env: TemplateEnv) -> None:
         ("{#---\ninputs:\n  x: str\n", "not closed", 1),
     ],
 )
-def test_invalid_front_matter_is_a_template_error(
-    tmp_path: Path, header: str, message: str, line: int | None
-) -> None:
+def test_invalid_front_matter_is_a_template_error(tmp_path: Path, header: str, message: str, line: int | None) -> None:
     (tmp_path / "bad.j2").write_text(header + "body\n")
     env = TemplateEnv([tmp_path], include_bundled=False)
     with pytest.raises(TemplateError, match=message) as info:

@@ -33,8 +33,11 @@ def _write(path: Path, text: str) -> None:
 @pytest.fixture
 def roots(tmp_path: Path) -> tuple[Path, Path]:
     first, second = tmp_path / "first", tmp_path / "second"
-    _write(second / "base.j2", '{% message "system" %}{% block rules %}base rules{% endblock %}{% endmessage %}\n'
-           '{% message "user" %}{% block question %}{% endblock %}{% endmessage %}')
+    _write(
+        second / "base.j2",
+        '{% message "system" %}{% block rules %}base rules{% endblock %}{% endmessage %}\n'
+        '{% message "user" %}{% block question %}{% endblock %}{% endmessage %}',
+    )
     _write(second / "macros.j2", "{% macro bullet(items) %}{% for i in items %}- {{ i }}\n{% endfor %}{% endmacro %}")
     _write(second / "partials" / "sig.j2", "{#---\ninputs:\n  who: str\n---#}\n-- {{ who }}")
     _write(
@@ -46,8 +49,11 @@ def roots(tmp_path: Path) -> tuple[Path, Path]:
         "{% block question %}{{ question }}{% endblock %}",
     )
     # A user template composed with a bundled one (qa.j2 brings its own system + user messages).
-    _write(first / "qa_plus.j2", "{#---\ninputs:\n  question: str\n---#}\n"
-           '{% message "system" %}House rules.{% endmessage %}\n{% include "qa.j2" %}')
+    _write(
+        first / "qa_plus.j2",
+        "{#---\ninputs:\n  question: str\n---#}\n"
+        '{% message "system" %}House rules.{% endmessage %}\n{% include "qa.j2" %}',
+    )
     return first, second
 
 
@@ -83,7 +89,7 @@ def test_user_root_overrides_bundled_template(tmp_path: Path) -> None:
 
 
 def test_list_templates_reports_metadata_and_broken_files(tmp_path: Path) -> None:
-    _write(tmp_path / "good.j2", '{#---\ndescription: Good one.\ninputs:\n  x: int\n---#}\n{{ x }}')
+    _write(tmp_path / "good.j2", "{#---\ndescription: Good one.\ninputs:\n  x: int\n---#}\n{{ x }}")
     _write(tmp_path / "sub" / "broken.j2", "{{ undeclared }}")
     _write(tmp_path / "notes.txt", "not a template")
     _write(tmp_path / ".hidden.j2", "hidden")
@@ -189,12 +195,18 @@ def test_default_env_and_render_use_settings(tmp_path: Path) -> None:
 
 
 def test_child_template_inherits_the_inputs_of_its_parent(tmp_path: Path) -> None:
-    _write(tmp_path / "base.j2", "{#---\ninputs:\n  question: str\n  tone: {type: str, default: plain}\n---#}\n"
-           '{% message "system" %}Tone: {{ tone }}.{% block extra %}{% endblock %}{% endmessage %}\n'
-           '{% message "user" %}{% block user %}{{ question }}{% endblock %}{% endmessage %}')
-    _write(tmp_path / "child.j2", "{#---\ninputs:\n  extra: {type: str, default: ''}\n---#}\n"
-           "{% extends 'base.j2' %}{% block extra %} {{ extra }}{% endblock %}"
-           "{% block user %}Q: {{ question }}{% endblock %}")
+    _write(
+        tmp_path / "base.j2",
+        "{#---\ninputs:\n  question: str\n  tone: {type: str, default: plain}\n---#}\n"
+        '{% message "system" %}Tone: {{ tone }}.{% block extra %}{% endblock %}{% endmessage %}\n'
+        '{% message "user" %}{% block user %}{{ question }}{% endblock %}{% endmessage %}',
+    )
+    _write(
+        tmp_path / "child.j2",
+        "{#---\ninputs:\n  extra: {type: str, default: ''}\n---#}\n"
+        "{% extends 'base.j2' %}{% block extra %} {{ extra }}{% endblock %}"
+        "{% block user %}Q: {{ question }}{% endblock %}",
+    )
     child = TemplateEnv([tmp_path], include_bundled=False).get("child.j2")
     assert list(child.inputs) == ["question", "tone", "extra"]
     assert child.render_messages(question="Why?", extra="Be kind.") == [
@@ -206,8 +218,10 @@ def test_child_template_inherits_the_inputs_of_its_parent(tmp_path: Path) -> Non
 
 
 def test_included_partial_gets_defaults_for_its_optional_inputs(tmp_path: Path) -> None:
-    _write(tmp_path / "part.j2", "{#---\ninputs:\n  name: str\n  greeting: {type: str, default: Hello}\n---#}\n"
-           "{{ greeting }} {{ name }}")
+    _write(
+        tmp_path / "part.j2",
+        "{#---\ninputs:\n  name: str\n  greeting: {type: str, default: Hello}\n---#}\n{{ greeting }} {{ name }}",
+    )
     _write(tmp_path / "main.j2", "{#---\ninputs:\n  name: str\n---#}\n{% include 'part.j2' %}")
     _write(tmp_path / "main2.j2", "{#---\ninputs:\n  name: str\n  greeting: str\n---#}\n{% include 'part.j2' %}")
     env = TemplateEnv([tmp_path], include_bundled=False)

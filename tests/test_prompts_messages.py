@@ -111,7 +111,7 @@ def test_messages_through_extends_blocks_and_includes(env: TemplateEnv, tmp_path
         ('{% set s %}{% message "user" %}x{% endmessage %}{% endset %}', r"inside a \{% set %\} block"),
         ('{% filter upper %}{% message "user" %}x{% endmessage %}{% endfilter %}', "filter"),
         (
-            '{% macro m() %}{{ caller() }}{% endmacro %}'
+            "{% macro m() %}{{ caller() }}{% endmacro %}"
             '{% call m() %}{% message "user" %}x{% endmessage %}{% endcall %}',
             r"\{% call %\}",
         ),

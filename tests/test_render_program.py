@@ -140,8 +140,9 @@ def promptkit_cli(*args: str) -> Any:
 
 
 def test_cli_json_lists_each_predictor_with_its_messages_and_placeholders() -> None:
-    result = promptkit_cli("render", "--program", "technique:plan_and_solve", "--var", "question=What is 2+2?",
-                           "--format", "json")
+    result = promptkit_cli(
+        "render", "--program", "technique:plan_and_solve", "--var", "question=What is 2+2?", "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     expected = render_program(resolve_program("technique:plan_and_solve"), question="What is 2+2?")
@@ -150,8 +151,7 @@ def test_cli_json_lists_each_predictor_with_its_messages_and_placeholders() -> N
 
 
 def test_cli_text_and_messages_formats(tmp_path: Path) -> None:
-    text = promptkit_cli("render", "--program", str(CHAIN), "--var", "feedback=Bills are too high.",
-                         "--format", "text")
+    text = promptkit_cli("render", "--program", str(CHAIN), "--var", "feedback=Bills are too high.", "--format", "text")
     assert text.exit_code == 0, text.output
     assert "### extract" in text.output and "Bills are too high." in text.output
     assert "placeholders: issues" in text.output and "{issues}" in text.output

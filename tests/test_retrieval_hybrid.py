@@ -57,10 +57,15 @@ def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
 
 def points(texts: list[str], *, dense: bool = True, start: int = 0) -> list[StorePoint]:
     vectors = unit_vectors(len(texts), seed=start)
-    return [StorePoint(str(uuid.UUID(int=start + i + 1)), vectors[i] if dense else None, {"text": text,
-                       "source_id": f"doc{start + i}", "metadata": {"half": ["even", "odd"][(start + i) % 2]}},
-                       sparse)
-            for i, (text, sparse) in enumerate(zip(texts, BM25.encode_documents(texts), strict=True))]
+    return [
+        StorePoint(
+            str(uuid.UUID(int=start + i + 1)),
+            vectors[i] if dense else None,
+            {"text": text, "source_id": f"doc{start + i}", "metadata": {"half": ["even", "odd"][(start + i) % 2]}},
+            sparse,
+        )
+        for i, (text, sparse) in enumerate(zip(texts, BM25.encode_documents(texts), strict=True))
+    ]
 
 
 def test_the_tokenizer_stems_and_drops_stopwords() -> None:
@@ -146,8 +151,11 @@ def test_an_edge_index_from_before_sparse_vectors_still_opens(tmp_path: Path) ->
 
 
 def test_every_engine_ranks_sparse_and_dbsf_alike(tmp_path: Path) -> None:
-    texts = [f"{word} passage about {other} and {word}s" for word in ("cell", "gene", "tissue", "liver")
-             for other in ("blood", "stem", "bone")]
+    texts = [
+        f"{word} passage about {other} and {word}s"
+        for word in ("cell", "gene", "tissue", "liver")
+        for other in ("blood", "stem", "bone")
+    ]
     ranked: dict[str, list[list[str]]] = {}
     queries = ["cell blood", "stem genes", "liver bone tissue"]
     for engine in ENGINES:
@@ -156,8 +164,10 @@ def test_every_engine_ranks_sparse_and_dbsf_alike(tmp_path: Path) -> None:
         data = points(texts)
         store.upsert("docs", data)
         ranked[engine] = [[h.id for h in store.query("docs", None, 5, sparse=BM25.encode_query(q))] for q in queries]
-        ranked[engine] += [[h.id for h in store.query("docs", data[i].vector, 5, sparse=BM25.encode_query(q),
-                                                      fusion="dbsf")] for i, q in enumerate(queries)]
+        ranked[engine] += [
+            [h.id for h in store.query("docs", data[i].vector, 5, sparse=BM25.encode_query(q), fusion="dbsf")]
+            for i, q in enumerate(queries)
+        ]
         store.close()
     assert ranked["memory"] == ranked["edge"] == ranked["qdrant-local"]
 
@@ -165,8 +175,11 @@ def test_every_engine_ranks_sparse_and_dbsf_alike(tmp_path: Path) -> None:
 # -- with the model: titles, build modes, the Retriever and the programs -------------------------------
 
 CITIES = [
-    Passage(text="A disease caused by a lack of vitamin C; sailors on long voyages suffered it.", title="Scurvy",
-            source_id="scurvy"),
+    Passage(
+        text="A disease caused by a lack of vitamin C; sailors on long voyages suffered it.",
+        title="Scurvy",
+        source_id="scurvy",
+    ),
     Passage(text="Madrid is the capital of Spain and its largest city.", title="Madrid", source_id="madrid"),
     Passage(text="Rome is the capital city of Italy, founded in 753 BC.", title="Rome", source_id="rome"),
 ]
@@ -216,8 +229,9 @@ def test_a_sparse_only_index_needs_no_embedder() -> None:
     spec = f"memory:{uuid.uuid4().hex}"
     report = build_index(CITIES, "terms", store=spec, mode="sparse")
     assert (report.encoded, report.embedder, report.vectors) == (0, "", ("sparse bm25 (IDF)",))
-    assert index_info("terms", store=spec).metadata["bm25"]["avg_len"] == pytest.approx(mean_length(
-        [p.embedding_text() for p in CITIES]))
+    assert index_info("terms", store=spec).metadata["bm25"]["avg_len"] == pytest.approx(
+        mean_length([p.embedding_text() for p in CITIES])
+    )
     retriever = Retriever(spec, collection="terms", k=2)
     assert retriever.resolved_mode == "sparse" and retriever("capital of Italy")[0].source_id == "rome"
     with pytest.raises(IndexModeError, match="--mode sparse"):
@@ -233,8 +247,7 @@ def test_rag_programs_pass_the_mode_to_a_promptkit_retriever(embedder: Embedder)
         sparse = RAG(retriever, k=1, chain_of_thought=False, mode="sparse")(question="capital of Spain")
     assert sparse.passages[0].source_id == "madrid"
     assert sparse.passages[0].score == Retriever(spec, embedder, "cities", mode="sparse")("capital of Spain")[0].score
-    hops = MultiHopRAG(retriever, passages_per_hop=1, max_hops=1, chain_of_thought=False, mode="dense",
-                       fusion="rrf")
+    hops = MultiHopRAG(retriever, passages_per_hop=1, max_hops=1, chain_of_thought=False, mode="dense", fusion="rrf")
     assert hops.search == {"mode": "dense", "fusion": "rrf"}
     with pytest.raises(ConfigError, match="needs a promptkit Retriever"):
         RAG(lambda query, k: ["text"], mode="dense")(question="q")

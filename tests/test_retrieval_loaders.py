@@ -32,13 +32,18 @@ def test_ids_are_content_hashes_of_normalized_text_and_source() -> None:
 
 
 def test_jsonl_maps_columns_and_keeps_other_fields_as_metadata(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "c.jsonl", [
-        {"doc": "d1", "heading": "H1", "body": "first passage", "lang": "en"},
-        {"doc": "d2", "heading": "H2", "body": "second passage", "lang": "fr"},
-    ])
+    path = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"doc": "d1", "heading": "H1", "body": "first passage", "lang": "en"},
+            {"doc": "d2", "heading": "H2", "body": "second passage", "lang": "fr"},
+        ],
+    )
     passages = load_passages(path, columns=ColumnMap(text="body", title="heading", id="doc"), metadata={"corpus": "t"})
-    assert [(p.text, p.title, p.source_id) for p in passages] == [("first passage", "H1", "d1"),
-                                                                   ("second passage", "H2", "d2")]
+    assert [(p.text, p.title, p.source_id) for p in passages] == [
+        ("first passage", "H1", "d1"),
+        ("second passage", "H2", "d2"),
+    ]
     assert passages[1].metadata == {"lang": "fr", "corpus": "t"}
     assert passages[0].long_text == "first passage"
 

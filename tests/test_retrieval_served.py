@@ -29,9 +29,20 @@ pytestmark = [pytest.mark.retrieval, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[1]
 BEIR = ROOT / "tests" / "fixtures" / "beir_small"
 MODEL = os.environ.get("PROMPTKIT_EMBEDDING_MODEL", "openai/all-MiniLM-L6-v2")
-TEXTS = [f"Passage {i}: {topic}" for i, topic in enumerate(
-    ["water boils at 100 degrees", "the capital of France is Paris", "red blood cells carry oxygen",
-     "a phone with a good camera", "photosynthesis needs light", "the Moon orbits the Earth"] * 5)]
+TEXTS = [
+    f"Passage {i}: {topic}"
+    for i, topic in enumerate(
+        [
+            "water boils at 100 degrees",
+            "the capital of France is Paris",
+            "red blood cells carry oxygen",
+            "a phone with a good camera",
+            "photosynthesis needs light",
+            "the Moon orbits the Earth",
+        ]
+        * 5
+    )
+]
 
 
 @pytest.fixture(autouse=True)
@@ -95,8 +106,14 @@ def test_served_index_has_the_in_process_ndcg_and_caches_every_batch(
     build_index(BEIR, "small", store=str(tmp_path / "local"), embedder=local, mode="dense")
     scores = {}
     for name, embedder in (("served", served), ("local", local)):
-        scores[name] = evaluate_retrieval(str(tmp_path / name), "small", queries=BEIR / "queries.jsonl",
-                                          qrels=BEIR / "qrels" / "test.tsv", k=5, embedder=embedder).scores
+        scores[name] = evaluate_retrieval(
+            str(tmp_path / name),
+            "small",
+            queries=BEIR / "queries.jsonl",
+            qrels=BEIR / "qrels" / "test.tsv",
+            k=5,
+            embedder=embedder,
+        ).scores
     assert scores["served"] == pytest.approx(scores["local"], abs=1e-9)
     again = build_index(BEIR, "small", store=str(tmp_path / "served"), embedder=served, mode="dense")
     assert (again.added, again.encoded) == (0, 0)  # every vector came from the cache
@@ -192,7 +209,8 @@ def test_the_api_key_never_appears_in_an_error() -> None:
         def __init__(self) -> None:
             super().__init__()
             self.routes[("POST", "/v1/embeddings")] = lambda request: Reply(
-                401, {"error": {"message": f"bad key {request.header('Authorization')}", "type": "auth"}})
+                401, {"error": {"message": f"bad key {request.header('Authorization')}", "type": "auth"}}
+            )
 
     with Echoing() as server:
         served = Embedder(MODEL, api_base=server.url + "/v1", api_key=secret, num_retries=0, cache=False)

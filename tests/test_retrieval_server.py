@@ -66,8 +66,14 @@ class FakeQdrantHandler(BaseHTTPRequestHandler):
             elif m := re.fullmatch(r"/collections/([^/]+)", path):
                 if method == "PUT":
                     spec = models.CreateCollection.model_validate(self._body())
-                    self._send(backend.create_collection(m[1], vectors_config=spec.vectors, metadata=spec.metadata,
-                                                         sparse_vectors_config=spec.sparse_vectors))
+                    self._send(
+                        backend.create_collection(
+                            m[1],
+                            vectors_config=spec.vectors,
+                            metadata=spec.metadata,
+                            sparse_vectors_config=spec.sparse_vectors,
+                        )
+                    )
                 elif method == "DELETE":
                     self._send(backend.delete_collection(m[1]))
                 else:
@@ -78,8 +84,13 @@ class FakeQdrantHandler(BaseHTTPRequestHandler):
             elif m := re.fullmatch(r"/collections/([^/]+)/points/query", path):
                 request = models.QueryRequest.model_validate(self._body())
                 response = backend.query_points(
-                    m[1], query=request.query, query_filter=request.filter, limit=request.limit,
-                    with_payload=request.with_payload, prefetch=request.prefetch, using=request.using,
+                    m[1],
+                    query=request.query,
+                    query_filter=request.filter,
+                    limit=request.limit,
+                    with_payload=request.with_payload,
+                    prefetch=request.prefetch,
+                    using=request.using,
                 )
                 self._send(response.model_dump(mode="json"))
             elif m := re.fullmatch(r"/collections/([^/]+)/points/count", path):
@@ -104,8 +115,11 @@ class FakeQdrantHandler(BaseHTTPRequestHandler):
 def start_fake_qdrant(api_key: str | None = None) -> tuple[ThreadingHTTPServer, str]:
     from qdrant_client import QdrantClient
 
-    handler = type("Handler", (FakeQdrantHandler,), {"backend": QdrantClient(":memory:"), "api_key": api_key,
-                                                      "lock": threading.Lock()})
+    handler = type(
+        "Handler",
+        (FakeQdrantHandler,),
+        {"backend": QdrantClient(":memory:"), "api_key": api_key, "lock": threading.Lock()},
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
@@ -141,9 +155,14 @@ def unit(n: int, seed: int) -> np.ndarray:
 
 
 def make_points(n: int, seed: int = 0) -> list[StorePoint]:
-    return [StorePoint(str(uuid.UUID(int=i + 1)), v, {"text": f"p{i}", "title": "", "source_id": f"s{i % 2}",
-                                                      "metadata": {"lang": ["en", "fr"][i % 2]}})
-            for i, v in enumerate(unit(n, seed))]
+    return [
+        StorePoint(
+            str(uuid.UUID(int=i + 1)),
+            v,
+            {"text": f"p{i}", "title": "", "source_id": f"s{i % 2}", "metadata": {"lang": ["en", "fr"][i % 2]}},
+        )
+        for i, v in enumerate(unit(n, seed))
+    ]
 
 
 def test_server_store_round_trip_filters_and_dimension_check(served: tuple[VectorStore, str]) -> None:
@@ -229,8 +248,10 @@ def test_server_does_sparse_and_hybrid_search_like_memory(served: tuple[VectorSt
     store, name = served
     encoder = Bm25Encoder()
     texts = [f"{word} notes on {other}" for word in ("liver", "lava", "barn", "stock") for other in ("cats", "ash")]
-    data = [StorePoint(p.id, p.vector, {**p.payload, "text": t}, s)
-            for p, t, s in zip(make_points(len(texts), seed=3), texts, encoder.encode_documents(texts), strict=True)]
+    data = [
+        StorePoint(p.id, p.vector, {**p.payload, "text": t}, s)
+        for p, t, s in zip(make_points(len(texts), seed=3), texts, encoder.encode_documents(texts), strict=True)
+    ]
     memory = open_store(f"memory:{uuid.uuid4().hex}")
     for engine in (store, memory):
         engine.ensure_collection(name, DIM, sparse=True)
@@ -240,7 +261,8 @@ def test_server_does_sparse_and_hybrid_search_like_memory(served: tuple[VectorSt
     assert store.query(name, None, 3, sparse=query)[0].payload["text"] == "lava notes on ash"
     for fusion in ("rrf", "dbsf"):
         assert [h.id for h in store.query(name, data[0].vector, 5, sparse=query, fusion=fusion)] == [
-            h.id for h in memory.query(name, data[0].vector, 5, sparse=query, fusion=fusion)]
+            h.id for h in memory.query(name, data[0].vector, 5, sparse=query, fusion=fusion)
+        ]
     dense_only = f"{name}-dense"
     store.ensure_collection(dense_only, DIM)
     try:

@@ -52,10 +52,20 @@ def unit_vectors(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
 def points(n: int, seed: int = 0, start: int = 0) -> list[StorePoint]:
     vectors = unit_vectors(n, seed=seed)
     return [
-        StorePoint(str(uuid.UUID(int=start + i + 1)), vectors[i],
-                   {"text": f"passage {start + i}", "title": "", "source_id": f"doc{(start + i) % 3}",
-                    "metadata": {"lang": "en" if (start + i) % 2 else "fr", "rank": (start + i) % 5,
-                                "odd": bool((start + i) % 2)}})
+        StorePoint(
+            str(uuid.UUID(int=start + i + 1)),
+            vectors[i],
+            {
+                "text": f"passage {start + i}",
+                "title": "",
+                "source_id": f"doc{(start + i) % 3}",
+                "metadata": {
+                    "lang": "en" if (start + i) % 2 else "fr",
+                    "rank": (start + i) % 5,
+                    "odd": bool((start + i) % 2),
+                },
+            },
+        )
         for i in range(n)
     ]
 

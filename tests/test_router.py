@@ -425,9 +425,26 @@ def test_rag_answers_through_a_router_group(tmp_path: Path) -> None:
     with OpenAICompatServer(reply=ANSWER) as first, OpenAICompatServer(reply=ANSWER) as second:
         config = write_config(tmp_path / "router.yaml", [first, second])
         result = subprocess.run(
-            [sys.executable, "-m", "promptkit", "rag", "What is the capital of France?", "--collection", "facts",
-             "--store", str(store), "--router", str(config), "--model", "qa"],
-            capture_output=True, text=True, cwd=ROOT, timeout=180, env={**os.environ, "PROMPTKIT_MODEL": ""},
+            [
+                sys.executable,
+                "-m",
+                "promptkit",
+                "rag",
+                "What is the capital of France?",
+                "--collection",
+                "facts",
+                "--store",
+                str(store),
+                "--router",
+                str(config),
+                "--model",
+                "qa",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=180,
+            env={**os.environ, "PROMPTKIT_MODEL": ""},
         )
         served = len(first.requests_to("/v1/chat/completions")) + len(second.requests_to("/v1/chat/completions"))
     assert result.returncode == 0, result.stderr

@@ -29,8 +29,16 @@ def compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     train = [dspy.Example(question=f"Capital of {c}?", answer=a).with_inputs("question") for c, a in CAPITALS.items()]
     with dspy.context(lm=FakeLM(fn=reply)):
-        compile(Capital(), train, "exact_match", optimizer="labeled_fewshot", k=2, seed=0, progress=False,
-                save=tmp_path / "out" / "program.json")
+        compile(
+            Capital(),
+            train,
+            "exact_match",
+            optimizer="labeled_fewshot",
+            k=2,
+            seed=0,
+            progress=False,
+            save=tmp_path / "out" / "program.json",
+        )
     return tmp_path / "out" / "program.json"
 
 
@@ -58,8 +66,9 @@ def test_run_names_missing_and_unknown_inputs(compiled: Path) -> None:
 def test_eval_run_takes_a_compiled_program(compiled: Path, tmp_path: Path) -> None:
     rows = [{"question": f"Capital of {c}?", "answer": a} for c, a in CAPITALS.items()]
     (tmp_path / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = invoke("eval", "run", str(compiled), "--data", "dev.jsonl", "--metric", "exact_match",
-                    "--out", "run", "--no-progress")
+    result = invoke(
+        "eval", "run", str(compiled), "--data", "dev.jsonl", "--metric", "exact_match", "--out", "run", "--no-progress"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["metrics"]["exact_match"]["mean"] == 1.0
 
@@ -74,9 +83,11 @@ def test_rag_answers_with_a_compiled_programs_demos(tmp_path: Path, capsys: pyte
         return [Passage(text="Paris is the capital of France.", score=0.9)][:k]
 
     rag = RAG(retriever, chain_of_thought=False)
-    rag.generate_answer.demos = [dspy.Example(context=["Lima is in Peru."], question="Capital of Peru?",
-                                              answer="Lima-DEMO")]
+    rag.generate_answer.demos = [
+        dspy.Example(context=["Lima is in Peru."], question="Capital of Peru?", answer="Lima-DEMO")
+    ]
     path = save_program(rag, tmp_path / "rag.json")
-    answer_question("Capital of France?", retriever, k=1, hops=1, model="fake", cot=False, show_prompt=True,
-                    compiled=path)
+    answer_question(
+        "Capital of France?", retriever, k=1, hops=1, model="fake", cot=False, show_prompt=True, compiled=path
+    )
     assert "Lima-DEMO" in capsys.readouterr().out  # the compiled demo reached the prompt

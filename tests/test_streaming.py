@@ -67,8 +67,9 @@ def assert_streamed(values: list[Any], field: str, expected: str) -> None:
 @pytest.mark.parametrize("mode", ["sync", "async", "async_program"])
 def test_chunks_join_to_the_predicted_field(shape: str, mode: str) -> None:
     fake = FakeLM([{"answer": TRICKY}])
-    values = run(dspy.Predict("question -> answer"), [StreamListener("answer")], ADAPTERS[shape](), fake,
-                 mode=mode, question="q")
+    values = run(
+        dspy.Predict("question -> answer"), [StreamListener("answer")], ADAPTERS[shape](), fake, mode=mode, question="q"
+    )
     prediction = values[-1]
     assert isinstance(prediction, dspy.Prediction) and prediction.answer == TRICKY
     assert_streamed(values, "answer", TRICKY)
@@ -115,8 +116,9 @@ def test_plain_dspy_streamify_with_dspys_own_listener_works(shape: str) -> None:
 @pytest.mark.parametrize("shape", ["markers", "json"])
 def test_dspys_own_listener_works_through_promptkit_streamify(shape: str) -> None:
     listener = dspy.streaming.StreamListener("answer")
-    values = run(dspy.Predict("question -> answer"), [listener], ADAPTERS[shape](), FakeLM([{"answer": ANSWER}]),
-                 question="q")
+    values = run(
+        dspy.Predict("question -> answer"), [listener], ADAPTERS[shape](), FakeLM([{"answer": ANSWER}]), question="q"
+    )
     assert_streamed(values, "answer", ANSWER)
 
 
@@ -138,8 +140,7 @@ def test_streamify_converts_only_plain_dspy_listeners_keeping_their_fields() -> 
     program = TwoCalls()
     plain = dspy.streaming.StreamListener("answer", predict=program.predict, predict_name="mine", allow_reuse=True)
     plain.adapter_identifiers["MyAdapter"] = plain.adapter_identifiers["ChatAdapter"]
-    values = run(program, [plain], MyAdapter(), FakeLM([{"answer": "one two"}, {"answer": "three four"}]),
-                 question="q")
+    values = run(program, [plain], MyAdapter(), FakeLM([{"answer": "one two"}, {"answer": "three four"}]), question="q")
     streamed = chunks(values, "answer")
     assert {c.predict_name for c in streamed} == {"mine"} and sum(c.is_last_chunk for c in streamed) == 2
     assert joined(values, "answer") == "one twothree four"
@@ -152,21 +153,25 @@ def test_streamify_converts_only_plain_dspy_listeners_keeping_their_fields() -> 
             return super().receive(chunk)
 
     ours = StreamListener("answer")
-    run(dspy.ChainOfThought("question -> answer"), [ours, Recording("reasoning")], dspy.ChatAdapter(),
-        FakeLM([{"reasoning": "r", "answer": "x"}]), question="q")
+    run(
+        dspy.ChainOfThought("question -> answer"),
+        [ours, Recording("reasoning")],
+        dspy.ChatAdapter(),
+        FakeLM([{"reasoning": "r", "answer": "x"}]),
+        question="q",
+    )
     assert ours.stream_end and Recording.received > 0  # both used as given
 
 
-@pytest.mark.parametrize(
-    "adapter", [dspy.ChatAdapter, dspy.JSONAdapter, dspy.XMLAdapter], ids=lambda a: a.__name__
-)
+@pytest.mark.parametrize("adapter", [dspy.ChatAdapter, dspy.JSONAdapter, dspy.XMLAdapter], ids=lambda a: a.__name__)
 def test_under_dspys_adapters_it_behaves_exactly_like_dspys_listener(adapter: Callable[[], Any]) -> None:
     answers = [{"reasoning": TRICKY, "answer": ANSWER}]
     results = []
     for listener_class in (dspy.streaming.StreamListener, StreamListener):
         listeners = [listener_class("reasoning"), listener_class("answer")]
-        stream = dspy.streamify(dspy.ChainOfThought("question -> answer"), stream_listeners=listeners,
-                                async_streaming=False)
+        stream = dspy.streamify(
+            dspy.ChainOfThought("question -> answer"), stream_listeners=listeners, async_streaming=False
+        )
         with dspy.context(lm=FakeLM(answers), adapter=adapter()):
             results.append([v for v in stream(question="q") if isinstance(v, StreamResponse)])
     dspys, ours = results
@@ -176,8 +181,9 @@ def test_under_dspys_adapters_it_behaves_exactly_like_dspys_listener(adapter: Ca
 @pytest.mark.parametrize("shape", ["markers", "json"])
 def test_a_reusable_listener_streams_every_call_and_a_single_use_one_only_the_first(shape: str) -> None:
     answers = [{"answer": "first answer here"}, {"answer": "second answer here"}]
-    reused = run(TwoCalls(), [StreamListener("answer", allow_reuse=True)], ADAPTERS[shape](), FakeLM(answers),
-                 question="q")
+    reused = run(
+        TwoCalls(), [StreamListener("answer", allow_reuse=True)], ADAPTERS[shape](), FakeLM(answers), question="q"
+    )
     pieces = [(c.chunk, c.is_last_chunk) for c in chunks(reused, "answer")]
     ends = [i for i, (_, last) in enumerate(pieces) if last]
     assert len(ends) == 2

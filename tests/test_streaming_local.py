@@ -41,8 +41,11 @@ def local() -> Iterator[dspy.LM]:
 
 def stream_answer(lm: dspy.LM, *, is_async_program: bool = False) -> tuple[list[str], dspy.Prediction]:
     """The answer's chunks and the prediction, streamed through an async generator."""
-    program = streamify(dspy.Predict("question -> answer"), stream_listeners=[StreamListener("answer")],
-                        is_async_program=is_async_program)
+    program = streamify(
+        dspy.Predict("question -> answer"),
+        stream_listeners=[StreamListener("answer")],
+        is_async_program=is_async_program,
+    )
 
     async def collect() -> tuple[list[str], Any]:
         pieces: list[str] = []
@@ -118,8 +121,15 @@ def test_an_async_stream_cancelled_mid_generation_frees_the_model(local: dspy.LM
 
 @pytest.mark.server
 def test_a_llamacpp_server_streams_through_litellm(llamacpp_server: Any) -> None:
-    server_lm = promptkit.lm("openai/smollm2", api_base=llamacpp_server.api_base, api_key="x", max_tokens=64,
-                             num_retries=0, cache=False, structured_output="json_object_schema")
+    server_lm = promptkit.lm(
+        "openai/smollm2",
+        api_base=llamacpp_server.api_base,
+        api_key="x",
+        max_tokens=64,
+        num_retries=0,
+        cache=False,
+        structured_output="json_object_schema",
+    )
     pieces, prediction = stream_answer(server_lm)
     assert server_lm.history[-1]["outputs"][0].lstrip().startswith("{")
     assert len([p for p in pieces if p]) > 1, pieces

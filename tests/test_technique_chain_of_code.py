@@ -32,18 +32,24 @@ def test_statements_split_code_and_pseudocode() -> None:
         "ans = fruits * 10",
     ]
     pseudo = "x = 2\nfor w in words:\n    if w is a fruit then count it\nelse:\n    pass\nans = x"
-    assert statements(pseudo) == ["x = 2", "for w in words:\n    if w is a fruit then count it\nelse:\n    pass",
-                                  "ans = x"]
+    assert statements(pseudo) == [
+        "x = 2",
+        "for w in words:\n    if w is a fruit then count it\nelse:\n    pass",
+        "ans = x",
+    ]
 
 
-@pytest.mark.parametrize(("reply", "statement", "expected"), [
-    ('{"fruits": 2}', "fruits = count_fruits(words)", {"fruits": 2}),
-    ("2", "fruits = count_fruits(words)", {"fruits": 2}),
-    ('{"result": "yes"}', "sarcastic = is_sarcastic(s)", {"sarcastic": "yes"}),
-    ("'Paris'", "capital = capital_of('France')", {"capital": "Paris"}),
-    ('```json\n{"a": 1, "b": [1, 2]}\n```', "print(a)", {"a": 1, "b": [1, 2]}),
-    ("no idea", "print(a)", {}),
-])
+@pytest.mark.parametrize(
+    ("reply", "statement", "expected"),
+    [
+        ('{"fruits": 2}', "fruits = count_fruits(words)", {"fruits": 2}),
+        ("2", "fruits = count_fruits(words)", {"fruits": 2}),
+        ('{"result": "yes"}', "sarcastic = is_sarcastic(s)", {"sarcastic": "yes"}),
+        ("'Paris'", "capital = capital_of('France')", {"capital": "Paris"}),
+        ('```json\n{"a": 1, "b": [1, 2]}\n```', "print(a)", {"a": 1, "b": [1, 2]}),
+        ("no idea", "print(a)", {}),
+    ],
+)
 def test_the_lmulator_reply_becomes_state(reply: str, statement: str, expected: dict[str, Any]) -> None:
     assert new_state(reply, statement) == expected
 
@@ -64,8 +70,9 @@ def test_failing_statements_are_simulated_and_the_run_resumes(fake: Any) -> None
     assert '"words": ["apple", "car", "banana"]' in simulate["state"]  # the state Python reached
     assert prediction.answer == 20  # `ans = fruits * 10` ran in the sandbox on the simulated state
     assert prediction.complete and prediction.state["fruits"] == 2
-    assert prediction.simulated == [{"statement": "fruits = count_fruits(words)", "error": simulate["error"],
-                                     "new_state": {"fruits": 2}}]
+    assert prediction.simulated == [
+        {"statement": "fruits = count_fruits(words)", "error": simulate["error"], "new_state": {"fruits": 2}}
+    ]
 
 
 @needs_sandbox

@@ -76,8 +76,15 @@ def _synthesizer(call: Any) -> dict[str, Any]:
 
 def test_synthetic_prompting_keeps_what_the_forward_step_confirms(fake: Any) -> None:
     lm = fake(fn=_synthesizer)
-    program = techniques.build("synthetic_prompting", topics=["apples", "trains", "money"], n_synthetic=2,
-                               max_tries=3, n_demos=1, min_steps=2, max_steps=3)
+    program = techniques.build(
+        "synthetic_prompting",
+        topics=["apples", "trains", "money"],
+        n_synthetic=2,
+        max_tries=3,
+        n_demos=1,
+        min_steps=2,
+        max_steps=3,
+    )
     prediction = program(question="How many?")
     kinds = ["backward" if "topic" in c.inputs else "forward" for c in lm.calls]
     assert kinds == ["backward", "forward"] * 3 + ["forward"]
@@ -90,19 +97,41 @@ def test_synthetic_prompting_keeps_what_the_forward_step_confirms(fake: Any) -> 
 
 
 def test_synthetic_prompting_selects_the_most_complex_per_cluster(fake: Any) -> None:
-    fake(fn=lambda call: {"reasoning": "\n".join(["s"] * call.inputs["n_steps"]),
-                          "question": f"{call.inputs['topic']} question", "answer": "7"}
-         if "topic" in call.inputs else {"reasoning": "f", "answer": "7"})
-    program = techniques.build("synthetic_prompting", topics=["apples", "apples", "trains"], n_synthetic=3,
-                               max_tries=3, n_demos=2, min_steps=2, max_steps=4)
+    fake(
+        fn=lambda call: (
+            {
+                "reasoning": "\n".join(["s"] * call.inputs["n_steps"]),
+                "question": f"{call.inputs['topic']} question",
+                "answer": "7",
+            }
+            if "topic" in call.inputs
+            else {"reasoning": "f", "answer": "7"}
+        )
+    )
+    program = techniques.build(
+        "synthetic_prompting",
+        topics=["apples", "apples", "trains"],
+        n_synthetic=3,
+        max_tries=3,
+        n_demos=2,
+        min_steps=2,
+        max_steps=4,
+    )
     demos = program.build_demos()
-    assert [(d["question"], d["reasoning"].count("s")) for d in demos] == [("apples question", 3),
-                                                                           ("trains question", 4)]
+    assert [(d["question"], d["reasoning"].count("s")) for d in demos] == [
+        ("apples question", 3),
+        ("trains question", 4),
+    ]
 
 
 def test_synthetic_prompting_falls_back_to_the_seeds(fake: Any) -> None:
-    fake(fn=lambda call: {"reasoning": "r", "question": "q?", "answer": "1"} if "topic" in call.inputs
-         else {"reasoning": "r", "answer": "2"})
+    fake(
+        fn=lambda call: (
+            {"reasoning": "r", "question": "q?", "answer": "1"}
+            if "topic" in call.inputs
+            else {"reasoning": "r", "answer": "2"}
+        )
+    )
     prediction = techniques.build("synthetic_prompting", max_tries=2)(question="How many?")
     assert prediction.from_seeds and prediction.demos[0]["question"] == COT_DEMOS[0]["question"]
     with pytest.raises(InputError, match="needs demos"):

@@ -15,8 +15,10 @@ E_TRUE = "Penguins are birds and birds fly."
 E_FALSE = "Penguins have flippers instead of wings for flying."
 BELIEFS = {
     Q: "True",  # the direct answer is wrong; the explanations outvote it
-    E_TRUE: "True", negate(E_TRUE): "True",  # not integral: both it and its negation "hold"
-    E_FALSE: "True", negate(E_FALSE): "False",  # integral, believed true
+    E_TRUE: "True",
+    negate(E_TRUE): "True",  # not integral: both it and its negation "hold"
+    E_FALSE: "True",
+    negate(E_FALSE): "False",  # integral, believed true
 }
 
 
@@ -34,8 +36,11 @@ def _reply(call: Any) -> dict[str, Any]:
             return {"because_true": E_TRUE, "because_false": E_FALSE}
         return {"because_true": "Birds have wings.", "because_false": "Ostriches are birds unable to fly."}
     if call.output_fields == ["verdict"]:
-        return {"verdict": BELIEFS.get(call.inputs["statement"], "True" if "not" not in call.inputs["statement"]
-                                       else "False")}
+        return {
+            "verdict": BELIEFS.get(
+                call.inputs["statement"], "True" if "not" not in call.inputs["statement"] else "False"
+            )
+        }
     assert call.output_fields == ["relation"]
     return {"relation": "neutral"}
 
@@ -50,8 +55,7 @@ def test_the_tree_is_built_checked_and_solved(fake: Any) -> None:
     statements = [c.inputs["statement"] for c in lm.calls if c.output_fields == ["verdict"]]
     assert statements[:3] == [Q, E_TRUE, negate(E_TRUE)]
     nodes = prediction.nodes
-    assert [n["text"] for n in nodes] == [Q, E_TRUE, "Birds have wings.", "Ostriches are birds unable to fly.",
-                                          E_FALSE]
+    assert [n["text"] for n in nodes] == [Q, E_TRUE, "Birds have wings.", "Ostriches are birds unable to fly.", E_FALSE]
     assert [n["integral"] for n in nodes] == [False, False, True, True, True]
     assert nodes[2]["parent"] == 1 and nodes[4]["parent"] == 0 and nodes[4]["explains"] is False
     assert kinds.count("relation") == 3  # pairs of integral nodes, max_pairs=3
@@ -91,7 +95,10 @@ def test_nli_edges_enter_the_max_sat_problem(fake: Any, relation: str) -> None:
     fake(fn=reply)
     prediction = techniques.build("maieutic", depth=1)(question=Q)
     assert prediction.relations == [{"premise": 1, "hypothesis": 2, "relation": relation}]
-    edges = {"entailment": [(1.0, ((1, False), (2, True)))], "contradiction": [(1.0, ((1, False), (2, False)))],
-             "neutral": []}
+    edges = {
+        "entailment": [(1.0, ((1, False), (2, True)))],
+        "contradiction": [(1.0, ((1, False), (2, False)))],
+        "neutral": [],
+    }
     assert prediction.clauses[4:-1] == edges[relation]  # after 2 beliefs + 2 abduction links, before Q's verdict
     assert prediction.answer == "False"

@@ -59,13 +59,22 @@ def test_guideline_error_analysis_puts_the_four_components_in_the_prompt(fake: A
     guideline.write_text("A problem is a disease, symptom or finding.", encoding="utf-8")
     demos = [{"text": "No fever, has cough.", "problems": "cough"}]
     lm = fake([{"problems": "shortness of breath"}])
-    program = techniques.build("guideline_error_analysis", "text -> problems", guideline=guideline,
-                               error_rules=["Do not tag negated findings."], output_format="a comma-separated list",
-                               demos=demos)
+    program = techniques.build(
+        "guideline_error_analysis",
+        "text -> problems",
+        guideline=guideline,
+        error_rules=["Do not tag negated findings."],
+        output_format="a comma-separated list",
+        demos=demos,
+    )
     prediction = program(text="Denies chest pain; short of breath.")
     prompt = lm.calls[0].prompt
-    for part in ("Output format: a comma-separated list", "A problem is a disease", "1. Do not tag negated findings.",
-                 "No fever, has cough."):
+    for part in (
+        "Output format: a comma-separated list",
+        "A problem is a disease",
+        "1. Do not tag negated findings.",
+        "No fever, has cough.",
+    ):
         assert part in prompt, part
     assert prediction.problems == "shortness of breath"
 

@@ -24,10 +24,15 @@ from promptkit.techniques.tables import (
 )
 
 CSV = "Nation,Gold,Continent\nNorway,16,Europe\nChina,9,Asia\nSweden,8,Europe\n"
-MARKDOWN = "| Nation | Gold | Continent |\n|---|---|---|\n| Norway | 16 | Europe |\n| China | 9 | Asia |\n" \
-           "| Sweden | 8 | Europe |\n"
-RECORDS = [{"Nation": "Norway", "Gold": 16, "Continent": "Europe"}, {"Nation": "China", "Gold": 9, "Continent": "Asia"},
-           {"Nation": "Sweden", "Gold": 8, "Continent": "Europe"}]
+MARKDOWN = (
+    "| Nation | Gold | Continent |\n|---|---|---|\n| Norway | 16 | Europe |\n| China | 9 | Asia |\n"
+    "| Sweden | 8 | Europe |\n"
+)
+RECORDS = [
+    {"Nation": "Norway", "Gold": 16, "Continent": "Europe"},
+    {"Nation": "China", "Gold": 9, "Continent": "Asia"},
+    {"Nation": "Sweden", "Gold": 8, "Continent": "Europe"},
+]
 
 
 @pytest.mark.parametrize("given", [CSV, MARKDOWN, RECORDS, CSV.replace(",", "\t")], ids=["csv", "md", "dicts", "tsv"])
@@ -43,13 +48,16 @@ def test_a_table_file_is_read(tmp_path: Path) -> None:
     assert load_table(path).rows == load_table(str(path)).rows == load_table(CSV).rows
 
 
-@pytest.mark.parametrize(("given", "line", "words"), [
-    ("a,b\n1,2\n3,4,5\n", 3, "3 fields, the header has 2"),
-    ("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 |\n", 4, "1 cells"),
-    ("| a | b |\n|---|---|\nplain text\n", 3, "not a table row"),
-    ("a,A\n1,2\n", 1, "appears twice"),
-    ("a,,c\n1,2,3\n", 1, "empty column name"),
-])
+@pytest.mark.parametrize(
+    ("given", "line", "words"),
+    [
+        ("a,b\n1,2\n3,4,5\n", 3, "3 fields, the header has 2"),
+        ("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 |\n", 4, "1 cells"),
+        ("| a | b |\n|---|---|\nplain text\n", 3, "not a table row"),
+        ("a,A\n1,2\n", 1, "appears twice"),
+        ("a,,c\n1,2,3\n", 1, "empty column name"),
+    ],
+)
 def test_a_malformed_table_names_the_line(given: str, line: int, words: str) -> None:
     with pytest.raises(DataError) as caught:
         load_table(given, source="medals.csv")
@@ -69,7 +77,7 @@ def test_other_bad_tables_are_typed_errors(tmp_path: Path) -> None:
 
 def test_the_operations_run_in_sqlite() -> None:
     table = load_table(CSV)
-    assert run_sql(table, 'SELECT SUM("Gold") FROM t WHERE Continent = \'Europe\'').rows == ((24,),)
+    assert run_sql(table, "SELECT SUM(\"Gold\") FROM t WHERE Continent = 'Europe'").rows == ((24,),)
     assert select_rows(table, [3, 1]).rows == (table.rows[0], table.rows[2])
     assert select_columns(table, ["gold", "NATION"]).columns == ("Gold", "Nation")
     assert group_by(table, "Continent").rows == (("Europe", 2), ("Asia", 1))
@@ -125,21 +133,28 @@ def test_binder_fixes_its_sql_and_calls_the_model_from_sqlite(fake: Any) -> None
 
 
 def test_binder_votes_over_sampled_programs_and_falls_back_when_none_runs(fake: Any) -> None:
-    programs = iter(["SELECT Nation FROM t ORDER BY Gold DESC LIMIT 1", "SELECT 'China'",
-                     "SELECT Nation FROM t WHERE Gold = 16"])
+    programs = iter(
+        ["SELECT Nation FROM t ORDER BY Gold DESC LIMIT 1", "SELECT 'China'", "SELECT Nation FROM t WHERE Gold = 16"]
+    )
     fake(fn=lambda call: {"sql": next(programs)})
     voted = techniques.build("binder", table=RECORDS, n=3)(question="Who won the most gold?")
     assert voted.answer == "Norway" and voted.votes == {"norway": 2, "china": 1}
-    lm = fake(fn=lambda call: {"sql": "SELECT x FROM nowhere"} if call.output_fields == ["sql"]
-              else {"answer": "Norway (from the table)"})
+    lm = fake(
+        fn=lambda call: (
+            {"sql": "SELECT x FROM nowhere"} if call.output_fields == ["sql"] else {"answer": "Norway (from the table)"}
+        )
+    )
     fallback = techniques.build("binder", table=RECORDS, max_retries=0)(question="Who won the most gold?")
     assert fallback.fallback is True and fallback.answer == "Norway (from the table)"
     assert "the query failed" in lm.calls[-1].inputs["result"]
 
 
 def test_binder_bounds_the_qa_calls(fake: Any) -> None:
-    fake(fn=lambda call: {"sql": "SELECT QA('continent?', Nation) FROM t"} if call.output_fields == ["sql"]
-         else {"answer": "x"})
+    fake(
+        fn=lambda call: (
+            {"sql": "SELECT QA('continent?', Nation) FROM t"} if call.output_fields == ["sql"] else {"answer": "x"}
+        )
+    )
     prediction = techniques.build("binder", table=CSV, max_qa_calls=2, max_retries=0)(question="q")
     assert prediction.qa_calls == 2 and "more than 2 times" in prediction.programs[0]["error"]
 
@@ -147,8 +162,10 @@ def test_binder_bounds_the_qa_calls(fake: Any) -> None:
 def test_dater_decomposes_evidence_then_questions_then_reasons(fake: Any) -> None:
     replies = [
         {"columns": ["Nation", "Gold", "Continent"], "rows": ["row 1", "3"]},
-        {"sub_questions": ["The European gold total is {}."],
-         "sql": ["SELECT SUM(Gold) FROM t WHERE Continent = 'Europe'"]},
+        {
+            "sub_questions": ["The European gold total is {}."],
+            "sql": ["SELECT SUM(Gold) FROM t WHERE Continent = 'Europe'"],
+        },
         {"reasoning": "Europe has 24.", "answer": "24"},
     ]
     lm = fake(replies)
@@ -163,8 +180,13 @@ def test_dater_decomposes_evidence_then_questions_then_reasons(fake: Any) -> Non
 
 
 def test_dater_keeps_the_whole_table_when_the_evidence_is_unknown(fake: Any) -> None:
-    fake([{"columns": ["Silver"], "rows": []}, {"sub_questions": ["x is {}"], "sql": ["SELECT nope"]},
-          {"reasoning": "r", "answer": "a"}])
+    fake(
+        [
+            {"columns": ["Silver"], "rows": []},
+            {"sub_questions": ["x is {}"], "sql": ["SELECT nope"]},
+            {"reasoning": "r", "answer": "a"},
+        ]
+    )
     prediction = techniques.build("dater", table=CSV)(question="q")
     assert "Silver" in prediction.evidence_error and "China" in prediction.sub_table
     assert prediction.sub_questions[0]["error"] and "not computed" in prediction.sub_questions[0]["filled"]
@@ -172,28 +194,48 @@ def test_dater_keeps_the_whole_table_when_the_evidence_is_unknown(fake: Any) -> 
 
 def test_chain_of_table_plans_runs_operations_and_answers(fake: Any) -> None:
     replies = [
-        {"next_operation": "f_select_row"}, {"rows": ["1", "3"]},
-        {"next_operation": "f_sort_by"}, {"column": "gold", "order": "descending"},
+        {"next_operation": "f_select_row"},
+        {"rows": ["1", "3"]},
+        {"next_operation": "f_sort_by"},
+        {"column": "gold", "order": "descending"},
         {"next_operation": "f_select_row"},  # already used: not in the pool any more, so the chain ends
         {"reasoning": "Norway leads.", "answer": "Norway"},
     ]
     lm = fake(replies)
     prediction = techniques.build("chain_of_table", table=MARKDOWN)(question="Which European nation leads?")
-    assert [c.output_fields[0] for c in lm.calls] == ["next_operation", "rows", "next_operation", "column",
-                                                       "next_operation", "reasoning"]
+    assert [c.output_fields[0] for c in lm.calls] == [
+        "next_operation",
+        "rows",
+        "next_operation",
+        "column",
+        "next_operation",
+        "reasoning",
+    ]
     assert prediction.operation_chain == "f_select_row(rows=['1', '3']) -> f_sort_by(column=gold, order=descending)"
     assert "China" not in lm.calls[-1].inputs["table"] and prediction.answer == "Norway"
     assert lm.calls[2].inputs["operation_chain"].startswith("f_select_row")
 
 
 def test_chain_of_table_records_a_failed_operation_and_stops_at_max_ops(fake: Any) -> None:
-    fake([{"next_operation": "f_group_by"}, {"column": "Silver"}, {"next_operation": "[E]"},
-          {"reasoning": "r", "answer": "a"}])
+    fake(
+        [
+            {"next_operation": "f_group_by"},
+            {"column": "Silver"},
+            {"next_operation": "[E]"},
+            {"reasoning": "r", "answer": "a"},
+        ]
+    )
     prediction = techniques.build("chain_of_table", table=CSV)(question="q")
     assert prediction.operations[0]["error"].startswith("no column named")
-    lm = fake(fn=lambda call: {"next_operation": "f_add_column"} if call.output_fields == ["next_operation"]
-              else {"column": f"c{len(call.inputs['operation_chain'])}", "values": ["1"]}
-              if call.output_fields == ["column", "values"] else {"reasoning": "r", "answer": "a"})
+    lm = fake(
+        fn=lambda call: (
+            {"next_operation": "f_add_column"}
+            if call.output_fields == ["next_operation"]
+            else {"column": f"c{len(call.inputs['operation_chain'])}", "values": ["1"]}
+            if call.output_fields == ["column", "values"]
+            else {"reasoning": "r", "answer": "a"}
+        )
+    )
     techniques.build("chain_of_table", table=CSV, max_ops=2)(question="q")
     assert len(lm.calls) == 2 * 2 + 1
 
@@ -201,8 +243,9 @@ def test_chain_of_table_records_a_failed_operation_and_stops_at_max_ops(fake: An
 def test_ask_takes_a_table_file(tmp_path: Path) -> None:
     path = tmp_path / "medals.csv"
     path.write_text(CSV, encoding="utf-8")
-    result = CliRunner().invoke(app, ["ask", "Who leads?", "--model", "fake", "--technique", "dater", "--table",
-                                      str(path)])
+    result = CliRunner().invoke(
+        app, ["ask", "Who leads?", "--model", "fake", "--technique", "dater", "--table", str(path)]
+    )
     assert result.exit_code == 0 and "[fake]" in result.output, result.output
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2,3\n", encoding="utf-8")
@@ -222,5 +265,8 @@ def test_time_spent_in_a_query_function_does_not_count_against_the_sql_timeout()
     result = run_sql(load_table(CSV), "SELECT SLOW(Nation) FROM t", functions={"SLOW": slow}, timeout=0.2)
     assert [r[0] for r in result.rows] == ["Norway", "China", "Sweden"]
     with pytest.raises(SQLError, match="ran too long"):
-        run_sql(load_table(CSV), "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c",
-                timeout=0.2)
+        run_sql(
+            load_table(CSV),
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c",
+            timeout=0.2,
+        )

@@ -138,8 +138,16 @@ def test_k_is_clamped_to_the_pool_and_duplicates(fake: Any) -> None:
 
 
 def test_kmeans_is_deterministic_and_tfidf_separates_topics() -> None:
-    vectors = tfidf_embed(["apples pears", "Pears, apples!", "trains rails", "rails trains station",
-                           "coins dollars", "dollars coins cents"])
+    vectors = tfidf_embed(
+        [
+            "apples pears",
+            "Pears, apples!",
+            "trains rails",
+            "rails trains station",
+            "coins dollars",
+            "dollars coins cents",
+        ]
+    )
     first, _ = kmeans(vectors, 3, seed=1)
     again, _ = kmeans(vectors, 3, seed=1)
     assert np.array_equal(first, again)
@@ -156,11 +164,18 @@ def test_other_signatures_take_dict_questions(fake: Any) -> None:
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"questions": "one string"}, "option questions"), ({"questions": []}, "option questions"),
-     ({"questions": [1, 2]}, "questions #1"), ({"questions": ["ok", ""]}, "questions #2 has no question"),
-     ({"questions": [{"text": "x"}]}, "questions #1 has no question"), ({"k": 0}, "k=0"),
-     ({"embed": "model"}, "embed"), ({"max_steps": 0}, "max_steps=0"),
-     ({"max_question_words": -1}, "max_question_words=-1"), ({"seed": "x"}, "seed")],
+    [
+        ({"questions": "one string"}, "option questions"),
+        ({"questions": []}, "option questions"),
+        ({"questions": [1, 2]}, "questions #1"),
+        ({"questions": ["ok", ""]}, "questions #2 has no question"),
+        ({"questions": [{"text": "x"}]}, "questions #1 has no question"),
+        ({"k": 0}, "k=0"),
+        ({"embed": "model"}, "embed"),
+        ({"max_steps": 0}, "max_steps=0"),
+        ({"max_question_words": -1}, "max_question_words=-1"),
+        ({"seed": "x"}, "seed"),
+    ],
 )
 def test_auto_cot_bad_options_are_typed_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=message):

@@ -131,8 +131,15 @@ def test_rationale_steps_split_strip_and_fold() -> None:
 
 @pytest.mark.parametrize(
     ("options", "name"),
-    [({"threshold": 1.5}, "threshold"), ({"max_steps": 0}, "max_steps"), ({"retriever": "wiki"}, "retriever"),
-     ({"retriever": {}}, "retriever"), ({"n": 0}, "n"), ({"k": 0}, "k"), ({"temperature": 0}, "temperature")],
+    [
+        ({"threshold": 1.5}, "threshold"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"retriever": "wiki"}, "retriever"),
+        ({"retriever": {}}, "retriever"),
+        ({"n": 0}, "n"),
+        ({"k": 0}, "k"),
+        ({"temperature": 0}, "temperature"),
+    ],
 )
 def test_cok_bad_options_are_input_errors(options: dict[str, Any], name: str) -> None:
     with pytest.raises(InputError, match=name):
@@ -198,8 +205,12 @@ def test_trials_are_seeded(fake: Any) -> None:
 
 @needs_sandbox
 def test_a_disagreeing_pair_is_regenerated_with_distinct_rollouts(fake: Any) -> None:
-    lm = fake(fn=mp(["Answer = x1 * x2 - x3", "Answer = x1 * (x2 - x3)"],
-                    ["def solution(x1, x2, x3):\n    return x1 * (x2 - x3)"] * 2))
+    lm = fake(
+        fn=mp(
+            ["Answer = x1 * x2 - x3", "Answer = x1 * (x2 - x3)"],
+            ["def solution(x1, x2, x3):\n    return x1 * (x2 - x3)"] * 2,
+        )
+    )
     prediction = build("mathprompter", temperature=0.9)(question=QUESTION)
     assert prediction.answer == "35" and prediction.verified is True
     assert len(lm.calls) == 4 and len(prediction.attempts) == 2
@@ -211,8 +222,12 @@ def test_a_disagreeing_pair_is_regenerated_with_distinct_rollouts(fake: Any) -> 
 
 @needs_sandbox
 def test_attempts_are_bounded_and_the_fallback_is_an_unverified_majority(fake: Any) -> None:
-    lm = fake(fn=mp(["Answer = x1 + x2", "Answer = x1 * 2", "Answer = x1 + x2"],
-                    ["def solution(x1, x2, x3):\n    return x1 * x2"] * 3))
+    lm = fake(
+        fn=mp(
+            ["Answer = x1 + x2", "Answer = x1 * 2", "Answer = x1 + x2"],
+            ["def solution(x1, x2, x3):\n    return x1 * x2"] * 3,
+        )
+    )
     prediction = build("mathprompter", attempts=3)(question=QUESTION)
     assert len(lm.calls) == 6 and prediction.verified is False
     # Real values: expression 20, 10, 20 and function 75 x3: 75 wins.
@@ -233,9 +248,13 @@ def test_nothing_numeric_is_a_program_error(fake: Any) -> None:
 @needs_sandbox
 @pytest.mark.parametrize(
     "body",
-    ["open({path!r}, 'w').write('escaped')", "import os; os.listdir({dir!r})",
-     "import subprocess; subprocess.run(['touch', {path!r}], check=True)",
-     "import socket; socket.create_connection(('127.0.0.1', 80))", "print(open('/etc/passwd').read())"],
+    [
+        "open({path!r}, 'w').write('escaped')",
+        "import os; os.listdir({dir!r})",
+        "import subprocess; subprocess.run(['touch', {path!r}], check=True)",
+        "import socket; socket.create_connection(('127.0.0.1', 80))",
+        "print(open('/etc/passwd').read())",
+    ],
 )
 def test_hostile_code_fails_inside_the_sandbox(fake: Any, tmp_path: Path, body: str) -> None:
     marker = tmp_path / "marker"
@@ -278,8 +297,13 @@ def test_without_a_sandbox_mathprompter_is_refused_before_any_lm_call(
 
 @pytest.mark.parametrize(
     ("options", "name"),
-    [({"attempts": 0}, "attempts"), ({"trials": 0}, "trials"), ({"tolerance": -1}, "tolerance"),
-     ({"temperature": 0}, "temperature"), ({"seed": -1}, "seed")],
+    [
+        ({"attempts": 0}, "attempts"),
+        ({"trials": 0}, "trials"),
+        ({"tolerance": -1}, "tolerance"),
+        ({"temperature": 0}, "temperature"),
+        ({"seed": -1}, "seed"),
+    ],
 )
 def test_mathprompter_bad_options_are_input_errors(options: dict[str, Any], name: str) -> None:
     with pytest.raises(InputError, match=name):

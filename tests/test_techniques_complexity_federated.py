@@ -19,8 +19,11 @@ def cot(answer: str, steps: int = 1, tag: str = "s") -> dict[str, str]:
 
 
 def demo(name: str, steps: int) -> dict[str, str]:
-    return {"question": f"question {name}?", "reasoning": "\n".join(f"{name} line {i}" for i in range(steps)),
-            "answer": name}
+    return {
+        "question": f"question {name}?",
+        "reasoning": "\n".join(f"{name} line {i}" for i in range(steps)),
+        "answer": name,
+    }
 
 
 POOL = [demo("short", 1), demo("long", 5), demo("tie_a", 3), demo("mid", 2), demo("tie_b", 3)]
@@ -91,8 +94,14 @@ def test_complex_cot_drops_unparseable_samples(fake: Any) -> None:
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"k": 0}, "k=0"), ({"n": 0}, "n=0"), ({"top_k": 0}, "top_k=0"), ({"temperature": 0}, "temperature=0"),
-     ({"demos": []}, "demos is empty"), ({"demos": [{"question": "q", "answer": "a"}]}, "no reasoning")],
+    [
+        ({"k": 0}, "k=0"),
+        ({"n": 0}, "n=0"),
+        ({"top_k": 0}, "top_k=0"),
+        ({"temperature": 0}, "temperature=0"),
+        ({"demos": []}, "demos is empty"),
+        ({"demos": [{"question": "q", "answer": "a"}]}, "no reasoning"),
+    ],
 )
 def test_complex_cot_bad_options_are_typed_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=message):
@@ -174,11 +183,13 @@ def test_paraphrases_the_first_str_input_of_other_signatures(fake: Any) -> None:
 
 @pytest.mark.parametrize(
     ("signature", "options", "message"),
-    [("question -> answer", {"pool": 3}, "option pool=3"),
-     ("question -> answer", {"pool": {"q": "not a list"}}, "option pool="),
-     ("question -> answer", {"n": 0}, "n=0"),
-     ("question -> answer", {"question_field": "nope"}, "question_field='nope'"),
-     ("number: int -> answer", {}, "question_field=None")],
+    [
+        ("question -> answer", {"pool": 3}, "option pool=3"),
+        ("question -> answer", {"pool": {"q": "not a list"}}, "option pool="),
+        ("question -> answer", {"n": 0}, "n=0"),
+        ("question -> answer", {"question_field": "nope"}, "question_field='nope'"),
+        ("number: int -> answer", {}, "question_field=None"),
+    ],
 )
 def test_federated_bad_options_are_typed_errors(signature: str, options: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=message):

@@ -24,11 +24,13 @@ def test_decomp_dispatches_in_order_and_substitutes_earlier_results(fake: Any) -
         seen.append(country)
         return "Paris"
 
-    lm = fake([
-        {"program": ["[capital] France", "1. [qa] How many letters are in the name #1?"]},
-        {"result": "5"},
-        {"answer": "5"},
-    ])
+    lm = fake(
+        [
+            {"program": ["[capital] France", "1. [qa] How many letters are in the name #1?"]},
+            {"result": "5"},
+            {"answer": "5"},
+        ]
+    )
     prediction = build("decomp", handlers={"capital": capital})(question="How many letters has France's capital?")
     assert seen == ["France"] and len(lm.calls) == 3
     assert prediction.answer == "5"
@@ -58,10 +60,12 @@ def test_decomp_records_unknown_malformed_and_raising_calls(fake: Any) -> None:
     def calc(expression: str) -> str:
         raise ZeroDivisionError("division by zero")
 
-    lm = fake([
-        {"program": ["[search] Paris", "just a sentence", "[calc] 1/0", "[qa] double #3", "[qa] what is #9?"]},
-        {"answer": "unknown"},
-    ])
+    lm = fake(
+        [
+            {"program": ["[search] Paris", "just a sentence", "[calc] 1/0", "[qa] double #3", "[qa] what is #9?"]},
+            {"answer": "unknown"},
+        ]
+    )
     prediction = build("decomp", handlers={"calc": calc})(question="q")
     assert len(lm.calls) == 2  # no sub-call reached the LM
     errors = [c["error"] for c in prediction.calls]
@@ -118,11 +122,13 @@ class Sentiment(dspy.Signature):
 
 
 def test_thor_makes_three_chained_calls_and_parses_a_literal(fake: Any) -> None:
-    lm = fake([
-        {"mentioned_aspect": "the battery life"},
-        {"implicit_opinion": "needing a charger all day is annoying"},
-        {"polarity": "negative"},
-    ])
+    lm = fake(
+        [
+            {"mentioned_aspect": "the battery life"},
+            {"implicit_opinion": "needing a charger all day is annoying"},
+            {"polarity": "negative"},
+        ]
+    )
     sentence = "I had to carry the charger everywhere with this phone."
     prediction = build("thor", Sentiment)(sentence=sentence, target="phone")
     assert len(lm.calls) == 3

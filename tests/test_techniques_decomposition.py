@@ -37,12 +37,14 @@ def test_plan_and_solve_plain_ps_variant(fake: Any) -> None:
 
 
 def test_least_to_most_solves_subquestions_in_order_with_earlier_answers(fake: Any) -> None:
-    lm = fake([
-        {"subquestions": ["How long is one trip?", "How many trips fit?"]},
-        {"subanswer": "5 minutes"},
-        {"subanswer": "3 trips"},
-        {"answer": "3"},
-    ])
+    lm = fake(
+        [
+            {"subquestions": ["How long is one trip?", "How many trips fit?"]},
+            {"subanswer": "5 minutes"},
+            {"subanswer": "3 trips"},
+            {"answer": "3"},
+        ]
+    )
     prediction = build("least_to_most", max_subquestions=4)(question="Amy climbs 4 min, slides 1 min; 15 min left?")
     assert len(lm.calls) == 4
     assert prediction.subquestions == ["How long is one trip?", "How many trips fit?"]
@@ -62,10 +64,12 @@ def test_least_to_most_caps_the_subquestions(fake: Any) -> None:
 
 
 def test_step_back_grounds_the_answer_in_the_abstraction(fake: Any) -> None:
-    lm = fake([
-        {"stepback_question": "What is the ideal gas law?", "stepback_answer": "PV = nRT"},
-        {"answer": "it halves"},
-    ])
+    lm = fake(
+        [
+            {"stepback_question": "What is the ideal gas law?", "stepback_answer": "PV = nRT"},
+            {"answer": "it halves"},
+        ]
+    )
     prediction = build("step_back")(question="What happens to P if V doubles at constant T?")
     assert prediction.answer == "it halves" and prediction.stepback_answer == "PV = nRT"
     assert "Step back and paraphrase the question" in system(lm.calls[0])

@@ -56,8 +56,16 @@ def test_tie_rule_is_independent_of_answer_text() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "normalized"),
-    [("The answer is 42.", "42"), ("  Paris ", "paris"), ("$1,000", "1000"), ("3.50", "3.5"), ("**Yes**", "yes"),
-     ("", None), (None, None), ("Answer: two words.", "two words")],
+    [
+        ("The answer is 42.", "42"),
+        ("  Paris ", "paris"),
+        ("$1,000", "1000"),
+        ("3.50", "3.5"),
+        ("**Yes**", "yes"),
+        ("", None),
+        (None, None),
+        ("Answer: two words.", "two words"),
+    ],
 )
 def test_text_key(raw: Any, normalized: str | None) -> None:
     assert text_key(raw) == normalized
@@ -94,11 +102,17 @@ def test_all_samples_unparseable_is_a_parse_error(fake: Any) -> None:
 
 
 def test_votes_on_the_chosen_field_with_a_custom_normalizer(fake: Any) -> None:
-    answers = [{"reasoning": "r", "label": "POS", "score": "1"}, {"reasoning": "r", "label": "neg", "score": "2"},
-               {"reasoning": "r", "label": "pos!", "score": "3"}]
+    answers = [
+        {"reasoning": "r", "label": "POS", "score": "1"},
+        {"reasoning": "r", "label": "neg", "score": "2"},
+        {"reasoning": "r", "label": "pos!", "score": "3"},
+    ]
     fake(answers)
     prediction = build(
-        "self_consistency", "text -> label, score", n=3, field="label",
+        "self_consistency",
+        "text -> label, score",
+        n=3,
+        field="label",
         normalize=lambda v: str(v).strip("!").lower(),
     )(text="great")
     assert prediction.votes == {"pos": 2, "neg": 1} and prediction.label == "POS"

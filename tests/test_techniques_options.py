@@ -39,8 +39,9 @@ def test_retrieval_routes_named_sources_and_keeps_k() -> None:
     from promptkit.techniques.base import as_signature
 
     sig = as_signature("question -> answer", "cok")
-    wiki = Retrieval.parse("cok", sig, {"retriever": {"Wiki": lambda q: [f"w:{q}", "w2", "w3"],
-                                                      "med": lambda q: f"m:{q}"}, "k": 2})
+    wiki = Retrieval.parse(
+        "cok", sig, {"retriever": {"Wiki": lambda q: [f"w:{q}", "w2", "w3"], "med": lambda q: f"m:{q}"}, "k": 2}
+    )
     assert wiki.sources == ["Wiki", "med"]
     assert wiki.search("x", "MED") == ("med", ["m:x"])
     assert wiki.search("x", "unknown") == ("Wiki", ["w:x", "w2"])  # an unknown name falls back to the first

@@ -108,7 +108,10 @@ def test_analogical_recalls_problems_before_answering(fake: Any) -> None:
 
 def test_metacognitive_has_five_stages_in_order(fake: Any) -> None:
     answer = {
-        "understanding": "u", "preliminary_judgment": "p", "critical_evaluation": "c", "answer": "yes",
+        "understanding": "u",
+        "preliminary_judgment": "p",
+        "critical_evaluation": "c",
+        "answer": "yes",
         "confidence": "90%: clear",
     }
     lm = fake([answer])
@@ -121,8 +124,14 @@ def test_metacognitive_has_five_stages_in_order(fake: Any) -> None:
 
 
 def test_contrastive_cot_shows_a_correct_and_a_wrong_explanation(fake: Any) -> None:
-    demos = [{"question": "1+1?", "reasoning": "one plus one is two", "wrong_reasoning": "one plus one is eleven",
-              "answer": "2"}]
+    demos = [
+        {
+            "question": "1+1?",
+            "reasoning": "one plus one is two",
+            "wrong_reasoning": "one plus one is eleven",
+            "answer": "2",
+        }
+    ]
     lm = fake([{"reasoning": "two plus two is four", "answer": "4"}])
     prediction = build("contrastive_cot", demos=demos)(question="2+2?")
     assert prediction.answer == "4"

@@ -26,12 +26,16 @@ def step(thought: str, action: str) -> dict[str, str]:
 
 
 def test_the_seed_hotpotqa_trajectory(fake: Any) -> None:
-    lm = fake([
-        step("I need to search Colorado orogeny.", "Search[Colorado orogeny]"),
-        step("It does not mention the eastern sector. So I need to look up eastern sector.", "Lookup[eastern sector]"),
-        step("I need to search High Plains and find its elevation range.", "Search[High Plains]"),
-        step("The elevation range is 1,800 to 7,000 ft.", "Finish[1,800 to 7,000 ft]"),
-    ])
+    lm = fake(
+        [
+            step("I need to search Colorado orogeny.", "Search[Colorado orogeny]"),
+            step(
+                "It does not mention the eastern sector. So I need to look up eastern sector.", "Lookup[eastern sector]"
+            ),
+            step("I need to search High Plains and find its elevation range.", "Search[High Plains]"),
+            step("The elevation range is 1,800 to 7,000 ft.", "Finish[1,800 to 7,000 ft]"),
+        ]
+    )
     react = build("react", tools=DocstoreTools(DOCS).tools(), max_steps=6)
     prediction = react(question=QUESTION)
     assert len(lm.calls) == 4
@@ -125,9 +129,9 @@ def test_a_tool_that_keeps_raising_is_a_typed_error(fake: Any) -> None:
 
 
 def test_step_limit_extracts_the_answer_from_the_trajectory(fake: Any) -> None:
-    lm = fake([
-        step("search", "Search[High Plains]"), step("search", "Search[Colorado orogeny]"), {"answer": "best guess"}
-    ])
+    lm = fake(
+        [step("search", "Search[High Plains]"), step("search", "Search[Colorado orogeny]"), {"answer": "best guess"}]
+    )
     prediction = build("react", tools=DocstoreTools(DOCS).tools(), max_steps=2)(question="q")
     assert len(lm.calls) == 3 and prediction.finished is False and prediction.answer == "best guess"
     assert "Observation 2: The Colorado orogeny" in lm.calls[2].last_user_message
@@ -143,8 +147,13 @@ def test_several_outputs_are_extracted_after_finish(fake: Any) -> None:
 
 @pytest.mark.parametrize(
     ("tools", "message"),
-    [(None, "needs option tools"), ({"Finish": str}, "not allowed"), ({"Search": 3}, "not a function"),
-     ({"search": str, "SEARCH": str}, "two tools"), ({"bad name": str}, "not allowed")],
+    [
+        (None, "needs option tools"),
+        ({"Finish": str}, "not allowed"),
+        ({"Search": 3}, "not a function"),
+        ({"search": str, "SEARCH": str}, "two tools"),
+        ({"bad name": str}, "not allowed"),
+    ],
 )
 def test_bad_tools_are_typed_errors(tools: Any, message: str) -> None:
     with pytest.raises(InputError, match=message):
@@ -153,8 +162,13 @@ def test_bad_tools_are_typed_errors(tools: Any, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "parsed"),
-    [("Search[Colorado orogeny]", ("Search", "Colorado orogeny")), ("Action 3: Finish[yes]", ("Finish", "yes")),
-     ("Lookup[a [nested] b]", ("Lookup", "a [nested] b")), ("no action here", None), ("", None)],
+    [
+        ("Search[Colorado orogeny]", ("Search", "Colorado orogeny")),
+        ("Action 3: Finish[yes]", ("Finish", "yes")),
+        ("Lookup[a [nested] b]", ("Lookup", "a [nested] b")),
+        ("no action here", None),
+        ("", None),
+    ],
 )
 def test_parse_action(text: str, parsed: tuple[str, str] | None) -> None:
     assert parse_action(text) == parsed
@@ -173,11 +187,13 @@ def test_react_native_runs_dspy_react_with_template_instructions(fake: Any) -> N
         """Return the weather for a city."""
         return f"The weather in {city} is sunny."
 
-    lm = fake([
-        {"next_thought": "look it up", "next_tool_name": "get_weather", "next_tool_args": {"city": "Tokyo"}},
-        {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
-        {"reasoning": "the tool said sunny", "answer": "sunny"},
-    ])
+    lm = fake(
+        [
+            {"next_thought": "look it up", "next_tool_name": "get_weather", "next_tool_args": {"city": "Tokyo"}},
+            {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
+            {"reasoning": "the tool said sunny", "answer": "sunny"},
+        ]
+    )
     prediction = build("react_native", tools=[get_weather], max_iters=4)(question="Weather in Tokyo?")
     assert prediction.answer == "sunny"
     assert prediction.trajectory["observation_0"] == "The weather in Tokyo is sunny."
@@ -192,11 +208,13 @@ def test_react_native_ends_on_a_step_reply_that_does_not_parse_and_still_answers
         """Return the weather for a city."""
         return f"The weather in {city} is sunny."
 
-    lm = fake([
-        {"next_thought": "look it up", "next_tool_name": "get_weather", "next_tool_args": {"city": "Tokyo"}},
-        '{"thought": "no step fields here"}',
-        {"reasoning": "the tool said sunny", "answer": "sunny"},
-    ])
+    lm = fake(
+        [
+            {"next_thought": "look it up", "next_tool_name": "get_weather", "next_tool_args": {"city": "Tokyo"}},
+            '{"thought": "no step fields here"}',
+            {"reasoning": "the tool said sunny", "answer": "sunny"},
+        ]
+    )
     prediction = build("react_native", tools=[get_weather], max_iters=4)(question="Weather in Tokyo?")
     assert prediction.answer == "sunny" and len(lm.calls) == 3
     assert prediction.trajectory["observation_0"] == "The weather in Tokyo is sunny."
@@ -205,9 +223,16 @@ def test_react_native_ends_on_a_step_reply_that_does_not_parse_and_still_answers
 
 @pytest.mark.parametrize(
     ("action", "first", "later"),
-    [("Search[Eiffel Tower]", True, True), ("Lookup[completed]", True, True), ("Finish[1889]", False, True),
-     ("Action 1: The Eiffel Tower was completed in 1989.", False, False), ("Google[x]", False, False),
-     ("Search[]", False, False), ('Search[a "quoted" word]', False, False), ("Search[a]b]", False, False)],
+    [
+        ("Search[Eiffel Tower]", True, True),
+        ("Lookup[completed]", True, True),
+        ("Finish[1889]", False, True),
+        ("Action 1: The Eiffel Tower was completed in 1989.", False, False),
+        ("Google[x]", False, False),
+        ("Search[]", False, False),
+        ('Search[a "quoted" word]', False, False),
+        ("Search[a]b]", False, False),
+    ],
 )
 def test_action_pattern_takes_known_tools_and_finish_only_after_the_first_step(
     action: str, first: bool, later: bool
@@ -230,15 +255,26 @@ def test_the_step_schema_carries_the_action_pattern_and_the_first_step_leaves_fi
 
 
 def test_repeating_an_action_that_observes_nothing_new_ends_the_loop(fake: Any) -> None:
-    lm = fake([
-        step("look", "Search[High Plains]"), step("look", "Lookup[elevation]"), step("again", "Lookup[elevation]"),
-        step("again", "Search[High Plains]"), step("again", "Search[High Plains]"), {"answer": "from the pages"},
-    ])
+    lm = fake(
+        [
+            step("look", "Search[High Plains]"),
+            step("look", "Lookup[elevation]"),
+            step("again", "Lookup[elevation]"),
+            step("again", "Search[High Plains]"),
+            step("again", "Search[High Plains]"),
+            {"answer": "from the pages"},
+        ]
+    )
     prediction = build("react", tools=DocstoreTools(DOCS).tools(), max_steps=8)(question=QUESTION)
     actions = [s["action"] for s in prediction.trajectory]
     # Lookup again reads the next match (a new observation); the same Search twice in a row does not.
-    assert actions == ["Search[High Plains]", "Lookup[elevation]", "Lookup[elevation]", "Search[High Plains]",
-                       "Search[High Plains]"]
+    assert actions == [
+        "Search[High Plains]",
+        "Lookup[elevation]",
+        "Lookup[elevation]",
+        "Search[High Plains]",
+        "Search[High Plains]",
+    ]
     assert prediction.trajectory[2]["observation"] == "No more results."
     assert len(lm.calls) == 6 and lm.calls[-1].output_fields == ["answer"]
     assert prediction.finished is False and prediction.answer == "from the pages"

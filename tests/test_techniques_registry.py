@@ -22,9 +22,22 @@ ALL = techniques.list()
 IDS = [t.id for t in ALL]
 MISSION = {"vanilla", "cot_zeroshot", "cot_fewshot", "self_consistency", "react", "react_native", "chained_tasks"}
 AT_LEAST = {
-    "least_to_most", "plan_and_solve", "step_back", "analogical", "thread_of_thought", "system2_attention",
-    "chain_of_verification", "self_refine", "contrastive_cot", "ensemble_refinement", "tree_of_thoughts",
-    "metacognitive", "rephrase_and_respond", "skeleton_of_thought", "program_of_thought", "pal",
+    "least_to_most",
+    "plan_and_solve",
+    "step_back",
+    "analogical",
+    "thread_of_thought",
+    "system2_attention",
+    "chain_of_verification",
+    "self_refine",
+    "contrastive_cot",
+    "ensemble_refinement",
+    "tree_of_thoughts",
+    "metacognitive",
+    "rephrase_and_respond",
+    "skeleton_of_thought",
+    "program_of_thought",
+    "pal",
 }
 
 

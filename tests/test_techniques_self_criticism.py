@@ -50,12 +50,14 @@ def test_chain_of_verification_caps_questions(fake: Any) -> None:
 
 
 def test_self_refine_stops_when_the_feedback_says_good(fake: Any) -> None:
-    lm = fake([
-        {"answer": "draft one"},
-        {"feedback": "too vague: name the year", "is_good": False},
-        {"answer": "draft two, 1969"},
-        {"feedback": "fine", "is_good": True},
-    ])
+    lm = fake(
+        [
+            {"answer": "draft one"},
+            {"feedback": "too vague: name the year", "is_good": False},
+            {"answer": "draft two, 1969"},
+            {"feedback": "fine", "is_good": True},
+        ]
+    )
     prediction = build("self_refine", max_rounds=5)(question="When did Apollo 11 land?")
     assert len(lm.calls) == 4
     assert prediction.answer == "draft two, 1969" and prediction.stopped_by == "is_good"
@@ -67,11 +69,15 @@ def test_self_refine_stops_when_the_feedback_says_good(fake: Any) -> None:
 
 
 def test_self_refine_stops_after_max_rounds(fake: Any) -> None:
-    lm = fake([
-        {"answer": "v1"},
-        {"feedback": "fix A", "is_good": False}, {"answer": "v2"},
-        {"feedback": "fix B", "is_good": False}, {"answer": "v3"},
-    ])
+    lm = fake(
+        [
+            {"answer": "v1"},
+            {"feedback": "fix A", "is_good": False},
+            {"answer": "v2"},
+            {"feedback": "fix B", "is_good": False},
+            {"answer": "v3"},
+        ]
+    )
     prediction = build("self_refine", max_rounds=2)(question="q")
     assert len(lm.calls) == 1 + 2 * 2
     assert prediction.answer == "v3" and prediction.stopped_by == "max_rounds"

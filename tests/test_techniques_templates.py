@@ -36,8 +36,9 @@ class RecordingEnv:
 
 
 @pytest.mark.parametrize("info", techniques.list(), ids=[t.id for t in techniques.list()])
-def test_listed_templates_are_the_rendered_ones(info: techniques.TechniqueInfo, fake_lm: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_listed_templates_are_the_rendered_ones(
+    info: techniques.TechniqueInfo, fake_lm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if "code interpreter" in info.needs and detect_sandbox() is None:
         pytest.skip("no sandbox on this machine")
     seen: set[str] = set()
@@ -50,5 +51,6 @@ def test_listed_templates_are_the_rendered_ones(info: techniques.TechniqueInfo, 
             program(question="What is six times seven?")  # templates rendered at run time (e.g. mathprompter)
     rendered = {name for name in seen if name.startswith("techniques/") and "/_partials/" not in name}
     listed = set(info.templates)
-    assert rendered == listed, f"rendered, not listed: {sorted(rendered - listed)}; listed, not rendered: " \
-        f"{sorted(listed - rendered)}"
+    assert rendered == listed, (
+        f"rendered, not listed: {sorted(rendered - listed)}; listed, not rendered: {sorted(listed - rendered)}"
+    )

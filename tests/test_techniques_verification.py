@@ -47,7 +47,9 @@ def test_lot_revises_a_step_whose_negation_wins_and_regenerates_the_rest(fake: A
     assert prediction.initial_steps == ["s1 holds", "s2 wrong", "s3 old"]
     assert prediction.steps == ["s1 holds", "s2 fixed", "s3 new"]
     assert [(c["step"], c["verdict"], c["revised"]) for c in prediction.checks] == [
-        ("s1 holds", "step", False), ("s2 wrong", "negation", True), ("s3 new", "step", False),
+        ("s1 holds", "step", False),
+        ("s2 wrong", "negation", True),
+        ("s3 new", "step", False),
     ]
     assert prediction.checks[1]["against"] == "AGAINST<s2 wrong>" and prediction.checks[1]["revision"] == "s2 fixed"
     assert prediction.answer == "verified answer"
@@ -96,9 +98,20 @@ def test_lot_max_steps_bounds_the_checked_steps(fake: Any) -> None:
 
 @pytest.mark.parametrize(
     ("verdict", "negation"),
-    [("B", True), ("b.", True), ("(B) the negation", True), ("Explanation B", True), ("Option A", False),
-     ("A", False), ("A, because B is false", False), ("The negation is more plausible", True),
-     ("Both are fine", False), ("verdict text", False), ("", False), (None, False)],
+    [
+        ("B", True),
+        ("b.", True),
+        ("(B) the negation", True),
+        ("Explanation B", True),
+        ("Option A", False),
+        ("A", False),
+        ("A, because B is false", False),
+        ("The negation is more plausible", True),
+        ("Both are fine", False),
+        ("verdict text", False),
+        ("", False),
+        (None, False),
+    ],
 )
 def test_judge_verdicts_are_parsed_robustly(verdict: Any, negation: bool) -> None:
     assert negation_wins(verdict) is negation
@@ -209,9 +222,16 @@ def test_ve_retriever_passages_reach_the_answer_prompts(fake: Any) -> None:
 
 @pytest.mark.parametrize(
     ("options", "named"),
-    [({"retriever": "wikipedia"}, "retriever"), ({"threshold": 1.5}, "threshold"), ({"threshold": True}, "threshold"),
-     ({"n": 0}, "n=0"), ({"temperature": 0}, "temperature"), ({"max_questions": 0}, "max_questions"),
-     ({"k": 0}, "k=0"), ({"field": "nope"}, "field")],
+    [
+        ({"retriever": "wikipedia"}, "retriever"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"threshold": True}, "threshold"),
+        ({"n": 0}, "n=0"),
+        ({"temperature": 0}, "temperature"),
+        ({"max_questions": 0}, "max_questions"),
+        ({"k": 0}, "k=0"),
+        ({"field": "nope"}, "field"),
+    ],
 )
 def test_ve_bad_options(options: dict[str, Any], named: str) -> None:
     with pytest.raises(InputError, match=named):

@@ -24,9 +24,22 @@ def samples() -> list[dict[str, str]]:
 
 @pytest.mark.parametrize(
     ("raw", "key"),
-    [("{10}", "10"), ("10.0", "10"), ("ten", "10"), ("he has 10 (5 * 2) = 10 tennis balls now", "10"),
-     ("\\boxed{1,234}", "1234"), ("so #### 72 clips", "72"), ("twenty-one apples", "21"), (7, "7"), (2.5, "2.5"),
-     ("-3", "-3"), ("1/2", "0.5"), ("no number here", None), (None, None), (True, None)],
+    [
+        ("{10}", "10"),
+        ("10.0", "10"),
+        ("ten", "10"),
+        ("he has 10 (5 * 2) = 10 tennis balls now", "10"),
+        ("\\boxed{1,234}", "1234"),
+        ("so #### 72 clips", "72"),
+        ("twenty-one apples", "21"),
+        (7, "7"),
+        (2.5, "2.5"),
+        ("-3", "-3"),
+        ("1/2", "0.5"),
+        ("no number here", None),
+        (None, None),
+        (True, None),
+    ],
 )
 def test_number_key_is_the_final_number(raw: Any, key: str | None) -> None:
     assert number_key(raw) == key
@@ -53,8 +66,16 @@ def test_labels_match_without_case_and_keep_unknown_text() -> None:
 
 @pytest.mark.parametrize(
     ("annotation", "probe", "key"),
-    [(int, "10 balls", "10"), (float, 10.0, "10"), (Optional[int], "x = 4", "4"), (str, "Ten", "ten"),  # noqa: UP045
-     (Literal["A", "B"], "b", "B"), (bool, "TRUE", "True"), (Colour, "Blue", "blue"), (list[str], "X", "x")],
+    [
+        (int, "10 balls", "10"),
+        (float, 10.0, "10"),
+        (Optional[int], "x = 4", "4"),  # noqa: UP045
+        (str, "Ten", "ten"),
+        (Literal["A", "B"], "b", "B"),
+        (bool, "TRUE", "True"),
+        (Colour, "Blue", "blue"),
+        (list[str], "X", "x"),
+    ],
 )
 def test_the_field_type_decides_the_key(annotation: Any, probe: Any, key: str) -> None:
     assert normalizer_for(annotation)(probe) == key

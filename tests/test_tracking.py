@@ -36,16 +36,44 @@ def test_compile_and_eval_runs_are_logged(tmp_path: Path, monkeypatch: pytest.Mo
     rows = [{"question": f"Capital of {c}?", "answer": a} for c, a in CAPITALS.items()]
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    result = invoke("compile", "prog.py:Capital", "--data", "train.jsonl", "--metric", "exact_match", "--out", "out",
-                    "--no-progress", "--mlflow-uri", uri, "--option", "max_labeled_demos=2")
+    result = invoke(
+        "compile",
+        "prog.py:Capital",
+        "--data",
+        "train.jsonl",
+        "--metric",
+        "exact_match",
+        "--out",
+        "out",
+        "--no-progress",
+        "--mlflow-uri",
+        uri,
+        "--option",
+        "max_labeled_demos=2",
+    )
     assert result.exit_code == 0, result.output
-    result = invoke("eval", "run", "out/program.json", "--data", "train.jsonl", "--metric", "exact_match",
-                    "--out", "run", "--no-progress", "--mlflow-uri", uri)
+    result = invoke(
+        "eval",
+        "run",
+        "out/program.json",
+        "--data",
+        "train.jsonl",
+        "--metric",
+        "exact_match",
+        "--out",
+        "run",
+        "--no-progress",
+        "--mlflow-uri",
+        uri,
+    )
     assert result.exit_code == 0, result.output
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("promptkit")
-    runs = {r.data.params.get("command"): r for r in client.search_runs([experiment.experiment_id])
-            if "command" in r.data.params}
+    runs = {
+        r.data.params.get("command"): r
+        for r in client.search_runs([experiment.experiment_id])
+        if "command" in r.data.params
+    }
     compiled, evaluated = runs["compile"], runs["eval run"]
     assert compiled.data.params["option.max_labeled_demos"] == "2"
     assert compiled.data.metrics["val_before_exact_match"] == 0.0 and compiled.data.metrics["val_after_exact_match"] > 0

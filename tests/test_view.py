@@ -154,7 +154,8 @@ def cli() -> typer.Typer:
 
 
 def test_view_command_warns_off_loopback_and_refuses_a_missing_directory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import promptkit.view
 
     served: list[tuple[list[Path], str]] = []
@@ -173,11 +174,13 @@ def test_serving_imports_no_dspy(runs: Path) -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from starlette.testclient import TestClient; from promptkit.view import create_app; "
-            f"c = TestClient(create_app([__import__('pathlib').Path({str(runs)!r})])); "
-            "assert c.get('/').status_code == 200 and c.get('/run/0/capitals-a').status_code == 200; "
-            "assert c.get('/compare?a=0/capitals-a&b=0/capitals-b').status_code == 200; "
-            "print('dspy' in sys.modules)")
+    code = (
+        "import sys; from starlette.testclient import TestClient; from promptkit.view import create_app; "
+        f"c = TestClient(create_app([__import__('pathlib').Path({str(runs)!r})])); "
+        "assert c.get('/').status_code == 200 and c.get('/run/0/capitals-a').status_code == 200; "
+        "assert c.get('/compare?a=0/capitals-a&b=0/capitals-b').status_code == 200; "
+        "print('dspy' in sys.modules)"
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert shown.stdout.strip() == "False"

@@ -23,8 +23,9 @@ pytestmark = [pytest.mark.server, pytest.mark.browser]
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (pip install playwright)")
 CHROMIUM = find_chromium()
 if CHROMIUM is None:
-    pytest.skip("no chromium to drive: apt-get install chromium (Debian) or set PROMPTKIT_CHROMIUM",
-                allow_module_level=True)
+    pytest.skip(
+        "no chromium to drive: apt-get install chromium (Debian) or set PROMPTKIT_CHROMIUM", allow_module_level=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +54,10 @@ def page(browser: Any, viewer: RunningViewer, request: pytest.FixtureRequest, tm
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     problems: list[str] = []
-    tab.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-           if message.type == "error" else None)
+    tab.on(
+        "console",
+        lambda message: problems.append(f"console {message.type}: {message.text}") if message.type == "error" else None,
+    )
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     failed_before = request.session.testsfailed
     yield tab
@@ -68,8 +71,14 @@ def test_runs_page_lists_every_kind_sorts_and_filters(page: Any) -> None:
     page.goto("/")
     runs = page.locator("#runs-body tr")
     kinds = {row.get_attribute("data-key").split("/", 1)[1]: row.get_attribute("data-kind") for row in runs.all()}
-    assert kinds == {"capitals-a": "eval", "capitals-b": "eval", "grid": "matrix", "compiled": "compile",
-                     "notes-chain.json": "chain", "retrieval-small": "retrieval"}
+    assert kinds == {
+        "capitals-a": "eval",
+        "capitals-b": "eval",
+        "grid": "matrix",
+        "compiled": "compile",
+        "notes-chain.json": "chain",
+        "retrieval-small": "retrieval",
+    }
     assert "capitals.jsonl" in page.locator("#runs-body tr[data-key='0/capitals-a']").inner_text()  # its dataset
     page.fill("#runs-filter", "matrix")
     assert [row.get_attribute("data-key") for row in runs.all() if row.is_visible()] == ["0/grid"]
@@ -189,4 +198,3 @@ def test_a_running_run_shows_live_progress(page: Any, runs: Path) -> None:
         assert page.locator("#run-rows").inner_text() == "6"
     finally:
         shutil.rmtree(live)
-

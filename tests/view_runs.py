@@ -13,9 +13,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-CAPITALS = {"France": "Paris", "Spain": "Madrid", "Italy": "Rome", "Peru": "Lima", "Japan": "Tokyo",
-            "Egypt": "Cairo", "Chile": "Santiago", "Kenya": "Nairobi", "Cuba": "Havana", "Iran": "Tehran",
-            "Ghana": "Accra", "Nepal": "Kathmandu"}
+CAPITALS = {
+    "France": "Paris",
+    "Spain": "Madrid",
+    "Italy": "Rome",
+    "Peru": "Lima",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+    "Chile": "Santiago",
+    "Kenya": "Nairobi",
+    "Cuba": "Havana",
+    "Iran": "Tehran",
+    "Ghana": "Accra",
+    "Nepal": "Kathmandu",
+}
 COUNTRIES = list(CAPITALS)
 SECRET = "sk-view-0123456789SECRETKEY"  # leaked into one question; the viewer must show *** instead
 SECRET_ENV = "VIEWTEST_API_KEY"
@@ -82,8 +93,10 @@ def make_runs(root: Path) -> Path:
     from promptkit.lm import FakeLM
 
     root.mkdir(parents=True, exist_ok=True)
-    rows = [{"question": f"Capital of {c}?" + (f" (key {SECRET})" if i == 1 else ""), "answer": a}
-            for i, (c, a) in enumerate(CAPITALS.items())]
+    rows = [
+        {"question": f"Capital of {c}?" + (f" (key {SECRET})" if i == 1 else ""), "answer": a}
+        for i, (c, a) in enumerate(CAPITALS.items())
+    ]
     data = root / "capitals.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     runs = root / "runs"
@@ -92,21 +105,45 @@ def make_runs(root: Path) -> Path:
     _invoke(FakeLM(fn=reply_a), ["eval", "run", program, *common, "--out", str(runs / "capitals-a")])
     _invoke(FakeLM(fn=reply_b), ["eval", "run", program, *common, "--out", str(runs / "capitals-b")])
     spec = root / "matrix.yaml"
-    spec.write_text(f"programs:\n  predict: {program}\n  module: {program}\n"
-                    f"datasets:\n  capitals: {data}\n  first-half: {root / 'half.jsonl'}\n"
-                    "metrics: [exact_match]\nthreads: 2\n")
+    spec.write_text(
+        f"programs:\n  predict: {program}\n  module: {program}\n"
+        f"datasets:\n  capitals: {data}\n  first-half: {root / 'half.jsonl'}\n"
+        "metrics: [exact_match]\nthreads: 2\n"
+    )
     (root / "half.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:6]))
     _invoke(FakeLM(fn=reply_b), ["eval", "matrix", str(spec), "--out", str(runs / "grid"), "--no-progress"])
     (root / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:6]))
     (root / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[6:]))
-    _invoke(FakeLM(fn=reply_compile), [
-        "compile", program, "--data", str(root / "train.jsonl"), "--val", str(root / "val.jsonl"),
-        "--metric", "exact_match", "--optimizer", "bootstrap_fewshot", "--option", "max_bootstrapped_demos=2",
-        "--option", "max_labeled_demos=2", "--out", str(runs / "compiled"), "--no-progress", "--threads", "2"])
+    _invoke(
+        FakeLM(fn=reply_compile),
+        [
+            "compile",
+            program,
+            "--data",
+            str(root / "train.jsonl"),
+            "--val",
+            str(root / "val.jsonl"),
+            "--metric",
+            "exact_match",
+            "--optimizer",
+            "bootstrap_fewshot",
+            "--option",
+            "max_bootstrapped_demos=2",
+            "--option",
+            "max_labeled_demos=2",
+            "--out",
+            str(runs / "compiled"),
+            "--no-progress",
+            "--threads",
+            "2",
+        ],
+    )
     (root / "notes.yaml").write_text(CHAIN)
     chain_lm = FakeLM(["first point; second point", '{"ok": true}'])
-    _invoke(chain_lm, ["chain", str(root / "notes.yaml"), "--input", "text=solar panels",
-                       "--output", str(runs / "notes-chain.json")])
+    _invoke(
+        chain_lm,
+        ["chain", str(root / "notes.yaml"), "--input", "text=solar panels", "--output", str(runs / "notes-chain.json")],
+    )
     _write_retrieval(runs / "retrieval-small")
     return runs
 
@@ -116,8 +153,16 @@ def _write_retrieval(out: Path) -> None:
 
     relevance = {"q1": {"d1": 1.0}, "q2": {"d4": 1.0}, "q3": {"d9": 1.0}}
     ranked = {"q1": ["d1", "d2", "d3"], "q2": ["d2", "d4", "d5"], "q3": ["d1", "d2", "d3"]}
-    rows = [QueryRow(q, f"query {q}", [(d, 1.0 - i / 10) for i, d in enumerate(ranked[q])], relevance[q],
-                     score_ranking(ranked[q], relevance[q], 3)) for q in relevance]
+    rows = [
+        QueryRow(
+            q,
+            f"query {q}",
+            [(d, 1.0 - i / 10) for i, d in enumerate(ranked[q])],
+            relevance[q],
+            score_ranking(ranked[q], relevance[q], 3),
+        )
+        for q in relevance
+    ]
     names = list(rows[0].scores)
     scores = {n: sum(r.scores[n] for r in rows) / len(rows) for n in names}
     result = RetrievalResult(3, scores, rows, "small", store="index", engine="edge", embedder="minilm", mode="dense")
@@ -130,12 +175,20 @@ def large_row(index: int, template: dict[str, Any] | None = None) -> dict[str, A
     question = f"Capital of country number {index}?"
     system = "Your input fields are:\n1. `question` (str)\nYour output fields are:\n1. `answer` (str)\n" * 4
     return {
-        "row_id": f"{index:016x}", "index": index, "inputs": {"question": question}, "gold": {"answer": f"c{index}"},
+        "row_id": f"{index:016x}",
+        "index": index,
+        "inputs": {"question": question},
+        "gold": {"answer": f"c{index}"},
         "prediction": {"answer": f"c{index}" if right else "unsure"},
         "metrics": {"exact_match": {"value": 1.0 if right else 0.0, "status": "ok", "error": None}},
-        "error": None, "latency_s": 0.01 + (index % 97) / 1000,
-        "tokens": {"prompt": 120, "completion": 8, "total": 128}, "lm_calls": 1, "cost": None,
-        "model": "fake/fake-lm", "cache_hit": False, "deployments": None,
+        "error": None,
+        "latency_s": 0.01 + (index % 97) / 1000,
+        "tokens": {"prompt": 120, "completion": 8, "total": 128},
+        "lm_calls": 1,
+        "cost": None,
+        "model": "fake/fake-lm",
+        "cache_hit": False,
+        "deployments": None,
         "prompt": [{"role": "system", "content": system}, {"role": "user", "content": f"question: {question}"}],
         "finished_at": "2026-12-04T12:00:00+00:00",
     }
@@ -153,11 +206,23 @@ def make_large_run(out: Path, rows: int = 50_000) -> Path:
             row = large_row(index)
             writer.append(row)
             stats.append(RowStats.from_row(row))
-    atomic_write_json(out / RUN_FILE, {"format": "promptkit.eval-run/1", "created": "2026-12-04T12:00:00+00:00",
-                                       "program": "bench:Capital", "metrics": ["exact_match"], "model": "fake/fake-lm"})
+    atomic_write_json(
+        out / RUN_FILE,
+        {
+            "format": "promptkit.eval-run/1",
+            "created": "2026-12-04T12:00:00+00:00",
+            "program": "bench:Capital",
+            "metrics": ["exact_match"],
+            "model": "fake/fake-lm",
+        },
+    )
     summary = summarize(stats, ["exact_match"], rows_total=rows)
-    summary.update(program="bench:Capital", model="fake/fake-lm", primary_metric="exact_match",
-                   finished_at="2026-12-04T12:00:00+00:00")
+    summary.update(
+        program="bench:Capital",
+        model="fake/fake-lm",
+        primary_metric="exact_match",
+        finished_at="2026-12-04T12:00:00+00:00",
+    )
     atomic_write_json(out / SUMMARY_FILE, summary)
     return out
 
@@ -206,7 +271,11 @@ class RunningViewer:
         begun = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "promptkit", "view", *map(str, self.directories), "--port", str(self.port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         while time.perf_counter() - begun < self.timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"promptkit view exited {self.process.returncode}: {self.process.stderr.read()}")

@@ -38,9 +38,7 @@ def is_thinking(name: str, info: Any) -> bool:
     return info.annotation is dspy.Reasoning or bool(_THINKING.search(name))
 
 
-def field_budgets(
-    signature: type[Signature], max_tokens: int, overrides: Mapping[str, int] | None = None
-) -> Budgets:
+def field_budgets(signature: type[Signature], max_tokens: int, overrides: Mapping[str, int] | None = None) -> Budgets:
     """Characters per string output field such that every field fits in ``max_tokens`` together."""
     outputs = signature.output_fields
     strings = {name: info for name, info in outputs.items() if info.annotation in (str, dspy.Reasoning)}

@@ -44,8 +44,12 @@ def takes_inputs_by_name(template: Template) -> bool:
 def values_by_name(values: Mapping[str, Any], budgets: Mapping[str, int], template: Template) -> dict[str, Any]:
     """What an exported template receives: each input's prompt text by name, the reply mode and budgets."""
     # A dspy.History's turns by name too; an input named history (a string) wins over them.
-    by_name: dict[str, Any] = {"history": [{**{f["name"]: f["value"] for f in turn["inputs"]}, "reply": turn["reply"]}
-                                           for turn in values.get("history", ())]}
+    by_name: dict[str, Any] = {
+        "history": [
+            {**{f["name"]: f["value"] for f in turn["inputs"]}, "reply": turn["reply"]}
+            for turn in values.get("history", ())
+        ]
+    }
     by_name.update({field["name"]: field["value"] for field in values["task"]})
     by_name.update(output_mode=values["output_mode"], budgets=dict(budgets))
     return {name: value for name, value in by_name.items() if name in template.inputs}

@@ -93,9 +93,7 @@ class Chain:
         self.inputs: dict[str, ChainInput] = parse_inputs(inputs)
         self.steps: tuple[Step, ...] = tuple(steps)
         self.env = env if env is not None else _template_env(self.base_dir)
-        self._plans: list[StepPlan] = build_plans(
-            self.steps, self.inputs, self.env, chain=name, base_dir=self.base_dir
-        )
+        self._plans: list[StepPlan] = build_plans(self.steps, self.inputs, self.env, chain=name, base_dir=self.base_dir)
         self._order = execution_order(self._plans)
         self.output_steps, self._single_output = final_steps(self._plans, output)
 

@@ -52,14 +52,17 @@ class _Document:
             text,
             path=path,
             error=lambda problem, line: ChainSpecError(
-                f"invalid YAML: {problem}", path=path, line=line,
+                f"invalid YAML: {problem}",
+                path=path,
+                line=line,
                 hint="check the indentation and quoting around that line",
             ),
         )
         if parsed.duplicates:
             key_path, line = parsed.duplicates[0]
-            raise ChainSpecError(f"duplicate key {key_path[-1]!r}", path=path, line=line,
-                                 hint="each key may appear once in a mapping")
+            raise ChainSpecError(
+                f"duplicate key {key_path[-1]!r}", path=path, line=line, hint="each key may appear once in a mapping"
+            )
         self.data = parsed.data
         self.document = parsed
 

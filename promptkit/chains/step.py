@@ -103,9 +103,7 @@ class Step:
                     key_path=("inputs", str(variable)),
                 )
         if isinstance(self.depends, str) or not all(isinstance(d, str) for d in self.depends):
-            raise ChainSpecError(
-                f"step {self.name!r}: depends must be a list of step names", key_path=("depends",)
-            )
+            raise ChainSpecError(f"step {self.name!r}: depends must be a list of step names", key_path=("depends",))
         for key, value in (("temperature", self.temperature), ("max_tokens", self.max_tokens)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
                 raise ChainSpecError(f"step {self.name!r}: {key} must be a non-negative number", key_path=(key,))

@@ -48,26 +48,41 @@ def ask(
     stream: Annotated[bool, typer.Option("--stream", help="print the answer as it is generated")] = False,
     router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
     collection: Annotated[
-        str | None, typer.Option("--collection", "-c", help="a promptkit index the technique searches: Search/Lookup "
-                                 "tools for react, the retriever of cok / verify_and_edit / step_back, the context "
-                                 "of implicit_rag (promptkit index build)")
+        str | None,
+        typer.Option(
+            "--collection",
+            "-c",
+            help="a promptkit index the technique searches: Search/Lookup "
+            "tools for react, the retriever of cok / verify_and_edit / step_back, the context "
+            "of implicit_rag (promptkit index build)",
+        ),
     ] = None,
     store: StoreOption = DEFAULT_STORE,
     k: Annotated[int, typer.Option("--k", help="passages per search of --collection")] = 3,
     tool: Annotated[
-        list[str] | None, typer.Option("--tool", help="a tool for react / react_native: module:function or "
-                                       "path/to/file.py:function taking one string (repeatable)")
+        list[str] | None,
+        typer.Option(
+            "--tool",
+            help="a tool for react / react_native: module:function or "
+            "path/to/file.py:function taking one string (repeatable)",
+        ),
     ] = None,
     table: Annotated[
         Path | None, typer.Option("--table", help="a CSV / Markdown table file for binder, dater, chain_of_table")
     ] = None,
     questions: Annotated[
-        Path | None, typer.Option("--questions", help="auto_cot's pool: a data file with a question field "
-                                  "(JSONL / JSON / CSV / Parquet, as eval run reads)")
+        Path | None,
+        typer.Option(
+            "--questions",
+            help="auto_cot's pool: a data file with a question field (JSONL / JSON / CSV / Parquet, as eval run reads)",
+        ),
     ] = None,
     chain: Annotated[
-        str | None, typer.Option("--chain", help="chained_tasks' chain: a chain .yaml or a bundled pipeline name; "
-                                 "QUESTION is its one required input")
+        str | None,
+        typer.Option(
+            "--chain",
+            help="chained_tasks' chain: a chain .yaml or a bundled pipeline name; QUESTION is its one required input",
+        ),
     ] = None,
 ) -> None:
     """Ask one question (question -> answer) and print the answer."""
@@ -79,8 +94,11 @@ def ask(
     needs = TechniqueNeeds(
         retriever=open_retriever(store, collection, k=k) if collection is not None else None,
         tools=load_tools(tool or []),
-        options={name: value for name, value in (("table", table), ("questions", questions), ("chain", chain))
-                 if value is not None},
+        options={
+            name: value
+            for name, value in (("table", table), ("questions", questions), ("chain", chain))
+            if value is not None
+        },
     )
     program, context_from = build_program(technique, cot, needs)
     inputs: dict[str, Any] = {question_field(program): question}
@@ -183,8 +201,10 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
         if needs.options:
             raise InputError(f"--{next(iter(needs.options))} needs --technique", hint="e.g. --technique binder")
         if needs.retriever is not None or needs.tools:
-            raise InputError("--collection and --tool are for a technique that uses them",
-                             hint="add --technique react (or cok, implicit_rag, ...), or use `promptkit rag`")
+            raise InputError(
+                "--collection and --tool are for a technique that uses them",
+                hint="add --technique react (or cok, implicit_rag, ...), or use `promptkit rag`",
+            )
         return (techniques.build("cot") if cot else dspy.Predict("question -> answer")), None
     if cot:
         raise InputError("--cot and --technique are exclusive", hint="use --technique cot")
@@ -194,8 +214,10 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
     options: dict[str, Any] = {}
     for name, value in needs.options.items():
         if name not in accepted:
-            raise InputError(f"technique {info.id!r} takes no --{name}",
-                             hint=f"drop --{name}; `promptkit techniques show {info.id}` lists what it takes")
+            raise InputError(
+                f"technique {info.id!r} takes no --{name}",
+                hint=f"drop --{name}; `promptkit techniques show {info.id}` lists what it takes",
+            )
         options[name] = value
     if "questions" in options:
         options["questions"] = pool_questions(options["questions"])
@@ -216,13 +238,19 @@ def build_program(technique: str | None, cot: bool, needs: TechniqueNeeds | None
         elif "context" in dspy.Signature(info.example_signature).input_fields:
             signature, context_from = info.example_signature, needs.retriever
         else:
-            raise InputError(f"technique {info.id!r} searches no index (--collection)",
-                             hint="drop --collection, or use one that retrieves (react, cok, implicit_rag, ...)")
+            raise InputError(
+                f"technique {info.id!r} searches no index (--collection)",
+                hint="drop --collection, or use one that retrieves (react, cok, implicit_rag, ...)",
+            )
     missing = [name for name in info.requires if options.get(name) is None]
     if missing:
         flag = REQUIREMENT_FLAGS.get(missing[0])
-        how = f"give {flag}" if flag else "`promptkit ask` has no flag for it; in Python: " \
-              f"promptkit.techniques.build({info.id!r}, {missing[0]}=...)"
+        how = (
+            f"give {flag}"
+            if flag
+            else "`promptkit ask` has no flag for it; in Python: "
+            f"promptkit.techniques.build({info.id!r}, {missing[0]}=...)"
+        )
         raise InputError(f"technique {info.id!r} needs {missing[0]}", hint=how)
     return techniques.build(info.id, signature, **options), context_from
 
@@ -246,9 +274,11 @@ def chain_signature(chain: Any) -> str:
 
     required = [name for name, spec in chain.inputs.items() if spec.required]
     if len(required) != 1:
-        raise InputError(f"--chain {chain.name!r} takes inputs {', '.join(required) or 'none'}; "
-                         "`promptkit ask` gives one (QUESTION)",
-                         hint="run it with `promptkit chain SPEC.yaml --input k=v ...`")
+        raise InputError(
+            f"--chain {chain.name!r} takes inputs {', '.join(required) or 'none'}; "
+            "`promptkit ask` gives one (QUESTION)",
+            hint="run it with `promptkit chain SPEC.yaml --input k=v ...`",
+        )
     return f"{required[0]} -> answer"
 
 

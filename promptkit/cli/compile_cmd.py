@@ -42,7 +42,8 @@ def compile_command(
     model: str | None = typer.Option(None, "--model", help="the LM the program runs on"),
     teacher_model: str | None = typer.Option(None, "--teacher-model", help="LM that bootstraps demos"),
     reflection_model: str | None = typer.Option(
-        None, "--reflection-model", help="LM that proposes instructions (GEPA; COPRO, MIPROv2, SIMBA's prompt model)"),
+        None, "--reflection-model", help="LM that proposes instructions (GEPA; COPRO, MIPROv2, SIMBA's prompt model)"
+    ),
     option: list[str] = typer.Option([], "--option", help="optimizer option k=v (repeatable), e.g. auto=light"),
     seed: int = typer.Option(0, "--seed", help="seeds the val split and the optimizer"),
     threads: int = typer.Option(4, "--threads", help="rows evaluated in parallel"),
@@ -70,17 +71,41 @@ def compile_command(
     lm = _lm_for(model, router)
     teacher = choose_lm(teacher_model, router=router) if teacher_model else None
     reflection = choose_lm(reflection_model, router=router) if reflection_model else None
-    params = {"command": "compile", "program": program, "data": data, "val": val, "optimizer": optimizer,
-              "metrics": ",".join(metric), "model": model, "seed": seed,
-              **{f"option.{k}": v for k, v in options.items()}}
+    params = {
+        "command": "compile",
+        "program": program,
+        "data": data,
+        "val": val,
+        "optimizer": optimizer,
+        "metrics": ",".join(metric),
+        "model": model,
+        "seed": seed,
+        **{f"option.{k}": v for k, v in options.items()},
+    }
     with tracking(mlflow, mlflow_uri, f"compile {optimizer}", params) as tracker, dspy.context(**_dspy_overrides(lm)):
-        result = compile_to_dir(program, train, metric, optimizer, out_dir, valset=valset, val_split=val_split,
-                                seed=seed, num_threads=threads, teacher_lm=teacher, reflection_lm=reflection,
-                                embedder=embedder, progress=progress, resume=resume, **options)
+        result = compile_to_dir(
+            program,
+            train,
+            metric,
+            optimizer,
+            out_dir,
+            valset=valset,
+            val_split=val_split,
+            seed=seed,
+            num_threads=threads,
+            teacher_lm=teacher,
+            reflection_lm=reflection,
+            embedder=embedder,
+            progress=progress,
+            resume=resume,
+            **options,
+        )
         if tracker is not None:
             scores = result.record["scores"]
-            tracker.metrics({f"val_{side}_{result.record['metrics'][0]}": scores[side]["mean"]
-                             for side in ("before", "after")} | {"compile_seconds": result.record["compile_seconds"]})
+            tracker.metrics(
+                {f"val_{side}_{result.record['metrics'][0]}": scores[side]["mean"] for side in ("before", "after")}
+                | {"compile_seconds": result.record["compile_seconds"]}
+            )
             tracker.artifacts(out_dir)
     record = result.record
     for side in ("before", "after"):
@@ -91,8 +116,11 @@ def compile_command(
         out.print(f"{side:6} {record['metrics'][0]} {mean}{interval} (n={score['n']})", highlight=False)
     comparison = record.get("comparison") or {}
     if comparison.get("p_value") is not None:
-        out.print(f"paired {comparison['test']}: diff {comparison['diff']:+.3f}, p={comparison['p_value']:.4f}, "
-                  f"{comparison['improved']} improved / {comparison['regressed']} regressed", highlight=False)
+        out.print(
+            f"paired {comparison['test']}: diff {comparison['diff']:+.3f}, p={comparison['p_value']:.4f}, "
+            f"{comparison['improved']} improved / {comparison['regressed']} regressed",
+            highlight=False,
+        )
     out.print(f"program: {out_dir / 'program.json'}\nreport:  {out_dir / 'report.html'}", highlight=False)
     if record.get("caveat"):
         err.print(f"[yellow]note:[/] {record['caveat']}", highlight=False)

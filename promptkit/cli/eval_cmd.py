@@ -34,6 +34,7 @@ from promptkit.tracking import MLFLOW_HELP, MLFLOW_URI_HELP
 EXIT_BELOW_THRESHOLD = 3  # distinct from 1 (runtime failure) and 2 (bad input / usage)
 EXIT_STOPPED_EARLY = 1
 
+
 class _RunByDefault(TyperGroup):
     """Makes ``promptkit eval PROGRAM ...`` mean ``promptkit eval run PROGRAM ...``."""
 
@@ -137,12 +138,28 @@ def run_command(
         prog = apply_templates(prog, templates)
     lm = _lm_for(model, router)
     out = out or Path("runs") / f"eval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    params = {"command": "eval run", "program": program, "data": data, "metrics": ",".join(metric), "model": model,
-              "templates": templates}
+    params = {
+        "command": "eval run",
+        "program": program,
+        "data": data,
+        "metrics": ",".join(metric),
+        "model": model,
+        "templates": templates,
+    }
     with tracking(mlflow, mlflow_uri, f"eval {program}", params) as tracker, dspy.context(**_dspy_overrides(lm)):
-        result = evaluate(prog, dataset, metric, num_threads=threads, out=out, resume=resume,
-                          retry_errors=retry_errors, limit=limit, max_errors=max_errors, fail_under=fail_under,
-                          progress=progress)
+        result = evaluate(
+            prog,
+            dataset,
+            metric,
+            num_threads=threads,
+            out=out,
+            resume=resume,
+            retry_errors=retry_errors,
+            limit=limit,
+            max_errors=max_errors,
+            fail_under=fail_under,
+            progress=progress,
+        )
         if tracker is not None:
             tracker.metrics(scores(result.summary))
             tracker.artifacts(out)
@@ -185,13 +202,16 @@ def compare_command(
     if result.significant(alpha) and result.diff is not None:
         verdict = "B better" if result.diff > 0 else "B worse"
     ci = "-" if result.ci95 is None else f"[{result.ci95[0]:.4f}, {result.ci95[1]:.4f}]"
-    table.add_row(fmt(result.mean_a), fmt(result.mean_b), fmt(result.diff), ci, result.test or "-",
-                  fmt(result.p_value), verdict)
+    table.add_row(
+        fmt(result.mean_a), fmt(result.mean_b), fmt(result.diff), ci, result.test or "-", fmt(result.p_value), verdict
+    )
     console = Console()
     console.print(table)
-    console.print(f"common rows {result.n_common} · only in A {result.only_a} · only in B {result.only_b} · "
-                  f"improved {len(result.improved)} · regressed {len(result.regressed)} · "
-                  f"ok/error changed {len(result.status_changed)}")
+    console.print(
+        f"common rows {result.n_common} · only in A {result.only_a} · only in B {result.only_b} · "
+        f"improved {len(result.improved)} · regressed {len(result.regressed)} · "
+        f"ok/error changed {len(result.status_changed)}"
+    )
     for label, rows in (("regressed", result.regressed), ("improved", result.improved)):
         for row in rows[:show]:
             console.print(f"  {label} #{row['index']}: {row['a']} -> {row['b']}  {str(row['inputs'])[:100]}")
@@ -223,17 +243,30 @@ def matrix_command(
     resolved = {name: resolve_program(str(ref)) for name, ref in refs.items()}
     out_dir = out or Path(config.get("out") or Path("runs") / f"matrix-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     with dspy.context(**_dspy_overrides(None)):
-        result = matrix(resolved, config.get("models"), config["datasets"], config["metrics"], out=out_dir,
-                        resume=resume, num_threads=int(config.get("threads", 4)), limit=config.get("limit"),
-                        max_errors=config.get("max_errors"), progress=progress)
+        result = matrix(
+            resolved,
+            config.get("models"),
+            config["datasets"],
+            config["metrics"],
+            out=out_dir,
+            resume=resume,
+            num_threads=int(config.get("threads", 4)),
+            limit=config.get("limit"),
+            max_errors=config.get("max_errors"),
+            progress=progress,
+        )
     table = Table(title=f"matrix ({out_dir})")
     rows = result.table()
     columns = ["program", "model", "dataset", *result.metrics, "failed_rows", "tokens", "latency_p50_s", "error"]
     for column in columns:
         table.add_column(column, overflow="fold")  # names wrap instead of ending in "…"
     for row in rows:
-        table.add_row(*("-" if row.get(c) is None else f"{row[c]:.3f}" if isinstance(row.get(c), float)
-                        else str(row[c]) for c in columns))
+        table.add_row(
+            *(
+                "-" if row.get(c) is None else f"{row[c]:.3f}" if isinstance(row.get(c), float) else str(row[c])
+                for c in columns
+            )
+        )
     Console().print(table)
 
 
@@ -246,7 +279,13 @@ def _read_spec(path: Path) -> dict[str, Any]:
     unknown = sorted(set(config) - _MATRIX_KEYS)
     missing = sorted({"programs", "datasets", "metrics"} - set(config))
     if unknown or missing:
-        raise InputError(f"{path}: " + "; ".join(filter(None, [
-            f"unknown keys {unknown}" if unknown else "", f"missing keys {missing}" if missing else ""])),
-            hint=f"known keys: {', '.join(sorted(_MATRIX_KEYS))}")
+        raise InputError(
+            f"{path}: "
+            + "; ".join(
+                filter(
+                    None, [f"unknown keys {unknown}" if unknown else "", f"missing keys {missing}" if missing else ""]
+                )
+            ),
+            hint=f"known keys: {', '.join(sorted(_MATRIX_KEYS))}",
+        )
     return config

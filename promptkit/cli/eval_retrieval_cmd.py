@@ -57,9 +57,15 @@ def retrieval_command(
 
     target = out_dir or Path("runs") / f"retrieval-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     result = evaluate_retrieval(
-        store, collection, queries=queries, qrels=qrels, k=k, out=target,
+        store,
+        collection,
+        queries=queries,
+        qrels=qrels,
+        k=k,
+        out=target,
         embedder=make_embedder(embedder, embedder_backend, api_base, searching=(store, collection)),
-        mode=check_mode(mode) if mode else None, fusion=check_fusion(fusion),
+        mode=check_mode(mode) if mode else None,
+        fusion=check_fusion(fusion),
     )
     out.print(_table(result.summary()))
     out.print(f"saved: {result.path}", highlight=False)

@@ -28,8 +28,11 @@ def export_command(
     # The reference as given (not made absolute): the files are reviewed and committed, paths of this machine are noise.
     manifest = export_program(resolve_program(program), out_dir, ref=program)
     out.print(f"exported to {out_dir} (manifest: {manifest})", markup=False, highlight=False)
-    out.print(f"review or edit the .j2 files, then: promptkit run {program} --templates {out_dir} --input ...",
-              markup=False, highlight=False)
+    out.print(
+        f"review or edit the .j2 files, then: promptkit run {program} --templates {out_dir} --input ...",
+        markup=False,
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

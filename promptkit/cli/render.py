@@ -37,8 +37,11 @@ def render(
     ] = None,
     program: Annotated[
         str | None,
-        typer.Option("--program", help="render a program's predictors instead: module:attr, path.py:attr, "
-                                       "technique:ID, chain .yaml or compiled program.json"),
+        typer.Option(
+            "--program",
+            help="render a program's predictors instead: module:attr, path.py:attr, "
+            "technique:ID, chain .yaml or compiled program.json",
+        ),
     ] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help="KEY=VALUE (VALUE=@file reads a file)")] = None,
     vars_file: Annotated[Path | None, typer.Option("--vars", help="YAML or JSON file of variables")] = None,
@@ -46,19 +49,21 @@ def render(
     template_dir: Annotated[
         list[Path] | None, typer.Option("--template-dir", help="extra template directory (repeatable)")
     ] = None,
-    templates: Annotated[
-        Path | None, typer.Option("--templates", help="with --program: " + TEMPLATES_HELP)
-    ] = None,
+    templates: Annotated[Path | None, typer.Option("--templates", help="with --program: " + TEMPLATES_HELP)] = None,
 ) -> None:
     """Render a template (or, with --program, every predictor of a program) and print the messages. No LM is called."""
     if fmt not in {"messages", "text", "json"}:
         raise InputError(f"--format {fmt!r} is not one of messages, text, json", hint="use --format text")
     if (template is None) == (program is None):
-        raise InputError("give either a TEMPLATE or --program PROGRAM, not both or neither",
-                         hint="promptkit render structured.j2, or promptkit render --program technique:cot_zeroshot")
+        raise InputError(
+            "give either a TEMPLATE or --program PROGRAM, not both or neither",
+            hint="promptkit render structured.j2, or promptkit render --program technique:cot_zeroshot",
+        )
     if templates is not None and program is None:
-        raise InputError("--templates takes a program's exported templates: give --program PROGRAM too",
-                         hint="promptkit render --program runs/compiled --templates exported/")
+        raise InputError(
+            "--templates takes a program's exported templates: give --program PROGRAM too",
+            hint="promptkit render --program runs/compiled --templates exported/",
+        )
     if program is not None:
         given = load_vars_file(vars_file) if vars_file else {}
         _render_program(program, {**given, **parse_assignments(var or [], flag="--var")}, fmt, templates)
@@ -114,9 +119,7 @@ def templates(
     template_dir: Annotated[
         list[Path] | None, typer.Option("--template-dir", help="extra template directory (repeatable)")
     ] = None,
-    templates: Annotated[
-        Path | None, typer.Option("--templates", help="with --program: " + TEMPLATES_HELP)
-    ] = None,
+    templates: Annotated[Path | None, typer.Option("--templates", help="with --program: " + TEMPLATES_HELP)] = None,
 ) -> None:
     """List bundled and user templates with their declared inputs."""
     from rich.table import Table

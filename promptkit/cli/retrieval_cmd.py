@@ -17,20 +17,29 @@ StoreOption = Annotated[
 CollectionOption = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
 ModeOption = Annotated[
     str | None,
-    typer.Option("--mode", help="dense, sparse (BM25) or hybrid (both, fused by Qdrant); "
-                 "default: the best the collection holds"),
+    typer.Option(
+        "--mode", help="dense, sparse (BM25) or hybrid (both, fused by Qdrant); default: the best the collection holds"
+    ),
 ]
 FusionOption = Annotated[str, typer.Option("--fusion", help="how hybrid mode fuses: rrf (rank) or dbsf (score)")]
 QueryEmbedderOption = Annotated[
     str | None, typer.Option("--embedder", help="query embedder (default: the one the index was built with)")
 ]
 EmbedderBackendOption = Annotated[
-    str | None, typer.Option("--embedder-backend", help="how a sentence-transformers embedder runs: torch, onnx or "
-                             "onnx-int8 (exported on first use; default $PROMPTKIT_EMBEDDER_BACKEND, else torch)"),
+    str | None,
+    typer.Option(
+        "--embedder-backend",
+        help="how a sentence-transformers embedder runs: torch, onnx or "
+        "onnx-int8 (exported on first use; default $PROMPTKIT_EMBEDDER_BACKEND, else torch)",
+    ),
 ]
 EmbedderApiBaseOption = Annotated[
-    str | None, typer.Option("--api-base", help="the embedding server of a served --embedder (e.g. "
-                             "http://127.0.0.1:8000/v1 with --embedder openai/NAME); its key: the provider's variable"),
+    str | None,
+    typer.Option(
+        "--api-base",
+        help="the embedding server of a served --embedder (e.g. "
+        "http://127.0.0.1:8000/v1 with --embedder openai/NAME); its key: the provider's variable",
+    ),
 ]
 
 
@@ -49,6 +58,7 @@ def make_embedder(
     if name is None and searching is not None:
         name = (index_info(searching[1], store=searching[0]).embedder or "").rpartition("@")[0] or None
     return Embedder(name, backend=backend, api_base=api_base)
+
 
 index_app = typer.Typer(help="Build, inspect and drop vector indexes.", no_args_is_help=True)
 
@@ -72,8 +82,12 @@ def build(
     title_field: Annotated[str, typer.Option("--title-field", help="the record field holding its title")] = "title",
     id_field: Annotated[str, typer.Option("--id-field", help="the record field holding its source id")] = "id",
     embedder: Annotated[
-        str | None, typer.Option("--embedder", help="a sentence-transformers model (default all-MiniLM-L6-v2), or a "
-                                 "served LiteLLM embedding model: openai/NAME, ollama/NAME, hosted_vllm/NAME ...")
+        str | None,
+        typer.Option(
+            "--embedder",
+            help="a sentence-transformers model (default all-MiniLM-L6-v2), or a "
+            "served LiteLLM embedding model: openai/NAME, ollama/NAME, hosted_vllm/NAME ...",
+        ),
     ] = None,
     embedder_backend: EmbedderBackendOption = None,
     api_base: EmbedderApiBaseOption = None,
@@ -83,8 +97,11 @@ def build(
     ] = None,
     embed_template: Annotated[
         str | None,
-        typer.Option("--embed-template", help="what is embedded and BM25-indexed per passage, a format string "
-                     "over {title}, {text}, {source_id} (default '{title} {text}')"),
+        typer.Option(
+            "--embed-template",
+            help="what is embedded and BM25-indexed per passage, a format string "
+            "over {title}, {text}, {source_id} (default '{title} {text}')",
+        ),
     ] = None,
 ) -> None:
     """Embed SOURCE and write it into COLLECTION (re-indexing the same passages adds nothing)."""
@@ -136,8 +153,13 @@ def info(collection: CollectionOption, store: StoreOption = DEFAULT_STORE) -> No
         out.print(f"embedder:   {details.embedder or 'unknown'}", highlight=False)
     out.print(f"embeds:     {details.metadata.get('embed_template') or LEGACY_EMBED_TEMPLATE!r}", highlight=False)
     if isinstance(bm25, dict):
-        out.print("bm25:       " + ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
-                                             for key, value in bm25.items()), highlight=False)
+        out.print(
+            "bm25:       "
+            + ", ".join(
+                f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in bm25.items()
+            ),
+            highlight=False,
+        )
     out.print(f"engine:     {details.engine} at {details.location}", highlight=False)
 
 
@@ -183,28 +205,66 @@ def rag(
     router: Annotated[Path | None, typer.Option("--router", help=ROUTER_HELP)] = None,
 ) -> None:
     """Answer QUESTION from COLLECTION: the answer, then the passages with scores and sources."""
-    retriever = open_retriever(store, collection, k=k, mode=mode, fusion=fusion, embedder=embedder,
-                               embedder_backend=embedder_backend, embedder_api_base=embedder_api_base)
-    answer_question(question, retriever, k=k, hops=hops, model=model, cot=cot, show_prompt=show_prompt,
-                    compiled=compiled, router=router)
+    retriever = open_retriever(
+        store,
+        collection,
+        k=k,
+        mode=mode,
+        fusion=fusion,
+        embedder=embedder,
+        embedder_backend=embedder_backend,
+        embedder_api_base=embedder_api_base,
+    )
+    answer_question(
+        question,
+        retriever,
+        k=k,
+        hops=hops,
+        model=model,
+        cot=cot,
+        show_prompt=show_prompt,
+        compiled=compiled,
+        router=router,
+    )
 
 
 def open_retriever(
-    store: str, collection: str, *, k: int, mode: str | None = None, fusion: str = DEFAULT_FUSION,
-    embedder: str | None = None, embedder_backend: str | None = None, embedder_api_base: str | None = None,
+    store: str,
+    collection: str,
+    *,
+    k: int,
+    mode: str | None = None,
+    fusion: str = DEFAULT_FUSION,
+    embedder: str | None = None,
+    embedder_backend: str | None = None,
+    embedder_api_base: str | None = None,
 ) -> Any:
     """The ``Retriever`` over COLLECTION in STORE that the search options ask for (``rag``, ``ask --collection``)."""
     from promptkit.retrieval import Retriever
     from promptkit.retrieval.modes import check_fusion, check_mode
 
     query_embedder = make_embedder(embedder, embedder_backend, embedder_api_base, searching=(store, collection))
-    return Retriever(store, query_embedder, collection=collection, k=k,
-                     mode=check_mode(mode) if mode else None, fusion=check_fusion(fusion))
+    return Retriever(
+        store,
+        query_embedder,
+        collection=collection,
+        k=k,
+        mode=check_mode(mode) if mode else None,
+        fusion=check_fusion(fusion),
+    )
 
 
 def answer_question(
-    question: str, retriever: Any, *, k: int, hops: int, model: str | None, cot: bool, show_prompt: bool,
-    compiled: Path | None = None, router: Path | None = None,
+    question: str,
+    retriever: Any,
+    *,
+    k: int,
+    hops: int,
+    model: str | None,
+    cot: bool,
+    show_prompt: bool,
+    compiled: Path | None = None,
+    router: Path | None = None,
 ) -> None:
     """Run RAG (or MultiHopRAG) through the TemplateAdapter and print what a user wants to see."""
     import dspy

@@ -35,10 +35,13 @@ def check_inputs(program: Any, inputs: dict[str, Any], ref: str) -> None:
     missing = [n for n in required if n not in inputs]
     unknown = [n for n in inputs if n not in names]
     if missing or unknown:
-        problems = "; ".join(filter(None, [f"missing {missing}" if missing else "",
-                                          f"unknown {unknown}" if unknown else ""]))
-        raise InputError(f"program {ref!r} takes inputs {names}: {problems}",
-                         hint=" ".join(f"--input {n}=..." for n in (missing or names)))
+        problems = "; ".join(
+            filter(None, [f"missing {missing}" if missing else "", f"unknown {unknown}" if unknown else ""])
+        )
+        raise InputError(
+            f"program {ref!r} takes inputs {names}: {problems}",
+            hint=" ".join(f"--input {n}=..." for n in (missing or names)),
+        )
 
 
 def run_command(

@@ -71,7 +71,7 @@ def _print_metadata(info: Any) -> None:
         ("id", info.id + (f"  (aliases: {', '.join(info.aliases)})" if info.aliases else "")),
         ("name", info.name),
         ("family", info.family),
-        ("paper", f"{info.authors} ({info.year}), \"{info.paper}\""),
+        ("paper", f'{info.authors} ({info.year}), "{info.paper}"'),
         ("arXiv", f"{info.arxiv}  {info.url}"),
         ("LM calls", info.calls),
         ("needs", ", ".join(info.needs) or "nothing beyond an LM"),

@@ -29,14 +29,17 @@ def view(
 
     roots = list(directories or [Path("runs")])
     if not is_loopback(host):
-        err.print(f"warning: serving on {host}: anyone who can reach this address sees the prompts and replies "
-                  "of these runs (the viewer has no login)", style="yellow", highlight=False)
+        err.print(
+            f"warning: serving on {host}: anyone who can reach this address sees the prompts and replies "
+            "of these runs (the viewer has no login)",
+            style="yellow",
+            highlight=False,
+        )
     shown = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0") else host
     url = f"http://{shown}:{port}/"
 
     def ready() -> None:
-        err.print(f"promptkit view: {url} (serving {', '.join(str(r) for r in roots)}; Ctrl-C stops)",
-                  highlight=False)
+        err.print(f"promptkit view: {url} (serving {', '.join(str(r) for r in roots)}; Ctrl-C stops)", highlight=False)
         if open_browser:
             import webbrowser
 

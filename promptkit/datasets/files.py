@@ -50,20 +50,33 @@ def _check_head(path: Path) -> None:
         with _open_bytes(path) as stream:
             head = stream.read(_SNIFF_BYTES)
     except gzip.BadGzipFile:
-        raise DataError("not a gzip file, though the name ends in .gz", path=str(path),
-                        hint="decompress it or rename it without .gz") from None
+        raise DataError(
+            "not a gzip file, though the name ends in .gz",
+            path=str(path),
+            hint="decompress it or rename it without .gz",
+        ) from None
     if not head.strip():
         what = "empty" if not head else "blank (only whitespace)"
-        raise DataError(f"the file is {what}: there are no rows to read", path=str(path),
-                        hint="add rows: one JSON object per line (.jsonl), or a header line and rows (.csv)")
+        raise DataError(
+            f"the file is {what}: there are no rows to read",
+            path=str(path),
+            hint="add rows: one JSON object per line (.jsonl), or a header line and rows (.csv)",
+        )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise DataError("the file is UTF-16 text, not UTF-8", path=str(path), line=1,
-                        hint="save it as UTF-8 (in Excel: 'CSV UTF-8')")
+        raise DataError(
+            "the file is UTF-16 text, not UTF-8",
+            path=str(path),
+            line=1,
+            hint="save it as UTF-8 (in Excel: 'CSV UTF-8')",
+        )
     nul = head.find(b"\0")
     if nul != -1:
-        raise DataError(f"binary data, not a text file (a NUL byte at offset {nul})", path=str(path),
-                        line=head.count(b"\n", 0, nul) + 1,
-                        hint="pass a JSONL, JSON, CSV or TSV text file (Parquet files end in .parquet)")
+        raise DataError(
+            f"binary data, not a text file (a NUL byte at offset {nul})",
+            path=str(path),
+            line=head.count(b"\n", 0, nul) + 1,
+            hint="pass a JSONL, JSON, CSV or TSV text file (Parquet files end in .parquet)",
+        )
 
 
 def undecodable(path: Path, error: UnicodeDecodeError) -> DataError:
@@ -79,7 +92,8 @@ def undecodable(path: Path, error: UnicodeDecodeError) -> DataError:
     except UnicodeDecodeError as exc:
         return DataError(
             f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} ({exc.reason})",
-            path=str(path), line=data.count(b"\n", 0, exc.start) + 1,
+            path=str(path),
+            line=data.count(b"\n", 0, exc.start) + 1,
             hint="save the file as UTF-8 (it may be Latin-1 / Windows-1252)",
         )
     return DataError(f"not UTF-8 text ({error.reason})", path=str(path), hint="save the file as UTF-8")

@@ -55,8 +55,9 @@ def _load_run(run: Any) -> tuple[str, dict[str, dict[str, Any]], str | None]:
     directory = Path(run)
     results = directory / RESULTS_FILE
     if not results.exists():
-        raise InputError(f"{directory} is not an evaluation run (no {RESULTS_FILE})",
-                         hint="pass the --out DIR of a run")
+        raise InputError(
+            f"{directory} is not an evaluation run (no {RESULTS_FILE})", hint="pass the --out DIR of a run"
+        )
     primary = None
     if (directory / SUMMARY_FILE).exists():
         primary = read_json(directory / SUMMARY_FILE, "summary.json").get("primary_metric")
@@ -94,8 +95,21 @@ def compare(
             hint="pass --metric with a metric both runs computed",
         )
     pairs: list[tuple[float, float]] = []
-    result = CompareResult(metric, label_a, label_b, "", len(common), 0, len(rows_a) - len(common),
-                           len(rows_b) - len(common), None, None, None, None, None)
+    result = CompareResult(
+        metric,
+        label_a,
+        label_b,
+        "",
+        len(common),
+        0,
+        len(rows_a) - len(common),
+        len(rows_b) - len(common),
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     for rid in sorted(common, key=lambda r: rows_a[r].get("index", 0)):
         a, b = _value(rows_a[rid], metric), _value(rows_b[rid], metric)
         brief = {"row_id": rid, "index": rows_a[rid].get("index"), "inputs": rows_a[rid].get("inputs"), "a": a, "b": b}
@@ -153,19 +167,34 @@ class MatrixResult:
         rows = []
         for cell in self.cells:
             latency = (cell.summary.get("latency_s") or {}).get("p50")
-            rows.append({
-                "program": cell.program, "model": cell.model, "dataset": cell.dataset, **cell.scores,
-                "failed_rows": cell.summary.get("errors"), "tokens": (cell.summary.get("tokens") or {}).get("total"),
-                "latency_p50_s": latency, "error": cell.error,
-            })
+            rows.append(
+                {
+                    "program": cell.program,
+                    "model": cell.model,
+                    "dataset": cell.dataset,
+                    **cell.scores,
+                    "failed_rows": cell.summary.get("errors"),
+                    "tokens": (cell.summary.get("tokens") or {}).get("total"),
+                    "latency_p50_s": latency,
+                    "error": cell.error,
+                }
+            )
         return rows
 
     def to_markdown(self) -> str:
         header = ["program", "model", "dataset", *self.metrics, "failed rows", "tokens", "p50 s", "error"]
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in self.table():
-            cells = [row["program"], row["model"], row["dataset"], *(_cell(row.get(m)) for m in self.metrics),
-                     _cell(row["failed_rows"]), _cell(row["tokens"]), _cell(row["latency_p50_s"]), row["error"] or ""]
+            cells = [
+                row["program"],
+                row["model"],
+                row["dataset"],
+                *(_cell(row.get(m)) for m in self.metrics),
+                _cell(row["failed_rows"]),
+                _cell(row["tokens"]),
+                _cell(row["latency_p50_s"]),
+                row["error"] or "",
+            ]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
         return "\n".join(lines) + "\n"
 
@@ -233,8 +262,9 @@ def matrix(
     for data_name, data in named_data.items():
         for model_name, model in named_models.items():
             for program_name, program in named_programs.items():
-                cell_dir = out_dir / f"{_slug(program_name)}__{_slug(model_name)}__{_slug(data_name)}" \
-                    if out_dir else None
+                cell_dir = (
+                    out_dir / f"{_slug(program_name)}__{_slug(model_name)}__{_slug(data_name)}" if out_dir else None
+                )
                 where = str(cell_dir) if cell_dir else None
                 try:
                     if data_name not in loaded:
@@ -244,13 +274,15 @@ def matrix(
                     lm = lms[model_name]
                     cell_resume = resume and cell_dir is not None and cell_dir.exists()
                     with dspy.context(**({"lm": lm} if lm is not None else {})):
-                        run = evaluate(program, loaded[data_name], metrics, out=cell_dir, resume=cell_resume,
-                                       **evaluate_options)
+                        run = evaluate(
+                            program, loaded[data_name], metrics, out=cell_dir, resume=cell_resume, **evaluate_options
+                        )
                     cells.append(MatrixCell(program_name, model_name, data_name, where, run.scores, run.summary))
                 except PromptkitError as exc:  # this cell cannot run; the others still do
                     error = f"{type(exc).__name__}: {exc}"
-                    cells.append(MatrixCell(program_name, model_name, data_name, where, dict.fromkeys(names), {},
-                                            error))
+                    cells.append(
+                        MatrixCell(program_name, model_name, data_name, where, dict.fromkeys(names), {}, error)
+                    )
     result = MatrixResult(names, cells, out_dir)
     if out_dir is not None:
         atomic_write_json(out_dir / "matrix.json", {"metrics": names, "cells": [asdict(c) for c in cells]})
@@ -264,5 +296,3 @@ def _load_dataset(data: Any) -> Iterable[Any]:
 
         return datasets.load(str(data))
     return data if isinstance(data, Sequence) else list(data)  # reused by several cells
-
-

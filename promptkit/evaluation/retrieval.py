@@ -62,7 +62,9 @@ class QueryRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "query_id": self.query_id, "query": self.text, **self.scores,
+            "query_id": self.query_id,
+            "query": self.text,
+            **self.scores,
             "retrieved": [{"id": doc, "score": score} for doc, score in self.retrieved],
             "relevant": self.relevant,
         }
@@ -88,16 +90,27 @@ class RetrievalResult:
     def summary(self) -> dict[str, Any]:
         per_metric = {name: [row.scores[name] for row in self.rows] for name in self.scores}
         return {
-            "collection": self.collection, "store": self.store, "engine": self.engine, "embedder": self.embedder,
-            "mode": self.mode, "k": self.k, "scores": dict(self.scores),
+            "collection": self.collection,
+            "store": self.store,
+            "engine": self.engine,
+            "embedder": self.embedder,
+            "mode": self.mode,
+            "k": self.k,
+            "scores": dict(self.scores),
             "ci95": {name: bootstrap_ci(values) for name, values in per_metric.items()},
-            "queries": len(self.rows), "skipped": len(self.skipped), "missing": len(self.missing),
+            "queries": len(self.rows),
+            "skipped": len(self.skipped),
+            "missing": len(self.missing),
             "seconds": round(self.seconds, 3),
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "skipped_ids": self.skipped, "missing_ids": self.missing,
-                "rows": [row.to_dict() for row in self.rows]}
+        return {
+            **self.summary(),
+            "skipped_ids": self.skipped,
+            "missing_ids": self.missing,
+            "rows": [row.to_dict() for row in self.rows],
+        }
 
 
 def metric_names(k: int) -> tuple[str, str, str]:
@@ -107,8 +120,11 @@ def metric_names(k: int) -> tuple[str, str, str]:
 def score_ranking(ranked: Sequence[str], relevance: Mapping[str, float], k: int) -> dict[str, float]:
     """nDCG@k, recall@k and MRR@k of one ranking (the same functions every retrieval metric uses)."""
     ndcg, recall, rr = metric_names(k)
-    return {ndcg: ndcg_at_k(ranked, relevance, k), recall: recall_at_k(ranked, relevance, k),
-            rr: mrr(ranked, relevance, k)}
+    return {
+        ndcg: ndcg_at_k(ranked, relevance, k),
+        recall: recall_at_k(ranked, relevance, k),
+        rr: mrr(ranked, relevance, k),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,8 +158,12 @@ def load_queries(source: str | Path | Queries) -> dict[str, str]:
             if not isinstance(text, str) or not text.strip():
                 raise DataError(f"query {query_id!r} has no 'text' string", path=str(path), line=line, hint=hint)
             if str(query_id) in queries:
-                raise DataError(f"query id {query_id!r} appears twice", path=str(path), line=line,
-                                hint="give every query its own '_id'")
+                raise DataError(
+                    f"query id {query_id!r} appears twice",
+                    path=str(path),
+                    line=line,
+                    hint="give every query its own '_id'",
+                )
             queries[str(query_id)] = text
         if not queries:
             raise DataError("the queries file holds no query", path=str(path), hint=hint)
@@ -171,11 +191,19 @@ def _check_qrels_header(path: Path) -> None:
         raise DataError("the qrels file is empty", path=str(path), hint=QRELS_HINT)
     cells = [cell.strip() for cell in first.rstrip("\r\n").split("\t")]
     if len(cells) != 3:
-        raise DataError(f"expected 3 tab-separated columns {'/'.join(QRELS_COLUMNS)}, got {len(cells)}: {cells[:4]}",
-                        path=str(path), line=1, hint=QRELS_HINT + " (TREC qrels 'qid 0 docid rel' must be converted)")
+        raise DataError(
+            f"expected 3 tab-separated columns {'/'.join(QRELS_COLUMNS)}, got {len(cells)}: {cells[:4]}",
+            path=str(path),
+            line=1,
+            hint=QRELS_HINT + " (TREC qrels 'qid 0 docid rel' must be converted)",
+        )
     if not cells[2].lstrip("-").isdigit() and tuple(c.lower().replace("_", "-") for c in cells) != QRELS_COLUMNS:
-        raise DataError(f"the columns are {cells}, expected {list(QRELS_COLUMNS)} in that order",
-                        path=str(path), line=1, hint=QRELS_HINT)
+        raise DataError(
+            f"the columns are {cells}, expected {list(QRELS_COLUMNS)} in that order",
+            path=str(path),
+            line=1,
+            hint=QRELS_HINT,
+        )
 
 
 def load_qrels(source: str | Path | Qrels) -> dict[str, dict[str, float]]:
@@ -186,8 +214,9 @@ def load_qrels(source: str | Path | Qrels) -> dict[str, dict[str, float]]:
             if not isinstance(judged, Mapping) or not all(
                 isinstance(g, int | float) and not isinstance(g, bool) for g in judged.values()
             ):
-                raise InputError(f"qrels for query {qid!r} must map corpus ids to numeric grades",
-                                 hint='e.g. {"q1": {"doc7": 1}}')
+                raise InputError(
+                    f"qrels for query {qid!r} must map corpus ids to numeric grades", hint='e.g. {"q1": {"doc7": 1}}'
+                )
             qrels[str(qid)] = {str(doc): float(grade) for doc, grade in judged.items()}
     else:
         path = Path(source)
@@ -217,8 +246,12 @@ def _safe_location(location: str) -> str:
 
 
 def _open_retriever(
-    target: Retriever | VectorStore | str | Path, collection: str | None, embedder: Embedder | None, k: int,
-    mode: Mode | None, fusion: Fusion | None,
+    target: Retriever | VectorStore | str | Path,
+    collection: str | None,
+    embedder: Embedder | None,
+    k: int,
+    mode: Mode | None,
+    fusion: Fusion | None,
 ) -> tuple[Retriever, VectorStore | None]:
     """The retriever to evaluate, and the store to close afterwards (None when the caller owns it)."""
     from promptkit.retrieval import Embedder, Retriever, open_store
@@ -242,8 +275,9 @@ def _open_retriever(
             # Embed queries with the model the collection was built with (recorded as name@fingerprint).
             built_with = store.info(collection).embedder
             embedder = Embedder(built_with.rpartition("@")[0] if built_with else None)
-        retriever = Retriever(store, embedder, collection, k, filter=search_filter, mode=mode,
-                              **({"fusion": fusion} if fusion else {}))
+        retriever = Retriever(
+            store, embedder, collection, k, filter=search_filter, mode=mode, **({"fusion": fusion} if fusion else {})
+        )
         retriever.resolved_mode  # noqa: B018 - checks now that the collection can serve the mode
         return retriever, owned
     except BaseException:
@@ -332,10 +366,12 @@ def evaluate_retrieval(
         result = RetrievalResult(
             k=k,
             scores={name: sum(row.scores[name] for row in rows) / len(rows) for name in metric_names(k)},
-            rows=rows, collection=retriever.collection,
+            rows=rows,
+            collection=retriever.collection,
             skipped=[qid for qid in query_texts if not relevant[qid]],
             missing=sorted(set(judgements) - set(query_texts)),
-            store=_safe_location(retriever.store.location), engine=retriever.store.engine,
+            store=_safe_location(retriever.store.location),
+            engine=retriever.store.engine,
             embedder=retriever.embedder.identity if retriever.resolved_mode != "sparse" else "",
             mode=_mode_label(retriever),
         )
@@ -358,7 +394,12 @@ def save_result(result: RetrievalResult, out: Path, *, queries: str, qrels: str)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder", hint="pass a folder for the results")
     path = out / RESULT_FILE
-    data = {**result.to_dict(), "queries_file": queries, "qrels_file": qrels,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), **versions()}
+    data = {
+        **result.to_dict(),
+        "queries_file": queries,
+        "qrels_file": qrels,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **versions(),
+    }
     atomic_write_json(path, data)
     return path

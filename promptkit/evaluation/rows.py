@@ -45,8 +45,10 @@ def resolve_metrics(metrics: MetricLike | Sequence[MetricLike]) -> list[Resolved
 
             fn, name = resolve_attr(item, what="metric"), item.rpartition(":")[2]
             if not callable(fn):
-                raise InputError(f"metric {item!r} is a {type(fn).__name__}, not a function",
-                                 hint="point at fn(example, prediction[, trace])")
+                raise InputError(
+                    f"metric {item!r} is a {type(fn).__name__}, not a function",
+                    hint="point at fn(example, prediction[, trace])",
+                )
         elif isinstance(item, str):
             from promptkit.evaluation import metrics as registry  # lazy: the metrics pull in optional libraries
 

@@ -126,8 +126,9 @@ def evaluate(
     examples, total = _select(dataset, limit)
     program_name = _describe_program(runnable)
     model = configured_model()
-    previous = _prepare_run_dir(out_dir, program_name, resolved, model, resume or retry_errors,
-                                dataset_name=_describe_dataset(dataset))
+    previous = _prepare_run_dir(
+        out_dir, program_name, resolved, model, resume or retry_errors, dataset_name=_describe_dataset(dataset)
+    )
 
     stats: dict[str, RowStats] = dict(previous)
     selection: list[str] = []
@@ -326,14 +327,22 @@ def _prepare_run_dir(
         for key, now in (("model", model), ("program", program_name)):
             if run.get(key) and now and run[key] != now:
                 # Not an error (a renamed route can be the same model), but the rows would mix two setups.
-                warnings.warn(f"{out_dir} was started with {key} {run[key]!r}; continuing it with {now!r}",
-                              stacklevel=3)
+                warnings.warn(
+                    f"{out_dir} was started with {key} {run[key]!r}; continuing it with {now!r}", stacklevel=3
+                )
     if not run_file.exists() or not has_rows:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(
             run_file,
-            {"format": RUN_FORMAT, "created": _now(), "program": program_name, "metrics": names,
-             "model": model, "dataset": dataset_name, **versions()},
+            {
+                "format": RUN_FORMAT,
+                "created": _now(),
+                "program": program_name,
+                "metrics": names,
+                "model": model,
+                "dataset": dataset_name,
+                **versions(),
+            },
         )
     if not has_rows:
         return {}
@@ -351,4 +360,3 @@ def _describe_dataset(dataset: Any) -> str | None:
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-

@@ -231,7 +231,9 @@ def llama_grammar(llama: Any, text: str) -> Any:
     import llama_cpp
 
     if not grammar_parses(llama._model.vocab, text):
-        logger.warning("promptkit: llama.cpp refused the grammar made from the output schema; "
-                       "constraining to any JSON object instead")
+        logger.warning(
+            "promptkit: llama.cpp refused the grammar made from the output schema; "
+            "constraining to any JSON object instead"
+        )
         text = any_json_object_grammar()
     return llama_cpp.LlamaGrammar.from_string(text, verbose=False)

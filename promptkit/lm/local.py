@@ -57,9 +57,7 @@ LM_OPTIONS = frozenset({"cache", "callbacks", "num_retries", "rollout_id"}) | SA
 # Settings that only mean something for a server; refused when given explicitly for the local model.
 _SERVER_SETTINGS = ("api_base", "api_key", "engine")
 
-ANNOUNCEMENT = (
-    "promptkit: no model configured; using the embedded {name} (set PROMPTKIT_MODEL or --model to change)"
-)
+ANNOUNCEMENT = "promptkit: no model configured; using the embedded {name} (set PROMPTKIT_MODEL or --model to change)"
 _announced = False
 _announce_lock = threading.Lock()
 
@@ -175,8 +173,11 @@ class LocalLM(PromptkitLM):
         options = getattr(engine, "options", None)
         if not isinstance(options, EngineOptions):
             return None
-        changed = {name: getattr(options, name) for name in _DECODING_OPTIONS
-                   if getattr(options, name) != getattr(_DEFAULTS, name)}
+        changed = {
+            name: getattr(options, name)
+            for name in _DECODING_OPTIONS
+            if getattr(options, name) != getattr(_DEFAULTS, name)
+        }
         return endpoint_rollout_id(f"local:{sorted(changed.items())}") if changed else None
 
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:

@@ -119,8 +119,17 @@ class LlamaCppEngine:
     supports_function_calling = False
     supports_reasoning = False
     supported_params = frozenset(
-        {"response_format", "temperature", "max_tokens", "stop", "seed", "top_p", "top_k",
-         "frequency_penalty", "presence_penalty"}
+        {
+            "response_format",
+            "temperature",
+            "max_tokens",
+            "stop",
+            "seed",
+            "top_p",
+            "top_k",
+            "frequency_penalty",
+            "presence_penalty",
+        }
     )
 
     def __init__(
@@ -149,9 +158,11 @@ class LlamaCppEngine:
 
     def __repr__(self) -> str:
         o = self.options
-        return (f"LlamaCppEngine({str(self.model_path)!r}, n_threads={o.n_threads}, n_ctx={o.n_ctx}, "
-                f"max_tokens={o.max_tokens}, temperature={o.temperature}, seed={o.seed}, pool_size={o.pool_size}, "
-                f"loop_guard={o.loop_guard})")
+        return (
+            f"LlamaCppEngine({str(self.model_path)!r}, n_threads={o.n_threads}, n_ctx={o.n_ctx}, "
+            f"max_tokens={o.max_tokens}, temperature={o.temperature}, seed={o.seed}, pool_size={o.pool_size}, "
+            f"loop_guard={o.loop_guard})"
+        )
 
     # -- DSPy engine contract -------------------------------------------------------------
 
@@ -209,7 +220,9 @@ class LlamaCppEngine:
             options = self._compiled(model, options)
             guard = self._loop_guard(model, options)
             chunks = model.llama.create_chat_completion(
-                messages=messages, stream=True, logits_processor=[count_steps, *([guard] if guard else [])],
+                messages=messages,
+                stream=True,
+                logits_processor=[count_steps, *([guard] if guard else [])],
                 **options,
             )
             try:
@@ -234,8 +247,9 @@ class LlamaCppEngine:
         self.stats.record(counts["prompt"], completion, guard.loops if guard else 0)
         yield StreamEndEvent(
             finish_reason=reason,
-            usage=Usage(input_tokens=counts["prompt"], output_tokens=completion,
-                        total_tokens=counts["prompt"] + completion),
+            usage=Usage(
+                input_tokens=counts["prompt"], output_tokens=completion, total_tokens=counts["prompt"] + completion
+            ),
         )
 
     def close(self) -> None:
@@ -251,14 +265,31 @@ class LlamaCppEngine:
     def dump_state(self) -> dict[str, Any]:
         """What a saved program needs to rebuild the engine: the model path and options (no secrets exist here)."""
         o = self.options
-        return {"model_path": str(self.model_path), "n_threads": o.n_threads, "n_ctx": o.n_ctx,
-                "max_tokens": o.max_tokens, "temperature": o.temperature, "seed": o.seed, "pool_size": o.pool_size,
-                "repeat_penalty": o.repeat_penalty, "loop_guard": o.loop_guard}
+        return {
+            "model_path": str(self.model_path),
+            "n_threads": o.n_threads,
+            "n_ctx": o.n_ctx,
+            "max_tokens": o.max_tokens,
+            "temperature": o.temperature,
+            "seed": o.seed,
+            "pool_size": o.pool_size,
+            "repeat_penalty": o.repeat_penalty,
+            "loop_guard": o.loop_guard,
+        }
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> LlamaCppEngine:
-        known = {"model_path", "n_threads", "n_ctx", "max_tokens", "temperature", "seed", "pool_size", "repeat_penalty",
-                 "loop_guard"}
+        known = {
+            "model_path",
+            "n_threads",
+            "n_ctx",
+            "max_tokens",
+            "temperature",
+            "seed",
+            "pool_size",
+            "repeat_penalty",
+            "loop_guard",
+        }
         unknown = sorted(set(state) - known)
         if unknown or "model_path" not in state:
             raise ConfigError(

@@ -133,13 +133,13 @@ class LoopGuard:
         seen = detokenize(tokens)
         if not text.startswith(seen):
             return text  # the text was post-processed (stripped, a stop word cut): leave it as it is
-        tail = text[len(seen):]  # what the last sampled token added (it never reaches the processor)
+        tail = text[len(seen) :]  # what the last sampled token added (it never reaches the processor)
         kept: list[int] = []
         position = 0
         for start, period, end in self.loops_found:
-            span = tokens[start:start + period]
+            span = tokens[start : start + period]
             ends = [i + 1 for i, token in enumerate(span) if detokenize([token]).rstrip(" ").endswith(_SENTENCE_ENDS)]
-            kept.extend(tokens[position:start + (ends[-1] if ends else period)])
+            kept.extend(tokens[position : start + (ends[-1] if ends else period)])
             position = end
         kept.extend(tokens[position:])
         return detokenize(kept) + tail

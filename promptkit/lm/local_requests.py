@@ -24,7 +24,6 @@ _UNSUPPORTED_CONFIG = {
 }
 
 
-
 def refuse_unsupported(request: Request) -> None:
     """Raise :class:`ConfigError` naming the first option the engine cannot honour."""
     if request.tools:

@@ -59,9 +59,7 @@ def json_values(text: str) -> list[Any]:
     return values
 
 
-def extract_json(
-    text: str, *, accept: Callable[[Any], bool] | None = None, repair: bool = True
-) -> tuple[Any, bool]:
+def extract_json(text: str, *, accept: Callable[[Any], bool] | None = None, repair: bool = True) -> tuple[Any, bool]:
     """``(value, repaired?)``: the JSON value a reply carries (see the module docstring).
 
     ``accept`` says which values count (say, objects holding the output fields); without it any

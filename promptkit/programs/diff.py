@@ -49,23 +49,29 @@ def prompts_of(side: Any) -> dict[str, PredictorPrompt]:
         from promptkit.programs.templates_dir import read_exported_dir
 
         exported = read_exported_dir(side)
-        return {name: PredictorPrompt(name, str(exported.path / file),
-                                      (exported.path / file).read_text(encoding="utf-8"))
-                for name, file in exported.predictors.items()}
+        return {
+            name: PredictorPrompt(name, str(exported.path / file), (exported.path / file).read_text(encoding="utf-8"))
+            for name, file in exported.predictors.items()
+        }
     from promptkit.programs.export import template_sources
     from promptkit.programs.resolve import PROGRAM_FILE
 
     if isinstance(side, str | Path) and Path(side).is_dir() and not (Path(side) / PROGRAM_FILE).is_file():
-        raise DataError(f"neither an exported directory (no {MANIFEST}) nor a compile directory (no {PROGRAM_FILE})",
-                        path=str(side), hint="give the --out DIR of promptkit export or of promptkit compile")
+        raise DataError(
+            f"neither an exported directory (no {MANIFEST}) nor a compile directory (no {PROGRAM_FILE})",
+            path=str(side),
+            hint="give the --out DIR of promptkit export or of promptkit compile",
+        )
     if isinstance(side, str | Path):
         from promptkit.programs.resolve import resolve_program
 
         program, ref = resolve_program(side), str(side)
     else:
         program, ref = side, ""
-    return {item.name: PredictorPrompt(item.name, f"{ref or type(program).__name__}:{item.name}", item.source)
-            for item in template_sources(program, ref=ref)}
+    return {
+        item.name: PredictorPrompt(item.name, f"{ref or type(program).__name__}:{item.name}", item.source)
+        for item in template_sources(program, ref=ref)
+    }
 
 
 def diff_prompts(a: Any, b: Any) -> list[PredictorDiff]:
@@ -87,9 +93,14 @@ def _section_diffs(old: PredictorPrompt, new: PredictorPrompt) -> dict[str, str]
     old_parts, new_parts = sections(old), sections(new)
     diffs = {}
     for section in SECTIONS:
-        lines = list(difflib.unified_diff(
-            old_parts[section].splitlines(keepends=True), new_parts[section].splitlines(keepends=True),
-            fromfile=f"A {old.where} ({section})", tofile=f"B {new.where} ({section})"))
+        lines = list(
+            difflib.unified_diff(
+                old_parts[section].splitlines(keepends=True),
+                new_parts[section].splitlines(keepends=True),
+                fromfile=f"A {old.where} ({section})",
+                tofile=f"B {new.where} ({section})",
+            )
+        )
         if lines:
             diffs[section] = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
     return diffs

@@ -57,8 +57,11 @@ def template_sources(program: Any, *, ref: str = "", adapter: Any = None) -> lis
     named = getattr(program, "named_predictors", None)
     if named is None:
         chain = getattr(program, "chain", None) is not None
-        hint = ("a chain's steps are templates already: review its YAML and templates" if chain
-                else "export a dspy.Module, a technique or a compiled program")
+        hint = (
+            "a chain's steps are templates already: review its YAML and templates"
+            if chain
+            else "export a dspy.Module, a technique or a compiled program"
+        )
         raise InputError(f"{type(program).__name__} has no predictors to export", hint=hint)
     adapter = adapter if adapter is not None else default_adapter()
     about = {"program": ref or class_path(program), **{k: v for k, v in versions().items() if k != "python_version"}}
@@ -69,8 +72,10 @@ def template_sources(program: Any, *, ref: str = "", adapter: Any = None) -> lis
         source = predictor_template(name, predictor, adapter, about)
         exported.append(ExportedPredictor(name, file, source))
     if not exported:
-        raise InputError(f"{type(program).__name__} has no predictors to export",
-                         hint="export a program with at least one dspy.Predict inside")
+        raise InputError(
+            f"{type(program).__name__} has no predictors to export",
+            hint="export a program with at least one dspy.Predict inside",
+        )
     return exported
 
 
@@ -125,8 +130,10 @@ def predictor_template(name: str, predictor: Any, adapter: Any, about: Mapping[s
     history = next((n for n, info in signature.input_fields.items() if info.annotation is dspy.History), None)
     clash = sorted(set(inputs) & (RESERVED | ({"history"} if history else set())))
     if clash:
-        raise InputError(f"predictor {name!r} has an input named {clash[0]!r}, which an exported template "
-                         "uses for itself", hint="rename the input field")
+        raise InputError(
+            f"predictor {name!r} has an input named {clash[0]!r}, which an exported template uses for itself",
+            hint="rename the input field",
+        )
     values: dict[str, Any] = {n: input_marker(n) for n in inputs}
     # A conversation: one turn of markers, which the export turns into a loop over the call's turns.
     turn = {n: turn_marker(n) for n in (*inputs, *signature.output_fields)}
@@ -153,26 +160,39 @@ def predictor_template(name: str, predictor: Any, adapter: Any, about: Mapping[s
         "version": "1",
         "inputs": {
             **{doc["name"]: _declared_input(doc) for doc in input_docs if doc["name"] in inputs},
-            "output_mode": {"type": "str", "default": "markers",
-                            "description": "markers ([[ ## field ## ]] blocks) | json (a JSON object)"},
-            "budgets": {"type": "dict", "default": {},
-                        "description": "{output field: characters}: length limits"},
-            **({"history": {"type": "list", "default": [],
-                            "description": "earlier turns, oldest first: [{<input>: text, reply: text}]"}}
-               if history else {}),
+            "output_mode": {
+                "type": "str",
+                "default": "markers",
+                "description": "markers ([[ ## field ## ]] blocks) | json (a JSON object)",
+            },
+            "budgets": {"type": "dict", "default": {}, "description": "{output field: characters}: length limits"},
+            **(
+                {
+                    "history": {
+                        "type": "list",
+                        "default": [],
+                        "description": "earlier turns, oldest first: [{<input>: text, reply: text}]",
+                    }
+                }
+                if history
+                else {}
+            ),
         },
         "outputs": {doc["name"]: _declared_output(doc) for doc in output_docs},
         "export": {"predictor": name, **about, "source_template": f"{template.name}@{template.version}"},
     }
     source = "{#---\n" + _front_matter(header) + "---#}\n" + _HEADER_NOTE + template_body(variants)
-    turns = {mode: [{**{n: turn_marker(n) for n in inputs}, "reply": reply}] if history else []
-             for mode, reply in replies.items()}
+    turns = {
+        mode: [{**{n: turn_marker(n) for n in inputs}, "reply": reply}] if history else []
+        for mode, reply in replies.items()
+    }
     _check_renders(source, name, inputs, list(signature.output_fields), variants, turns)
     return source
 
 
 def _front_matter(header: Mapping[str, Any]) -> str:
     """YAML with one line per declared field (``question: {type: str}``), everything else in block style."""
+
     def dump(value: Any, **style: Any) -> str:
         return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=1_000, **style)
 
@@ -204,9 +224,14 @@ def _declared_output(doc: Mapping[str, str]) -> dict[str, str]:
     return declared
 
 
-def _check_renders(source: str, name: str, inputs: list[str], outputs: list[str],
-                   variants: Mapping[tuple[str, bool], list[dict[str, Any]]],
-                   turns: Mapping[str, list[dict[str, str]]]) -> None:
+def _check_renders(
+    source: str,
+    name: str,
+    inputs: list[str],
+    outputs: list[str],
+    variants: Mapping[tuple[str, bool], list[dict[str, Any]]],
+    turns: Mapping[str, list[dict[str, str]]],
+) -> None:
     """The template renders back to every variant it was derived from, byte for byte."""
     template = standalone_env().from_string(source, name=f"{name}.j2")
     for (mode, with_budgets), expected in variants.items():
@@ -215,9 +240,11 @@ def _check_renders(source: str, name: str, inputs: list[str], outputs: list[str]
         values = {**{n: input_marker(n) for n in inputs}, "output_mode": mode, "budgets": budgets, **history}
         got = template.render_messages(values)
         if got != expected:
-            raise InputError(f"the exported template of predictor {name!r} does not render the prompt it was "
-                             f"exported from ({mode} replies{' with budgets' if with_budgets else ''})",
-                             hint="report this with the program; render it with promptkit render --program meanwhile")
+            raise InputError(
+                f"the exported template of predictor {name!r} does not render the prompt it was "
+                f"exported from ({mode} replies{' with budgets' if with_budgets else ''})",
+                hint="report this with the program; render it with promptkit render --program meanwhile",
+            )
 
 
 @functools.cache

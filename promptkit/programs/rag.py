@@ -109,8 +109,13 @@ class RAG(SharesRetriever, dspy.Module):
     """
 
     def __init__(
-        self, retriever: RetrieverLike | None = None, k: int = 3, *, chain_of_thought: bool = True,
-        mode: Mode | None = None, fusion: Fusion | None = None,
+        self,
+        retriever: RetrieverLike | None = None,
+        k: int = 3,
+        *,
+        chain_of_thought: bool = True,
+        mode: Mode | None = None,
+        fusion: Fusion | None = None,
     ) -> None:
         super().__init__()
         if k < 1:

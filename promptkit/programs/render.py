@@ -51,8 +51,10 @@ def render_program(program: Any, /, *, adapter: Any = None, **inputs: Any) -> li
         return _render_chain(chain, inputs)
     named = getattr(program, "named_predictors", None)
     if named is None:
-        raise InputError(f"{type(program).__name__} has no predictors to render",
-                         hint="render a dspy.Module, a technique, a chain or a compiled program")
+        raise InputError(
+            f"{type(program).__name__} has no predictors to render",
+            hint="render a dspy.Module, a technique, a chain or a compiled program",
+        )
     from promptkit.adapter.mode import CURRENT_BUDGETS, CURRENT_MODE
 
     adapter = adapter if adapter is not None else default_adapter()
@@ -72,8 +74,10 @@ def _check_known(inputs: Mapping[str, Any], known: set[str]) -> None:
     # A misspelt name would otherwise leave its input a placeholder without a word.
     unknown = sorted(set(inputs) - known)
     if unknown:
-        raise InputError(f"no predictor takes input {unknown[0]!r} (inputs: {', '.join(sorted(known)) or 'none'})",
-                         hint="check the name; inputs not given are rendered as placeholders")
+        raise InputError(
+            f"no predictor takes input {unknown[0]!r} (inputs: {', '.join(sorted(known)) or 'none'})",
+            hint="check the name; inputs not given are rendered as placeholders",
+        )
 
 
 def default_adapter() -> Any:

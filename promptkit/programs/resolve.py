@@ -29,8 +29,10 @@ from promptkit.errors import DataError, InputError
 ProgramResolver = Callable[[str], Any]
 PROGRAM_RESOLVERS: list[ProgramResolver] = []
 PROGRAM_FILE = "program.json"
-PYTHON_REF_HINT = "use module:attr (e.g. mypkg.programs:qa), path/to/file.py:attr, technique:ID, a chain .yaml " \
-                  "or a compiled program.json"
+PYTHON_REF_HINT = (
+    "use module:attr (e.g. mypkg.programs:qa), path/to/file.py:attr, technique:ID, a chain .yaml "
+    "or a compiled program.json"
+)
 
 
 def register_program_resolver(resolver: ProgramResolver) -> None:
@@ -65,8 +67,11 @@ def compiled_program_path(ref: str | Path) -> Path | None:
         return path / PROGRAM_FILE
     if path.suffix.lower() == ".json":
         if not path.is_file():
-            raise DataError("compiled program not found", path=str(path),
-                            hint="give the program.json that `promptkit compile --out DIR` wrote")
+            raise DataError(
+                "compiled program not found",
+                path=str(path),
+                hint="give the program.json that `promptkit compile --out DIR` wrote",
+            )
         return path
     return None
 
@@ -83,9 +88,11 @@ def _compiled_program(ref: str) -> Any:
         try:
             return load(path, program=resolve_program(source))
         except InputError as exc:
-            raise InputError(f"{path}: cannot rebuild the program it was compiled from ({source}): {exc}",
-                             hint="run from the directory compile ran in, or pass the program: "
-                                  "promptkit.load(path, program=MyProgram(...))") from None
+            raise InputError(
+                f"{path}: cannot rebuild the program it was compiled from ({source}): {exc}",
+                hint="run from the directory compile ran in, or pass the program: "
+                "promptkit.load(path, program=MyProgram(...))",
+            ) from None
     return load(path)
 
 
@@ -134,8 +141,9 @@ def resolve_attr(ref: str, *, what: str = "program") -> Any:
         try:
             module = importlib.import_module(target)
         except ImportError as exc:
-            raise InputError(f"program {ref!r}: cannot import module {target!r} ({exc})", hint=PYTHON_REF_HINT) \
-                from None
+            raise InputError(
+                f"program {ref!r}: cannot import module {target!r} ({exc})", hint=PYTHON_REF_HINT
+            ) from None
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -173,8 +181,10 @@ def _as_program(obj: Any, ref: str) -> Any:
         try:
             built = obj()
         except TypeError as exc:
-            raise InputError(f"program {ref!r} cannot be built without arguments: {exc}",
-                             hint="point at a module instance or a zero-argument factory") from None
+            raise InputError(
+                f"program {ref!r} cannot be built without arguments: {exc}",
+                hint="point at a module instance or a zero-argument factory",
+            ) from None
         if callable(built):
             return built
         raise InputError(f"program {ref!r} returned {type(built).__name__}, not a program")

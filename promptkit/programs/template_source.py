@@ -55,7 +55,7 @@ def _source_line(line: str, *, tag_follows: bool = False) -> str:
     (``{{ question }}``, ``{{ turn.question }}``, ``{{ budgets.answer }}``)."""
     parts, at = [], 0
     for match in _MARK.finditer(line):
-        parts.append(escape_text(line[at:match.start()], tag_follows=True))
+        parts.append(escape_text(line[at : match.start()], tag_follows=True))
         kind, name = match.groups()
         parts.append("{{ " + {"input": "", "turn": "turn.", "budget": "budgets."}[kind] + name + " }}")
         at = match.end()
@@ -78,7 +78,7 @@ def _budget_line(plain: str, budgeted: str) -> str | None:
     """``budgeted`` is ``plain`` with one insertion naming one field's budget: the line as source with that
     insertion an inline conditional; else None."""
     prefix = _common_prefix(plain, budgeted)
-    rest_plain, rest_budgeted = plain[len(prefix):], budgeted[len(prefix):]
+    rest_plain, rest_budgeted = plain[len(prefix) :], budgeted[len(prefix) :]
     suffix = _common_prefix(rest_plain[::-1], rest_budgeted[::-1])[::-1]
     if rest_plain[: len(rest_plain) - len(suffix)]:
         return None
@@ -88,8 +88,10 @@ def _budget_line(plain: str, budgeted: str) -> str | None:
     if len(set(names)) != 1 or sum(len(_MARK.findall(p)) for p in pieces) != len(_MARK.findall(budgeted)):
         return None  # not one field's budget, or the split cuts through a marker
     # `+%}` keeps the newline after the tag (the environment trims it after every block tag).
-    return (f'{_source_line(prefix, tag_follows=True)}{{% if "{names[0]}" in budgets %}}'
-            f"{_source_line(inserted, tag_follows=True)}{{% endif +%}}{_source_line(suffix)}")
+    return (
+        f'{_source_line(prefix, tag_follows=True)}{{% if "{names[0]}" in budgets %}}'
+        f"{_source_line(inserted, tag_follows=True)}{{% endif +%}}{_source_line(suffix)}"
+    )
 
 
 def _conditional(condition: str, when: Sequence[str], otherwise: Sequence[str]) -> list[str]:
@@ -118,8 +120,13 @@ def _merge_budgets(plain: list[str], budgeted: list[str]) -> list[str]:
                 continue
         names = sorted({name for line in budgeted[j1:j2] for name in _budget_fields(line)})
         condition = " and ".join(f'"{name}" in budgets' for name in names) or "budgets"
-        merged.extend(_conditional(condition, [_source_line(line) for line in budgeted[j1:j2]],
-                                   [_source_line(line) for line in plain[i1:i2]]))
+        merged.extend(
+            _conditional(
+                condition,
+                [_source_line(line) for line in budgeted[j1:j2]],
+                [_source_line(line) for line in plain[i1:i2]],
+            )
+        )
     return merged
 
 
@@ -140,13 +147,17 @@ def template_body(variants: Variants) -> str:
     """The message blocks of the template that renders each of ``variants`` ((mode, budgets) -> messages)."""
     shapes = {tuple(m["role"] for m in messages) for messages in variants.values()}
     if len(shapes) != 1:
-        raise InputError("the adapter template sends a different sequence of messages per reply mode or budget",
-                         hint="export with the bundled dspy/chat.j2 template, or make the roles the same in each mode")
+        raise InputError(
+            "the adapter template sends a different sequence of messages per reply mode or budget",
+            hint="export with the bundled dspy/chat.j2 template, or make the roles the same in each mode",
+        )
     for messages in variants.values():
         for message in messages:
             if not isinstance(message["content"], str):
-                raise InputError("a demo or input holds an image, file or audio part, which a template file "
-                                 "cannot hold", hint="export a program whose demos are text")
+                raise InputError(
+                    "a demo or input holds an image, file or audio part, which a template file cannot hold",
+                    hint="export a program whose demos are text",
+                )
     roles = next(iter(shapes))
     turn = _turn_index(variants["markers", False])
     blocks = []
@@ -169,8 +180,10 @@ def _turn_index(messages: list[dict[str, Any]]) -> int | None:
     for index, message in enumerate(messages):
         if _TURN.format("")[:-1] in message["content"] and message["role"] == "user":
             if index + 1 >= len(messages) or messages[index + 1]["role"] != "assistant":
-                raise InputError("the adapter template renders a conversation turn without its reply",
-                                 hint="export with the bundled dspy/chat.j2 template")
+                raise InputError(
+                    "the adapter template renders a conversation turn without its reply",
+                    hint="export with the bundled dspy/chat.j2 template",
+                )
             return index
     return None
 

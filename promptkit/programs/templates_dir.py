@@ -47,8 +47,11 @@ def read_exported_dir(directory: str | Path) -> ExportedDir:
     path = Path(directory)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        raise DataError(f"no {MANIFEST} in the templates directory", path=str(path),
-                        hint="give the --out DIR of promptkit export PROGRAM --out DIR")
+        raise DataError(
+            f"no {MANIFEST} in the templates directory",
+            path=str(path),
+            hint="give the --out DIR of promptkit export PROGRAM --out DIR",
+        )
     text = manifest_path.read_text(encoding="utf-8")
     try:
         data = json.loads(text)
@@ -56,21 +59,33 @@ def read_exported_dir(directory: str | Path) -> ExportedDir:
         raise DataError(f"invalid JSON: {exc.msg}", path=str(manifest_path), line=exc.lineno, hint=_REEXPORT) from None
     predictors = data.get("predictors") if isinstance(data, Mapping) else None
     if not isinstance(predictors, Mapping) or not all(isinstance(v, str) for v in predictors.values()):
-        raise DataError('"predictors" must map each predictor name to its .j2 file', path=str(manifest_path),
-                        hint=_REEXPORT)
+        raise DataError(
+            '"predictors" must map each predictor name to its .j2 file', path=str(manifest_path), hint=_REEXPORT
+        )
     exported = ExportedDir(path, str(data.get("program", "")), {str(k): v for k, v in predictors.items()}, text)
     for name, file in exported.predictors.items():
         if Path(file).name != file or not file.endswith(".j2"):
-            raise DataError(f"predictor {name!r}: {file!r} is not the name of a .j2 file in this directory",
-                            path=str(manifest_path), line=exported.line_of(name), hint=_REEXPORT)
+            raise DataError(
+                f"predictor {name!r}: {file!r} is not the name of a .j2 file in this directory",
+                path=str(manifest_path),
+                line=exported.line_of(name),
+                hint=_REEXPORT,
+            )
         if not (path / file).is_file():
-            raise DataError(f"predictor {name!r}: template file {file!r} not found", path=str(manifest_path),
-                            line=exported.line_of(name), hint=_REEXPORT)
+            raise DataError(
+                f"predictor {name!r}: template file {file!r} not found",
+                path=str(manifest_path),
+                line=exported.line_of(name),
+                hint=_REEXPORT,
+            )
     listed = set(exported.predictors.values())
     extra = sorted(p.name for p in path.glob("*.j2") if p.name not in listed)
     if extra:
-        raise DataError(f"{extra[0]} is not in {MANIFEST}, so no predictor would use it", path=str(path / extra[0]),
-                        hint=f"delete it, or add it to {MANIFEST} under the predictor it is for")
+        raise DataError(
+            f"{extra[0]} is not in {MANIFEST}, so no predictor would use it",
+            path=str(path / extra[0]),
+            hint=f"delete it, or add it to {MANIFEST} under the predictor it is for",
+        )
     return exported
 
 
@@ -80,8 +95,9 @@ def exported_env(exported: ExportedDir) -> Any:
     from promptkit.prompts import TemplateEnv
 
     settings = load_settings()
-    return TemplateEnv([exported.path], max_bytes=settings.render_max_bytes, timeout=settings.render_timeout,
-                       include_bundled=False)
+    return TemplateEnv(
+        [exported.path], max_bytes=settings.render_max_bytes, timeout=settings.render_timeout, include_bundled=False
+    )
 
 
 def apply_templates(program: Any, directory: str | Path) -> Any:
@@ -93,28 +109,40 @@ def apply_templates(program: Any, directory: str | Path) -> Any:
     exported = read_exported_dir(directory)
     named = getattr(program, "named_predictors", None)
     if named is None:
-        raise InputError(f"{type(program).__name__} has no predictors to take templates",
-                         hint="load templates into a dspy.Module, a technique or a compiled program")
+        raise InputError(
+            f"{type(program).__name__} has no predictors to take templates",
+            hint="load templates into a dspy.Module, a technique or a compiled program",
+        )
     predictors = dict(named())
     manifest_path = str(exported.path / MANIFEST)
     missing = [name for name in predictors if name not in exported.predictors]
     if missing:
-        raise DataError(f"no template for predictor {missing[0]!r} (the manifest lists "
-                        f"{', '.join(exported.predictors) or 'none'})", path=manifest_path,
-                        line=exported.line_of("predictors"), hint=f"export this program: {_REEXPORT}")
+        raise DataError(
+            f"no template for predictor {missing[0]!r} (the manifest lists {', '.join(exported.predictors) or 'none'})",
+            path=manifest_path,
+            line=exported.line_of("predictors"),
+            hint=f"export this program: {_REEXPORT}",
+        )
     unknown = [name for name in exported.predictors if name not in predictors]
     if unknown:
-        raise DataError(f"predictor {unknown[0]!r} is not in the program (it has {', '.join(predictors)})",
-                        path=manifest_path, line=exported.line_of(unknown[0]),
-                        hint="load the directory into the program it was exported from, or " + _REEXPORT)
+        raise DataError(
+            f"predictor {unknown[0]!r} is not in the program (it has {', '.join(predictors)})",
+            path=manifest_path,
+            line=exported.line_of(unknown[0]),
+            hint="load the directory into the program it was exported from, or " + _REEXPORT,
+        )
     env = exported_env(exported)
     for name, predictor in predictors.items():
         file = exported.predictors[name]
         try:
             template = env.get(file)
         except TemplateError as exc:  # a syntax error: named by its path, so the message says which directory
-            raise TemplateError(_without_location(exc), template=str(exported.path / file), line=exc.line,
-                                hint=exc.hint or "fix the template, or export it again") from None
+            raise TemplateError(
+                _without_location(exc),
+                template=str(exported.path / file),
+                line=exc.line,
+                hint=exc.hint or "fix the template, or export it again",
+            ) from None
         _check_template(template, exported.path / file, name, predictor, dspy.History)
     for name, predictor in predictors.items():
         file = exported.predictors[name]
@@ -136,18 +164,26 @@ def _check_template(template: Any, path: Path, name: str, predictor: Any, histor
     record = front.extra.get("export")
     recorded = record.get("predictor") if isinstance(record, Mapping) else None
     if recorded is not None and recorded != name:
-        line = next((n for n, row in enumerate(text.splitlines(), 1) if row.strip().startswith("predictor:")),
-                    front.first_line)
-        raise TemplateError(f"was exported for predictor {recorded!r}, but {MANIFEST} maps it to {name!r}",
-                            template=str(path), line=line, hint=_REEXPORT)
+        line = next(
+            (n for n, row in enumerate(text.splitlines(), 1) if row.strip().startswith("predictor:")), front.first_line
+        )
+        raise TemplateError(
+            f"was exported for predictor {recorded!r}, but {MANIFEST} maps it to {name!r}",
+            template=str(path),
+            line=line,
+            hint=_REEXPORT,
+        )
     if not takes_inputs_by_name(template):
         return  # an adapter-style template (task, demos, instructions): it takes what the adapter passes
     inputs = [n for n, info in predictor.signature.input_fields.items() if info.annotation is not history]
     undeclared = [n for n in inputs if n not in template.inputs]
     if undeclared:
-        raise TemplateError(f"does not declare input {undeclared[0]!r} of predictor {name!r}",
-                            template=str(path), line=front.first_line,
-                            hint=f"add `{undeclared[0]}: {{type: str}}` under inputs: in the front matter")
+        raise TemplateError(
+            f"does not declare input {undeclared[0]!r} of predictor {name!r}",
+            template=str(path),
+            line=front.first_line,
+            hint=f"add `{undeclared[0]}: {{type: str}}` under inputs: in the front matter",
+        )
 
 
 def load(source: Any, program: Any = None, *, templates: str | Path | None = None) -> Any:

@@ -54,6 +54,8 @@ def _fast_attributes(cls: type) -> frozenset[str]:
             names = frozenset()
         _FAST_ATTRIBUTES[cls] = names
     return names
+
+
 _MAX_EXPONENT = 4096  # 10 ** 4096 is already 4 KB of digits; bigger exponents only burn CPU
 
 

@@ -59,7 +59,7 @@ class PromptExtension(Extension):
         role_node = parser.parse_expression()
         if not isinstance(role_node, nodes.Const) or role_node.value not in ROLES:
             parser.fail(
-                "{% message %} takes a literal role: \"system\", \"user\" or \"assistant\"",
+                '{% message %} takes a literal role: "system", "user" or "assistant"',
                 lineno,
             )
         role = role_node.value

@@ -57,8 +57,10 @@ def _model(params: Bm25Params) -> Any:
     try:
         return Bm25(Bm25Config(k=params.k, b=params.b, avg_len=params.avg_len, language=params.language))
     except ValueError as exc:
-        raise InputError(f"invalid BM25 settings {params}: {exc}",
-                         hint="use a Snowball language such as 'english', 'french' or 'german'") from None
+        raise InputError(
+            f"invalid BM25 settings {params}: {exc}",
+            hint="use a Snowball language such as 'english', 'french' or 'german'",
+        ) from None
 
 
 class Bm25Encoder:

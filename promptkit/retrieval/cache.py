@@ -62,7 +62,8 @@ class EmbeddingCache:
             self._db.commit()
         except sqlite3.DatabaseError as exc:
             raise DataError(
-                f"cannot open the embedding cache: {exc}", path=str(self.path),
+                f"cannot open the embedding cache: {exc}",
+                path=str(self.path),
                 hint="delete the file (it is only a cache) or set PROMPTKIT_EMBED_CACHE to another path",
             ) from None
 

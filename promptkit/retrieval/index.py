@@ -108,8 +108,9 @@ def build_index(
         if dense_embedder is not None:
             # Check the dimension before encoding: a mismatch should not cost a full embedding run.
             _check_embedder(opened, collection, dense_embedder)
-        opened.ensure_collection(collection, dense_embedder.dim if dense_embedder else 0,
-                                 plan.metadata(dense_embedder), sparse=plan.sparse)
+        opened.ensure_collection(
+            collection, dense_embedder.dim if dense_embedder else 0, plan.metadata(dense_embedder), sparse=plan.sparse
+        )
         encoded_before = dense_embedder.encoded_count if dense_embedder else 0
         dense = list(dense_embedder.encode(texts)) if dense_embedder else [None] * len(texts)
         encoder = Bm25Encoder(plan.bm25) if plan.sparse else None
@@ -119,17 +120,30 @@ def build_index(
             sparse: list[SparseVector | None] = (
                 list(encoder.encode_documents(batch_texts)) if encoder else [None] * len(batch)
             )
-            opened.upsert(collection, [StorePoint(p.id, d, p.to_payload(), s) for p, d, s
-                                       in zip(batch, dense[start : start + UPSERT_BATCH], sparse, strict=True)])
+            opened.upsert(
+                collection,
+                [
+                    StorePoint(p.id, d, p.to_payload(), s)
+                    for p, d, s in zip(batch, dense[start : start + UPSERT_BATCH], sparse, strict=True)
+                ],
+            )
         if optimize:
             opened.optimize(collection)
         opened.flush()
         info = opened.info(collection)
         return IndexReport(
-            collection=collection, store=opened.location, engine=opened.engine, embedder=info.embedder or "",
-            loaded=loaded, kept=len(kept), chunks=len(unique), added=info.count - before, total=info.count,
+            collection=collection,
+            store=opened.location,
+            engine=opened.engine,
+            embedder=info.embedder or "",
+            loaded=loaded,
+            kept=len(kept),
+            chunks=len(unique),
+            added=info.count - before,
+            total=info.count,
             encoded=(dense_embedder.encoded_count - encoded_before) if dense_embedder else 0,
-            seconds=time.perf_counter() - started, vectors=tuple(info.vectors),
+            seconds=time.perf_counter() - started,
+            vectors=tuple(info.vectors),
         )
     finally:
         if opened is not store:
@@ -156,15 +170,18 @@ class _Plan:
 
 
 def _plan(
-    store: VectorStore, collection: str, mode: Mode | None, template: str | None, bm25: Bm25Params | None,
+    store: VectorStore,
+    collection: str,
+    mode: Mode | None,
+    template: str | None,
+    bm25: Bm25Params | None,
     embedder: Embedder | None,
 ) -> _Plan:
     if template is not None:
         check_embed_template(template)
     if not store.has_collection(collection):
         chosen = check_mode(mode) if mode is not None else DEFAULT_MODE
-        return _Plan(chosen != "sparse", chosen != "dense", template or DEFAULT_EMBED_TEMPLATE,
-                     bm25)
+        return _Plan(chosen != "sparse", chosen != "dense", template or DEFAULT_EMBED_TEMPLATE, bm25)
     info = store.info(collection)
     if mode is not None and check_mode(mode) not in info.modes:
         raise missing_vectors(collection, mode, info.modes)
@@ -175,8 +192,10 @@ def _plan(
             hint="leave out the embed template (the collection's own is used), or build another collection",
         )
     if not info.dim and embedder is not None:
-        raise DataError(f"collection {collection!r} holds only BM25 vectors: it embeds nothing",
-                        hint="leave out the embedder, or build a dense or hybrid collection under another name")
+        raise DataError(
+            f"collection {collection!r} holds only BM25 vectors: it embeds nothing",
+            hint="leave out the embedder, or build a dense or hybrid collection under another name",
+        )
     return _Plan(info.dim > 0, info.sparse, recorded, Bm25Params.from_metadata(info.metadata) or Bm25Params())
 
 

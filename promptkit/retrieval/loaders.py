@@ -93,7 +93,9 @@ def _record_to_passage(
     text = record[cols.text]
     if not isinstance(text, str):
         raise DataError(
-            f"column {cols.text!r} holds a {type(text).__name__}, not text", path=str(path), line=line,
+            f"column {cols.text!r} holds a {type(text).__name__}, not text",
+            path=str(path),
+            line=line,
             hint="point the text column at a string field",
         )
     source_id = record.get(cols.id)
@@ -145,7 +147,8 @@ def _folder_files(path: Path, extra: Mapping[str, Any] | None) -> list[Passage]:
             passages.append(Passage(text=text, title=file.stem, source_id=rel, metadata=dict(extra or {})))
     if not passages:
         raise DataError(
-            f"the folder holds no non-empty {'/'.join(_FOLDER_SUFFIXES)} files", path=str(path),
+            f"the folder holds no non-empty {'/'.join(_FOLDER_SUFFIXES)} files",
+            path=str(path),
             hint="put one passage per text file in the folder",
         )
     return passages

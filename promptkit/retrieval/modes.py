@@ -45,8 +45,11 @@ def check_fusion(fusion: str) -> Fusion:
 
 def modes_of(dense: bool, sparse: bool) -> tuple[Mode, ...]:
     """The modes a collection with these vectors can serve."""
-    return tuple(m for m in MODES if (m != "dense" or dense) and (m != "sparse" or sparse)
-                 and (m != "hybrid" or (dense and sparse)))
+    return tuple(
+        m
+        for m in MODES
+        if (m != "dense" or dense) and (m != "sparse" or sparse) and (m != "hybrid" or (dense and sparse))
+    )
 
 
 def best_mode(dense: bool, sparse: bool) -> Mode:

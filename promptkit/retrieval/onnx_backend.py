@@ -96,8 +96,11 @@ def export(model: SentenceTransformer, target: Path) -> None:
 
     encoder = getattr(model[0], "auto_model", None)
     if encoder is None:
-        raise ConfigError(f"the onnx embedder backend needs a model whose first module is a Transformer, "
-                          f"not {type(model[0]).__name__}", hint="use the torch backend for this model")
+        raise ConfigError(
+            f"the onnx embedder backend needs a model whose first module is a Transformer, "
+            f"not {type(model[0]).__name__}",
+            hint="use the torch backend for this model",
+        )
     features = model.preprocess(["an example sentence to trace the graph with", "another one"])
     names = tuple(name for name in _INPUTS if name in features)
     axes = {name: {0: "batch", 1: "sequence"} for name in (*names, "token_embeddings")}
@@ -105,9 +108,16 @@ def export(model: SentenceTransformer, target: Path) -> None:
         # The TorchScript exporter is deprecated in favour of dynamo (which needs onnxscript); it is the
         # one that exports these encoders offline in seconds, so its warnings are noise here.
         warnings.simplefilter("ignore")
-        torch.onnx.export(_forward_module(encoder, names), tuple(features[name] for name in names), str(tmp),
-                          input_names=list(names), output_names=["token_embeddings"], dynamic_axes=axes,
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            _forward_module(encoder, names),
+            tuple(features[name] for name in names),
+            str(tmp),
+            input_names=list(names),
+            output_names=["token_embeddings"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 class _DropMessage(logging.Filter):
@@ -132,8 +142,13 @@ def quantize(source: Path, target: Path) -> None:
     with _atomic_target(target) as tmp, warnings.catch_warnings(), contextlib.ExitStack() as stack:
         stack.callback(root.removeFilter, advice)
         warnings.simplefilter("ignore")
-        quantize_dynamic(source, tmp, weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        quantize_dynamic(
+            source,
+            tmp,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
 
 
 def exported_model(model: SentenceTransformer, folder: Path, backend: Backend) -> Path:
@@ -150,8 +165,10 @@ def exported_model(model: SentenceTransformer, folder: Path, backend: Backend) -
             except ConfigError:
                 raise
             except Exception as exc:
-                raise ConfigError(f"cannot export the embedding model to ONNX: {type(exc).__name__}: {exc}",
-                                  hint="use the torch backend (--embedder-backend torch)") from None
+                raise ConfigError(
+                    f"cannot export the embedding model to ONNX: {type(exc).__name__}: {exc}",
+                    hint="use the torch backend (--embedder-backend torch)",
+                ) from None
     return wanted
 
 

@@ -95,8 +95,13 @@ class Retriever:
         return self.mode or best_mode("dense" in self._modes, "sparse" in self._modes)
 
     def search(
-        self, query: str, k: int | None = None, *, filter: Mapping[str, Any] | None = None,
-        mode: Mode | None = None, fusion: Fusion | None = None,
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        mode: Mode | None = None,
+        fusion: Fusion | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for ``query``, best first, each with its ``score``: the cosine in
         dense mode, the BM25 score in sparse mode, the fused score in hybrid mode."""
@@ -109,13 +114,25 @@ class Retriever:
             raise missing_vectors(self.collection, chosen, self._modes)
         vector = self.embedder.encode_query(query) if chosen != "sparse" else None
         sparse = self._bm25.encode_query(query) if chosen != "dense" and self._bm25 is not None else None
-        hits = self.store.query(self.collection, vector, top, filter if filter is not None else self.filter,
-                                sparse=sparse, fusion=check_fusion(fusion) if fusion is not None else self.fusion)
+        hits = self.store.query(
+            self.collection,
+            vector,
+            top,
+            filter if filter is not None else self.filter,
+            sparse=sparse,
+            fusion=check_fusion(fusion) if fusion is not None else self.fusion,
+        )
         return [Passage.from_payload(hit.id, hit.payload, hit.score) for hit in hits]
 
     def __call__(
-        self, query: str | Sequence[str], k: int | None = None, *, filter: Mapping[str, Any] | None = None,
-        mode: Mode | None = None, fusion: Fusion | None = None, **_dspy_kwargs: Any,
+        self,
+        query: str | Sequence[str],
+        k: int | None = None,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        mode: Mode | None = None,
+        fusion: Fusion | None = None,
+        **_dspy_kwargs: Any,
     ) -> list[Passage]:
         """``search`` for one query; for several (DSPy's ``query_or_queries``), the best ``k`` over all."""
         if isinstance(query, str):
@@ -134,5 +151,7 @@ class Retriever:
         return self
 
     def __repr__(self) -> str:
-        return (f"Retriever(store={self.store!r}, collection={self.collection!r}, k={self.k}, "
-                f"mode={self.mode!r}, fusion={self.fusion!r})")
+        return (
+            f"Retriever(store={self.store!r}, collection={self.collection!r}, k={self.k}, "
+            f"mode={self.mode!r}, fusion={self.fusion!r})"
+        )

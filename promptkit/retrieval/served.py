@@ -26,11 +26,29 @@ from promptkit.redaction import register_secret
 
 # Model prefixes that name a LiteLLM embedding provider. Anything else is a sentence-transformers model
 # (whose names also hold a slash: ``BAAI/bge-small-en-v1.5``), so the list decides, not the slash.
-SERVED_PREFIXES = frozenset({
-    "openai", "azure", "ollama", "hosted_vllm", "huggingface", "infinity", "cohere", "voyage", "mistral",
-    "gemini", "vertex_ai", "bedrock", "together_ai", "jina_ai", "nvidia_nim", "fireworks_ai", "lm_studio",
-    "litellm_proxy", "text-embedding-inference",
-})
+SERVED_PREFIXES = frozenset(
+    {
+        "openai",
+        "azure",
+        "ollama",
+        "hosted_vllm",
+        "huggingface",
+        "infinity",
+        "cohere",
+        "voyage",
+        "mistral",
+        "gemini",
+        "vertex_ai",
+        "bedrock",
+        "together_ai",
+        "jina_ai",
+        "nvidia_nim",
+        "fireworks_ai",
+        "lm_studio",
+        "litellm_proxy",
+        "text-embedding-inference",
+    }
+)
 
 
 def is_served(model: str | None) -> bool:
@@ -62,15 +80,22 @@ class ServedEncoder:
     """Encodes batches through ``litellm.embedding``; one call per batch, retried when transient."""
 
     def __init__(
-        self, model: str, *, api_base: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60.0,
         num_retries: int = 3,
     ) -> None:
         from promptkit.lm.routes import missing_key_error, normalize_api_base, normalize_ollama_base, parse_route
 
         route = parse_route(model)
         if timeout <= 0 or num_retries < 0:
-            raise ConfigError(f"embedder timeout must be > 0 and num_retries >= 0, got {timeout} and {num_retries}",
-                              hint="e.g. timeout=60, num_retries=3")
+            raise ConfigError(
+                f"embedder timeout must be > 0 and num_retries >= 0, got {timeout} and {num_retries}",
+                hint="e.g. timeout=60, num_retries=3",
+            )
         self.model = route.model
         self.ollama_name = route.model_name if route.kind == "ollama" else None
         if self.ollama_name is not None:
@@ -133,8 +158,15 @@ class ServedEncoder:
 
         litellm = get_litellm(feature="promptkit served embedder")
         try:
-            response = litellm.embedding(model=self.model, input=texts, api_base=self.api_base, api_key=self._api_key,
-                                         timeout=self.timeout, max_retries=0, **self._client())
+            response = litellm.embedding(
+                model=self.model,
+                input=texts,
+                api_base=self.api_base,
+                api_key=self._api_key,
+                timeout=self.timeout,
+                max_retries=0,
+                **self._client(),
+            )
         except Exception as exc:
             error = with_retry_after(wrap_error(to_lm15_error(exc, model=self.model), model=self.model), exc)
             raise error from exc  # the connection-failure check reads the whole chain
@@ -162,8 +194,7 @@ class ServedEncoder:
                     def max_retries(self, value: int) -> None:
                         pass
 
-                self._openai = SingleAttemptOpenAI(api_key=self._api_key, base_url=self.api_base,
-                                                   timeout=self.timeout)
+                self._openai = SingleAttemptOpenAI(api_key=self._api_key, base_url=self.api_base, timeout=self.timeout)
         return {"client": self._openai}
 
     def _preflight(self) -> None:
@@ -175,7 +206,8 @@ class ServedEncoder:
         reason = unreachable_reason(self.api_base)
         if reason is not None:
             raise BackendUnavailableError(
-                f"cannot connect to {self.where} for the embedding model {self.model!r}: {reason}", url=self.where,
+                f"cannot connect to {self.where} for the embedding model {self.model!r}: {reason}",
+                url=self.where,
                 hint="start the embedding server, or pass the right URL (--api-base / api_base=)",
             )
         self._reachable = True
@@ -188,9 +220,16 @@ class ServedEncoder:
 
         if isinstance(error, BackendError):
             return error
-        translated = translate_failure(error, model=self.model, url=self.where, ollama_name=self.ollama_name,
-                                       timeout=self.timeout, secret=self._api_key, waited=attempts.waited,
-                                       attempts=attempts.made)
+        translated = translate_failure(
+            error,
+            model=self.model,
+            url=self.where,
+            ollama_name=self.ollama_name,
+            timeout=self.timeout,
+            secret=self._api_key,
+            waited=attempts.waited,
+            attempts=attempts.made,
+        )
         if translated is not None:
             return translated
         text = str(error).strip()
@@ -198,14 +237,19 @@ class ServedEncoder:
         hint = "check the model name and the server's log"
         if isinstance(error, LMRateLimitError):
             hint = "the server is rate-limiting: send fewer requests at once (concurrency=), or retry more"
-        return BackendError(f"the embedding model {self.model!r} at {self.where} failed after {attempts.made} "
-                            f"request(s): {reason[:300]}", hint=hint)
+        return BackendError(
+            f"the embedding model {self.model!r} at {self.where} failed after {attempts.made} "
+            f"request(s): {reason[:300]}",
+            hint=hint,
+        )
 
     def _vectors(self, response: Any, expected: int) -> np.ndarray:
         rows = sorted(response.data, key=lambda item: _field(item, "index"))
         if len(rows) != expected:
-            raise BackendError(f"{self.where} returned {len(rows)} embeddings for {expected} texts "
-                               f"(model {self.model!r})", hint="check the server's batch limits")
+            raise BackendError(
+                f"{self.where} returned {len(rows)} embeddings for {expected} texts (model {self.model!r})",
+                hint="check the server's batch limits",
+            )
         vectors = np.asarray([_field(row, "embedding") for row in rows], dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         # Servers differ on normalizing; promptkit's vectors always are (cosine = dot product).

@@ -68,24 +68,37 @@ class ActivePrompt(TechniqueModule):
         self.k = positive("k", k, tid)
         self.n_demos = positive("n_demos", n_demos, tid)
         if metric not in UNCERTAINTY:
-            raise InputError(f"technique {tid!r}: option metric={metric!r} is not known",
-                             hint=f"use one of {', '.join(UNCERTAINTY)}")
+            raise InputError(
+                f"technique {tid!r}: option metric={metric!r} is not known", hint=f"use one of {', '.join(UNCERTAINTY)}"
+            )
         self.metric = metric
         self.temperature = check_temperature(temperature, tid)
         self.num_threads = positive("num_threads", num_threads, tid)
         if annotate is not None and not callable(annotate):
-            raise InputError(f"technique {tid!r}: option annotate must be callable (example -> annotation)",
-                             hint="pass annotate=lambda ex: {'reasoning': ..., 'answer': ...}")
+            raise InputError(
+                f"technique {tid!r}: option annotate must be callable (example -> annotation)",
+                hint="pass annotate=lambda ex: {'reasoning': ..., 'answer': ...}",
+            )
         self.annotate = annotate
         self.pool = self._pool(questions)
         # No trigger given: the template's own phrase (_partials/cot.j2), the one copy of it.
         trigger_values = {"trigger": trigger} if trigger else {}
-        self.zero_shot = dspy.Predict(extend(sig, technique=tid, before=(REASONING,),
-                                             instructions=render_instructions("cot_zeroshot.j2",
-                                                                              **self._values(**trigger_values))))
-        self.predict = dspy.Predict(extend(sig, technique=tid, before=(REASONING,),
-                                           instructions=render_instructions("cot_fewshot.j2",
-                                                                            **self._values(n_demos=self.n_demos))))
+        self.zero_shot = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                before=(REASONING,),
+                instructions=render_instructions("cot_zeroshot.j2", **self._values(**trigger_values)),
+            )
+        )
+        self.predict = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                before=(REASONING,),
+                instructions=render_instructions("cot_fewshot.j2", **self._values(n_demos=self.n_demos)),
+            )
+        )
         self.ranking: list[dict[str, Any]] | None = None
 
     def _pool(self, questions: Any) -> list[dict[str, Any]]:
@@ -93,8 +106,9 @@ class ActivePrompt(TechniqueModule):
         if questions is None:
             return default_demos(self.signature, COT_DEMOS, tid)
         if isinstance(questions, str | bytes) or not isinstance(questions, Sequence) or not questions:
-            raise InputError(f"technique {tid!r}: option questions must be a non-empty list",
-                             hint="pass questions=[...]")
+            raise InputError(
+                f"technique {tid!r}: option questions must be a non-empty list", hint="pass questions=[...]"
+            )
         pool = []
         for number, item in enumerate(questions, 1):
             if isinstance(item, str) and len(names) == 1:
@@ -102,8 +116,10 @@ class ActivePrompt(TechniqueModule):
             elif isinstance(item, Mapping):
                 pool.append(dict(item))
             else:
-                raise InputError(f"technique {tid!r}: questions #{number} is a {type(item).__name__}",
-                                 hint=f"give each question as a string or a dict with {', '.join(names)}")
+                raise InputError(
+                    f"technique {tid!r}: questions #{number} is a {type(item).__name__}",
+                    hint=f"give each question as a string or a dict with {', '.join(names)}",
+                )
         if self.annotate is None:  # the pool must carry its annotations
             try:
                 check_demos(pool, self.signature, tid, ("reasoning",))
@@ -127,8 +143,14 @@ class ActivePrompt(TechniqueModule):
             except PARSE_ERRORS:  # no sample parsed: as uncertain as it gets
                 samples = []
             answers = [s.get(field) for s in samples]
-            ranking.append({"index": index, "question": self._inputs_of(item), "answers": answers,
-                            "score": uncertainty(answers, self.k, self.metric)})
+            ranking.append(
+                {
+                    "index": index,
+                    "question": self._inputs_of(item),
+                    "answers": answers,
+                    "score": uncertainty(answers, self.k, self.metric),
+                }
+            )
         return sorted(ranking, key=lambda r: (-r["score"], r["index"]))
 
     def build_demos(self) -> list[dict[str, Any]]:

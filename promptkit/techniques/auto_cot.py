@@ -63,12 +63,66 @@ from promptkit.techniques.demos import as_examples
 Embed = Callable[[list[str]], Any]
 _WORD = re.compile(r"\w+")
 # Function words carry no topic; in short questions they would otherwise dominate the TF-IDF vectors.
-_STOPWORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "had", "has", "have",
-    "he", "her", "his", "how", "i", "if", "in", "is", "it", "its", "many", "much", "of", "on", "or", "she", "so",
-    "than", "that", "the", "their", "them", "then", "there", "they", "this", "to", "was", "we", "were", "what",
-    "when", "where", "which", "who", "why", "will", "with", "would", "you",
-})
+_STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "many",
+        "much",
+        "of",
+        "on",
+        "or",
+        "she",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+    }
+)
 
 
 def tfidf_embed(texts: list[str]) -> np.ndarray:
@@ -183,8 +237,10 @@ class AutoCoT(TechniqueModule):
         self.questions = list(questions or ())  # as given, for the prediction's demo_questions
         self.k = min(positive("k", k, tid), len(self.pool))
         if embed is not None and not callable(embed):
-            raise InputError(f"technique {tid!r}: option embed={embed!r} is not callable",
-                             hint="pass embed=lambda texts: [[...], ...] (one vector per text), or leave it out")
+            raise InputError(
+                f"technique {tid!r}: option embed={embed!r} is not callable",
+                hint="pass embed=lambda texts: [[...], ...] (one vector per text), or leave it out",
+            )
         self.embed = embed
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InputError(f"technique {tid!r}: option seed={seed!r} must be an integer", hint="pass seed=0")
@@ -204,11 +260,15 @@ class AutoCoT(TechniqueModule):
     def _check_questions(self, questions: Any) -> list[dict[str, Any]]:
         """The pool as input dicts; an InputError naming ``questions`` otherwise."""
         tid, names = self.technique_id, list(self.signature.input_fields)
-        hint = (f"pass questions=['...', ...] (one {names[0]!r} each)" if len(names) == 1
-                else f"pass questions=[{{{', '.join(repr(n) + ': ...' for n in names)}}}, ...]")
+        hint = (
+            f"pass questions=['...', ...] (one {names[0]!r} each)"
+            if len(names) == 1
+            else f"pass questions=[{{{', '.join(repr(n) + ': ...' for n in names)}}}, ...]"
+        )
         if isinstance(questions, str | bytes) or not isinstance(questions, Sequence) or not questions:
-            raise InputError(f"technique {tid!r}: option questions must be a non-empty list, got {questions!r:.80}",
-                             hint=hint)
+            raise InputError(
+                f"technique {tid!r}: option questions must be a non-empty list, got {questions!r:.80}", hint=hint
+            )
         pool: list[dict[str, Any]] = []
         for number, item in enumerate(questions, 1):
             if isinstance(item, str) and len(names) == 1:
@@ -233,8 +293,10 @@ class AutoCoT(TechniqueModule):
         try:
             vectors = np.asarray(embed(texts), dtype=float)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"technique {self.technique_id!r}: option embed returned no numeric vectors ({exc})",
-                             hint="embed(texts) must return one equal-length vector per text") from None
+            raise InputError(
+                f"technique {self.technique_id!r}: option embed returned no numeric vectors ({exc})",
+                hint="embed(texts) must return one equal-length vector per text",
+            ) from None
         if vectors.ndim != 2 or len(vectors) != len(texts) or not np.isfinite(vectors).all():
             raise InputError(
                 f"technique {self.technique_id!r}: option embed returned shape {vectors.shape} for {len(texts)} texts",
@@ -274,8 +336,10 @@ class AutoCoT(TechniqueModule):
         self._run([p["index"] for p in self.picks if p["index"] not in chains], chains)
         self.picks = [p for p in self.picks if chains[p["index"]] is not None]  # an unparseable fallback: no demo
         if not self.picks:
-            raise InputError(f"technique {self.technique_id!r}: no zero-shot chain of the questions could be parsed",
-                             hint="check the model, or give other questions")
+            raise InputError(
+                f"technique {self.technique_id!r}: no zero-shot chain of the questions could be parsed",
+                hint="check the model, or give other questions",
+            )
         self.picks.sort(key=lambda p: p["index"])
         return [{**self.pool[p["index"]], **_chain(chains[p["index"]], self.signature)} for p in self.picks]
 
@@ -286,6 +350,7 @@ class AutoCoT(TechniqueModule):
                     return self.zero_shot(**self.pool[i])
                 except PARSE_ERRORS:  # an unparseable chain just fails the filters
                     return None
+
             return call
 
         for i, chain in zip(indices, run_parallel([job(i) for i in indices], self.num_threads), strict=True):
@@ -302,7 +367,9 @@ class AutoCoT(TechniqueModule):
         prediction = self.predict(**inputs)
         indices = [p["index"] for p in self.picks]
         return dspy.Prediction(
-            **prediction.toDict(), demo_indices=indices, demo_questions=[self.questions[i] for i in indices],
+            **prediction.toDict(),
+            demo_indices=indices,
+            demo_questions=[self.questions[i] for i in indices],
         )
 
 

@@ -137,8 +137,7 @@ def require_str_output(sig: type[Signature], technique: str, why: str) -> str:
     outputs = list(sig.output_fields.items())
     if len(outputs) != 1 or outputs[0][1].annotation is not str:
         raise InputError(
-            f"technique {technique!r} needs a signature with exactly one str output ({why}); "
-            f"got {sig.signature!r}",
+            f"technique {technique!r} needs a signature with exactly one str output ({why}); got {sig.signature!r}",
             hint='use e.g. "question -> answer"',
         )
     return outputs[0][0]
@@ -249,6 +248,13 @@ class TechniqueModule(dspy.Module):
         """The ``dspy.Predict`` of ``step``, its instructions rendered with ``values`` (None: the template default)."""
         text = render_instructions(step.template, **self._values(**values))
         return dspy.Predict(
-            extend(self.signature, technique=self.technique_id, instructions=text, inputs=step.inputs,
-                   before=step.before, after=step.after, drop_outputs=step.drop_outputs)
+            extend(
+                self.signature,
+                technique=self.technique_id,
+                instructions=text,
+                inputs=step.inputs,
+                before=step.before,
+                after=step.after,
+                drop_outputs=step.drop_outputs,
+            )
         )

@@ -56,18 +56,44 @@ class Binder(TableTechnique):
         self.max_retries = positive("max_retries", max_retries, tid, minimum=0)
         self.max_qa_calls = positive("max_qa_calls", max_qa_calls, tid, minimum=0)
         shown = self._table_field()
-        self.write = dspy.Predict(extend(sig, technique=tid, drop_outputs=True, inputs=shown, after=(SQL,),
-                                         instructions=render_instructions("binder_sql.j2", **self._values())))
-        self.fix = dspy.Predict(extend(
-            sig, technique=tid, drop_outputs=True, after=(SQL,),
-            inputs=(*shown, ("previous_sql", "the query that failed", str), ("error", "what SQLite said", str)),
-            instructions=render_instructions("binder_fix.j2", **self._values())))
-        self.qa = dspy.Predict(step_signature(
-            inputs=(("question", "a question about one value", str), ("value", "the value, from a table cell", str)),
-            outputs=(("answer", "a short answer", str),), instructions=render_instructions("binder_qa.j2")))
-        self.answer = dspy.Predict(extend(
-            sig, technique=tid, inputs=(*shown, SQL, ("result", "what the query returned", str)),
-            instructions=render_instructions("binder_answer.j2", **self._values())))
+        self.write = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                drop_outputs=True,
+                inputs=shown,
+                after=(SQL,),
+                instructions=render_instructions("binder_sql.j2", **self._values()),
+            )
+        )
+        self.fix = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                drop_outputs=True,
+                after=(SQL,),
+                inputs=(*shown, ("previous_sql", "the query that failed", str), ("error", "what SQLite said", str)),
+                instructions=render_instructions("binder_fix.j2", **self._values()),
+            )
+        )
+        self.qa = dspy.Predict(
+            step_signature(
+                inputs=(
+                    ("question", "a question about one value", str),
+                    ("value", "the value, from a table cell", str),
+                ),
+                outputs=(("answer", "a short answer", str),),
+                instructions=render_instructions("binder_qa.j2"),
+            )
+        )
+        self.answer = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                inputs=(*shown, SQL, ("result", "what the query returned", str)),
+                instructions=render_instructions("binder_answer.j2", **self._values()),
+            )
+        )
 
     def _qa_function(self, counter: dict[str, Any]) -> Any:
         """The SQL function ``QA(question, value...)``: one model call per distinct (question, value)."""
@@ -100,8 +126,9 @@ class Binder(TableTechnique):
             return None, "the query returned no rows"
         return result_text(result), None
 
-    def _program(self, inputs: dict[str, Any], shown: dict[str, str], table: Table, sql: str,
-                 counter: dict[str, Any]) -> dict[str, Any]:
+    def _program(
+        self, inputs: dict[str, Any], shown: dict[str, str], table: Table, sql: str, counter: dict[str, Any]
+    ) -> dict[str, Any]:
         """Run one program, letting the model fix it up to ``max_retries`` times."""
         for attempt in range(self.max_retries + 1):
             result, error = self._execute(table, sql, counter)
@@ -126,8 +153,14 @@ class Binder(TableTechnique):
                 votes[key] = votes.get(key, 0) + 1
         top = max(votes, key=lambda k: votes[k]) if votes else None  # ties: the result seen first
         winner = next((p for p in programs if top is not None and text_key(p["result"]) == top), programs[-1])
-        extra = {"sql": winner["sql"], "result": winner["result"], "programs": programs, "votes": votes,
-                 "qa_calls": counter["calls"], "fallback": winner["result"] is None}
+        extra = {
+            "sql": winner["sql"],
+            "result": winner["result"],
+            "programs": programs,
+            "votes": votes,
+            "qa_calls": counter["calls"],
+            "fallback": winner["result"] is None,
+        }
         return dspy.Prediction(**self._outputs(inputs, shown, winner), **extra)
 
     def _outputs(self, inputs: dict[str, Any], shown: Mapping[str, str], winner: dict[str, Any]) -> dict[str, Any]:

@@ -98,8 +98,11 @@ def _targets(statement: str) -> list[str]:
     except (SyntaxError, IndexError):
         match = re.match(r"^\s*([A-Za-z_]\w*)\s*=[^=]", statement)
         return [match.group(1)] if match else []
-    targets = node.targets if isinstance(node, ast.Assign) else (
-        [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else [])
+    targets = (
+        node.targets
+        if isinstance(node, ast.Assign)
+        else ([node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else [])
+    )
     names: list[str] = []
     for target in targets:
         elements = target.elts if isinstance(target, ast.Tuple) else [target]
@@ -164,18 +167,38 @@ class ChainOfCode(TechniqueModule):
         self.limits = SandboxLimits(timeout=timeout, memory_mb=memory_mb)
         self.sandbox_backend = sandbox
         limits = {"time_limit": timeout, "memory_mb": memory_mb}
-        self.write = dspy.Predict(extend(sig, technique=tid, drop_outputs=True, after=(CODE,),
-                                         instructions=render_instructions("chain_of_code.j2",
-                                                                          **self._values(**limits))))
-        self.simulate = dspy.Predict(extend(
-            sig, technique=tid, drop_outputs=True,
-            inputs=(("program", "the whole program", str), ("state", "the variables before the line, as JSON", str),
-                    ("line", "the statement to emulate", str), ("error", "why Python could not run it", str)),
-            after=(("new_state", "a JSON object: each variable the line sets, with its new value", str),),
-            instructions=render_instructions("chain_of_code_simulate.j2", **self._values())))
-        self.answer = dspy.Predict(extend(
-            sig, technique=tid, inputs=(CODE, ("result", "the program's final variables, as JSON", str)),
-            instructions=render_instructions("program_answer.j2", **self._values())))
+        self.write = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                drop_outputs=True,
+                after=(CODE,),
+                instructions=render_instructions("chain_of_code.j2", **self._values(**limits)),
+            )
+        )
+        self.simulate = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                drop_outputs=True,
+                inputs=(
+                    ("program", "the whole program", str),
+                    ("state", "the variables before the line, as JSON", str),
+                    ("line", "the statement to emulate", str),
+                    ("error", "why Python could not run it", str),
+                ),
+                after=(("new_state", "a JSON object: each variable the line sets, with its new value", str),),
+                instructions=render_instructions("chain_of_code_simulate.j2", **self._values()),
+            )
+        )
+        self.answer = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                inputs=(CODE, ("result", "the program's final variables, as JSON", str)),
+                instructions=render_instructions("program_answer.j2", **self._values()),
+            )
+        )
 
     def _run(self, sandbox: PythonSandbox, chunks: list[str], simulated: dict[int, dict[str, Any]]) -> dict[str, Any]:
         driver = f"CHUNKS = {json.dumps(chunks)!r}\nSIMULATED = {json.dumps(simulated)!r}\n{_DRIVER}"
@@ -196,8 +219,13 @@ class ChainOfCode(TechniqueModule):
         report = self._run(sandbox, chunks, simulated)
         while report["failed"] is not None and len(simulated) < self.max_simulations:
             index, error = report["failed"]["index"], report["failed"]["error"]
-            reply = self.simulate(**inputs, program=code, state=json.dumps(report["state"], default=str)[:4000],
-                                  line=chunks[index], error=error).new_state
+            reply = self.simulate(
+                **inputs,
+                program=code,
+                state=json.dumps(report["state"], default=str)[:4000],
+                line=chunks[index],
+                error=error,
+            ).new_state
             simulated[index] = new_state(reply, chunks[index])
             trace.append({"statement": chunks[index], "error": error, "new_state": simulated[index]})
             report = self._run(sandbox, chunks, simulated)

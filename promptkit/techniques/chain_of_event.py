@@ -28,8 +28,14 @@ class ChainOfEvent(TechniqueModule):
 
     def __init__(self, signature: SignatureLike = "documents -> summary") -> None:
         super().__init__(signature)
-        self.predict = dspy.Predict(extend(self.signature, technique=self.technique_id, before=STAGES,
-                                           instructions=render_instructions("chain_of_event.j2", **self._values())))
+        self.predict = dspy.Predict(
+            extend(
+                self.signature,
+                technique=self.technique_id,
+                before=STAGES,
+                instructions=render_instructions("chain_of_event.j2", **self._values()),
+            )
+        )
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         return self.predict(**self._inputs(kwargs))

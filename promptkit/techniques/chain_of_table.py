@@ -70,8 +70,9 @@ _REPEATABLE = {"f_add_column"}
 def parse_operation(text: Any, allowed: set[str]) -> str | None:
     """The pool operation the planner named (``f_`` optional), or None for [E] / anything else."""
     reply = str(text or "").lower()
-    found = [(m.start(), name) for name in allowed
-             for m in [re.search(rf"\b(?:f_)?{name[2:]}\b", reply)] if m is not None]
+    found = [
+        (m.start(), name) for name in allowed for m in [re.search(rf"\b(?:f_)?{name[2:]}\b", reply)] if m is not None
+    ]
     return min(found)[1] if found else None
 
 
@@ -93,18 +94,42 @@ class ChainOfTable(TableTechnique):
         self.max_ops = positive("max_ops", max_ops, tid)
         shown = self._table_field()
         pool = [{"name": name, "description": desc} for name, (desc, _, _) in OPERATIONS.items()]
-        self.plan = dspy.Predict(extend(
-            sig, technique=tid, drop_outputs=True, inputs=(*shown, CHAIN),
-            after=(("next_operation", "the next operation's name, or [E]", str),),
-            instructions=render_instructions("chain_of_table_plan.j2", **self._values(operations=pool))))
+        self.plan = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                drop_outputs=True,
+                inputs=(*shown, CHAIN),
+                after=(("next_operation", "the next operation's name, or [E]", str),),
+                instructions=render_instructions("chain_of_table_plan.j2", **self._values(operations=pool)),
+            )
+        )
         for name, (desc, fields, _) in OPERATIONS.items():
-            setattr(self, name, dspy.Predict(extend(
-                sig, technique=tid, drop_outputs=True, inputs=(*shown, CHAIN), after=fields,
-                instructions=render_instructions("chain_of_table_args.j2",
-                                                 **self._values(operation=name, description=desc)))))
-        self.query = dspy.Predict(extend(
-            sig, technique=tid, inputs=(*shown, CHAIN), before=(REASONING,),
-            instructions=render_instructions("chain_of_table_answer.j2", **self._values())))
+            setattr(
+                self,
+                name,
+                dspy.Predict(
+                    extend(
+                        sig,
+                        technique=tid,
+                        drop_outputs=True,
+                        inputs=(*shown, CHAIN),
+                        after=fields,
+                        instructions=render_instructions(
+                            "chain_of_table_args.j2", **self._values(operation=name, description=desc)
+                        ),
+                    )
+                ),
+            )
+        self.query = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                inputs=(*shown, CHAIN),
+                before=(REASONING,),
+                instructions=render_instructions("chain_of_table_answer.j2", **self._values()),
+            )
+        )
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs, table = self._split(kwargs)
@@ -116,8 +141,11 @@ class ChainOfTable(TableTechnique):
             if name is None:
                 break
             args = getattr(self, name)(**inputs, **state)
-            record: dict[str, Any] = {"name": name, "arguments": {f[0]: args.get(f[0]) for f in OPERATIONS[name][1]},
-                                      "error": None}
+            record: dict[str, Any] = {
+                "name": name,
+                "arguments": {f[0]: args.get(f[0]) for f in OPERATIONS[name][1]},
+                "error": None,
+            }
             try:
                 table = OPERATIONS[name][2](table, args)
             except SQLError as exc:

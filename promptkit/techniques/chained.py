@@ -76,7 +76,7 @@ class ChainedTasks(TechniqueModule):
                 f"chained_tasks: signature {sig.signature!r} does not fit chain {self.chain.name!r} "
                 f"(chain inputs: {', '.join(self.chain.inputs)}; the signature needs exactly those inputs "
                 "and one output)",
-                hint=f"use e.g. \"{', '.join(self.chain.inputs)} -> result\"",
+                hint=f'use e.g. "{", ".join(self.chain.inputs)} -> result"',
             )
         self.output_name, self.output_info = next(iter(sig.output_fields.items()))
 

@@ -69,7 +69,9 @@ class ComplexCoT(TechniqueModule):
         self.k = positive("k", k, tid)
         self.top_k = (self.sampling.n + 1) // 2 if top_k is None else positive("top_k", top_k, tid)
         pool = check_demos(
-            default_demos(self.signature, COT_DEMOS, tid) if demos is None else demos, self.signature, tid,
+            default_demos(self.signature, COT_DEMOS, tid) if demos is None else demos,
+            self.signature,
+            tid,
             ("reasoning",),
         )
         chosen = most_complex(pool, self.k, lambda d: reasoning_steps(d["reasoning"]))
@@ -88,8 +90,9 @@ class ComplexCoT(TechniqueModule):
         # Only the most complex chains vote, but in sampling order, so vote()'s first-seen tie rule holds.
         voters = sorted(most_complex(samples, self.top_k, lambda s: reasoning_steps(s.get("reasoning"))))
         winner, votes = self.sampling.vote([samples[i] for i in voters])
-        return voted(samples, (voters[winner], votes), voters=voters, failed_samples=failures,
-                     demos_used=self.demos_used)
+        return voted(
+            samples, (voters[winner], votes), voters=voters, failed_samples=failures, demos_used=self.demos_used
+        )
 
 
 __all__ = ["ComplexCoT", "most_complex", "reasoning_steps"]

@@ -55,20 +55,41 @@ class Dater(TableTechnique):
         sig, tid = self.signature, self.technique_id
         self.max_queries = positive("max_queries", max_queries, tid)
         shown = self._table_field()
-        self.evidence = dspy.Predict(extend(
-            sig, technique=tid, drop_outputs=True, inputs=shown,
-            after=(("columns", "the names of the columns needed to answer", list[str]),
-                   ("rows", "the numbers of the relevant rows; empty when every row may matter", list[str])),
-            instructions=render_instructions("dater_evidence.j2", **self._values())))
-        self.decompose = dspy.Predict(extend(
-            sig, technique=tid, drop_outputs=True, inputs=shown,
-            after=(("sub_questions", "cloze statements, each with a {} blank", list[str]),
-                   ("sql", "for each sub-question, the SQLite SELECT that computes its blank", list[str])),
-            instructions=render_instructions("dater_questions.j2", **self._values(max_queries=self.max_queries))))
-        self.reason = dspy.Predict(extend(
-            sig, technique=tid, before=(REASONING,),
-            inputs=(*shown, ("evidence", "sub-questions with their blanks computed by SQL", str)),
-            instructions=render_instructions("dater_answer.j2", **self._values())))
+        self.evidence = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                drop_outputs=True,
+                inputs=shown,
+                after=(
+                    ("columns", "the names of the columns needed to answer", list[str]),
+                    ("rows", "the numbers of the relevant rows; empty when every row may matter", list[str]),
+                ),
+                instructions=render_instructions("dater_evidence.j2", **self._values()),
+            )
+        )
+        self.decompose = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                drop_outputs=True,
+                inputs=shown,
+                after=(
+                    ("sub_questions", "cloze statements, each with a {} blank", list[str]),
+                    ("sql", "for each sub-question, the SQLite SELECT that computes its blank", list[str]),
+                ),
+                instructions=render_instructions("dater_questions.j2", **self._values(max_queries=self.max_queries)),
+            )
+        )
+        self.reason = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                before=(REASONING,),
+                inputs=(*shown, ("evidence", "sub-questions with their blanks computed by SQL", str)),
+                instructions=render_instructions("dater_answer.j2", **self._values()),
+            )
+        )
 
     def _sub_table(self, table: Table, columns: list[str], rows: list[int]) -> tuple[Table, str | None]:
         """The evidence the model named, and why the full table was kept instead (None when it was not)."""
@@ -109,7 +130,11 @@ class Dater(TableTechnique):
         evidence = "\n".join(f"- {f['filled']}" for f in filled) or "(no sub-questions)"
         answer = self.reason(**inputs, table=shown, evidence=evidence)
         return dspy.Prediction(
-            **answer.toDict(), columns=columns, rows=rows, sub_table=shown, sub_questions=filled,
+            **answer.toDict(),
+            columns=columns,
+            rows=rows,
+            sub_table=shown,
+            sub_questions=filled,
             evidence_error=evidence_error,
         )
 

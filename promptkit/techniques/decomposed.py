@@ -73,8 +73,10 @@ def check_handlers(handlers: Any, technique: str) -> dict[str, Handler]:
     seen: dict[str, str] = {}
     for name, handler in handlers.items():
         if not isinstance(name, str) or not _NAME.match(name):
-            raise InputError(f"technique {technique!r}: option handlers has the name {name!r}, not an identifier",
-                             hint="use names such as qa, calc or lookup")
+            raise InputError(
+                f"technique {technique!r}: option handlers has the name {name!r}, not an identifier",
+                hint="use names such as qa, calc or lookup",
+            )
         if name.lower() in seen:
             raise InputError(f"technique {technique!r}: option handlers names {name!r} twice (case-insensitive)")
         if not callable(handler) and not (isinstance(handler, str) and handler.strip()):
@@ -125,19 +127,24 @@ class DecomposedPrompting(TechniqueModule):
             for n, h in self.handlers.items()
         ]
         program = ("program", "the sub-task calls in order, each `[handler] sub-question`", list[str])
-        self.plan = self.predictor(Step("decomp_plan.j2", drop_outputs=True, after=(program,)),
-                                   handlers=described, max_calls=self.max_calls)
+        self.plan = self.predictor(
+            Step("decomp_plan.j2", drop_outputs=True, after=(program,)), handlers=described, max_calls=self.max_calls
+        )
         # One Predict per LM handler, so an optimizer can tune each sub-prompt on its own.
         self.sub_prompts = {
-            name: dspy.Predict(step_signature(
-                [("sub_question", "the sub-task to solve", str)],
-                [("result", "the sub-task's result", str)],
-                render_instructions("decomp_handler.j2", **self._values(handler=name, instruction=handler.strip())),
-            ))
-            for name, handler in self.handlers.items() if isinstance(handler, str)
+            name: dspy.Predict(
+                step_signature(
+                    [("sub_question", "the sub-task to solve", str)],
+                    [("result", "the sub-task's result", str)],
+                    render_instructions("decomp_handler.j2", **self._values(handler=name, instruction=handler.strip())),
+                )
+            )
+            for name, handler in self.handlers.items()
+            if isinstance(handler, str)
         }
-        self.answer = self.predictor(Step("decomp_answer.j2", inputs=(
-            ("results", "the sub-task calls, each with its result", str),)))
+        self.answer = self.predictor(
+            Step("decomp_answer.j2", inputs=(("results", "the sub-task calls, each with its result", str),))
+        )
 
     def _find(self, name: str) -> str | None:
         return next((n for n in self.handlers if n.lower() == name.lower()), None)
@@ -150,8 +157,9 @@ class DecomposedPrompting(TechniqueModule):
         wanted, question = parsed
         name = self._find(wanted)
         if name is None:
-            return _failed(wanted, question, f"unknown handler {wanted!r}; the known handlers are: "
-                           + ", ".join(self.handlers))
+            return _failed(
+                wanted, question, f"unknown handler {wanted!r}; the known handlers are: " + ", ".join(self.handlers)
+            )
         for ref in sorted({int(n) for n in _REF.findall(question)}):
             if not 1 <= ref <= len(done):
                 return _failed(name, question, f"#{ref} names no earlier call")
@@ -179,7 +187,7 @@ class DecomposedPrompting(TechniqueModule):
         for line in program[: self.max_calls]:
             calls.append(self._run(line, calls))
         answer = self.answer(**inputs, results=format_results(calls))
-        return dspy.Prediction(calls=calls, program=program, dropped=program[self.max_calls:], **answer.toDict())
+        return dspy.Prediction(calls=calls, program=program, dropped=program[self.max_calls :], **answer.toDict())
 
 
 def _failed(handler: str, question: str, error: str) -> dict[str, Any]:

@@ -39,8 +39,9 @@ class PlanAndSolve(TechniqueModule):
             raise InputError(f"plan_and_solve: unknown variant {variant!r}", hint="use variant='ps' or variant='ps+'")
         plan = ("plan", "a plan that solves the problem, as numbered steps", str)
         solution = ("solution", "the plan carried out step by step, with the intermediate results", str)
-        self.plan = self.predictor(Step("plan_and_solve.j2", drop_outputs=True, after=(plan, solution)),
-                                   variant=variant)
+        self.plan = self.predictor(
+            Step("plan_and_solve.j2", drop_outputs=True, after=(plan, solution)), variant=variant
+        )
         self.answer = self.predictor(Step("plan_and_solve_answer.j2", inputs=(plan, solution)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
@@ -64,13 +65,18 @@ class LeastToMost(TechniqueModule):
         self.max_subquestions = positive("max_subquestions", max_subquestions, self.technique_id)
         subquestions = ("subquestions", "simpler subquestions to answer first, in order", list[str])
         solved = ("solved", "the subquestions answered so far, with their answers", str)
-        self.decompose = self.predictor(Step("least_to_most_decompose.j2", drop_outputs=True, after=(subquestions,)),
-                                        max_subquestions=self.max_subquestions)
-        self.solve = self.predictor(Step(
-            "least_to_most_solve.j2", drop_outputs=True,
-            inputs=(solved, ("subquestion", "the subquestion to answer now", str)),
-            after=(("subanswer", "the answer to the subquestion", str),),
-        ))
+        self.decompose = self.predictor(
+            Step("least_to_most_decompose.j2", drop_outputs=True, after=(subquestions,)),
+            max_subquestions=self.max_subquestions,
+        )
+        self.solve = self.predictor(
+            Step(
+                "least_to_most_solve.j2",
+                drop_outputs=True,
+                inputs=(solved, ("subquestion", "the subquestion to answer now", str)),
+                after=(("subanswer", "the answer to the subquestion", str),),
+            )
+        )
         self.final = self.predictor(Step("least_to_most_final.j2", inputs=(solved,)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
@@ -101,8 +107,9 @@ class StepBack(TechniqueModule):
         extra = [question, answer]
         if retriever is not None:
             extra.append(("passages", "retrieved passages for the original and the step-back question", str))
-        self.answer = self.predictor(Step("step_back_answer.j2", inputs=tuple(extra)),
-                                     with_passages=retriever is not None)
+        self.answer = self.predictor(
+            Step("step_back_answer.j2", inputs=tuple(extra)), with_passages=retriever is not None
+        )
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -164,13 +171,22 @@ class SkeletonOfThought(TechniqueModule):
         self.output = require_str_output(sig, tid, "the expanded points are joined into it")
         self.max_points = positive("max_points", max_points, tid)
         self.num_threads = positive("num_threads", num_threads, tid)
-        self.skeleton = self.predictor(Step("skeleton_of_thought.j2", drop_outputs=True, after=(
-            ("points", "the skeleton: 3-5 word points, in order", list[str]),)), max_points=max_points)
-        self.expand = self.predictor(Step(
-            "skeleton_of_thought_expand.j2", drop_outputs=True,
-            inputs=(("skeleton", "the whole skeleton", str), ("point", "the point to write", str)),
-            after=(("expansion", "the point written out in 1-2 sentences", str),),
-        ))
+        self.skeleton = self.predictor(
+            Step(
+                "skeleton_of_thought.j2",
+                drop_outputs=True,
+                after=(("points", "the skeleton: 3-5 word points, in order", list[str]),),
+            ),
+            max_points=max_points,
+        )
+        self.expand = self.predictor(
+            Step(
+                "skeleton_of_thought_expand.j2",
+                drop_outputs=True,
+                inputs=(("skeleton", "the whole skeleton", str), ("point", "the point to write", str)),
+                after=(("expansion", "the point written out in 1-2 sentences", str),),
+            )
+        )
         self.direct = self.predictor(Step("vanilla.j2"))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
@@ -179,7 +195,8 @@ class SkeletonOfThought(TechniqueModule):
         if not points:
             return dspy.Prediction(points=[], expansions=[], **self.direct(**inputs).toDict())
         skeleton = bullet_list(points)
-        expansions = fan_out(lambda p: str(self.expand(**inputs, skeleton=skeleton, point=p).expansion), points,
-                             self.num_threads)
+        expansions = fan_out(
+            lambda p: str(self.expand(**inputs, skeleton=skeleton, point=p).expansion), points, self.num_threads
+        )
         answer = "\n".join(f"{i}. {p}: {e}" for i, (p, e) in enumerate(zip(points, expansions, strict=True), 1))
         return dspy.Prediction(points=points, expansions=expansions, **{self.output: answer})

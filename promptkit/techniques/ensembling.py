@@ -25,8 +25,9 @@ class SelfConsistency(TechniqueModule):
     technique_id = "self_consistency"
     options = Sampling
 
-    def __init__(self, signature: SignatureLike = "question -> answer", *, trigger: str | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self, signature: SignatureLike = "question -> answer", *, trigger: str | None = None, **options: Any
+    ) -> None:
         super().__init__(signature)
         self.sampling = Sampling.parse(self.technique_id, self.signature, options)
         self.predict = self.predictor(COT, trigger=trigger)
@@ -67,8 +68,9 @@ class EnsembleRefinement(TechniqueModule):
         self.sampling = Sampling.parse(self.technique_id, self.signature, options)
         self.m = positive("m", m, self.technique_id)
         self.generate = self.predictor(COT)
-        self.refine = self.predictor(Step("ensemble_refinement.j2", inputs=(ATTEMPTS,), before=(REASONING,)),
-                                     n_attempts=self.sampling.n)
+        self.refine = self.predictor(
+            Step("ensemble_refinement.j2", inputs=(ATTEMPTS,), before=(REASONING,)), n_attempts=self.sampling.n
+        )
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)

@@ -79,10 +79,16 @@ class FederatedSelfConsistency(TechniqueModule):
         self.pool = self._check_pool(pool)
         self.include_original = bool(include_original)
         self.question_field = self._question_field(question_field)
-        paraphrases = ("paraphrases", f"{self.n} rewordings of the {self.question_field}, each a whole question",
-                       list[str])
-        self.paraphrase = self.predictor(Step("federated_sc_paraphrase.j2", drop_outputs=True, after=(paraphrases,)),
-                                         n=self.n, field=self.question_field)
+        paraphrases = (
+            "paraphrases",
+            f"{self.n} rewordings of the {self.question_field}, each a whole question",
+            list[str],
+        )
+        self.paraphrase = self.predictor(
+            Step("federated_sc_paraphrase.j2", drop_outputs=True, after=(paraphrases,)),
+            n=self.n,
+            field=self.question_field,
+        )
         self.answer = self.predictor(COT, trigger=trigger)
 
     def _question_field(self, name: str | None) -> str:
@@ -99,7 +105,9 @@ class FederatedSelfConsistency(TechniqueModule):
 
     def _check_pool(self, pool: Any) -> Pool | None:
         ok = (
-            pool is None or callable(pool) or _strings(pool)
+            pool is None
+            or callable(pool)
+            or _strings(pool)
             or (isinstance(pool, Mapping) and all(isinstance(k, str) and _strings(v) for k, v in pool.items()))
         )
         if not ok:
@@ -140,13 +148,15 @@ class FederatedSelfConsistency(TechniqueModule):
         failures += [f"question {i}: {r}" for i, r in enumerate(results) if isinstance(r, str)]
         if not samples:
             raise ParseError(f"none of the {len(questions)} answers could be parsed", raw="\n".join(failures))
-        return voted(samples, self.sampling.vote(samples), paraphrases=paraphrases, questions=questions,
-                     failed_samples=failures)
+        return voted(
+            samples, self.sampling.vote(samples), paraphrases=paraphrases, questions=questions, failed_samples=failures
+        )
 
     def _ask(self, inputs: dict[str, Any], question: str) -> dspy.Prediction | str:
         try:
-            return self.answer(**{**inputs, self.question_field: question},
-                               config={"temperature": self.sampling.temperature})
+            return self.answer(
+                **{**inputs, self.question_field: question}, config={"temperature": self.sampling.temperature}
+            )
         except PARSE_ERRORS as exc:
             return f"{type(exc).__name__}: {str(exc)[:300]}"
 

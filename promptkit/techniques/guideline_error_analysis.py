@@ -48,12 +48,20 @@ class GuidelineErrorAnalysis(TechniqueModule):
         tid = self.technique_id
         rules = [error_rules] if isinstance(error_rules, str) else list(error_rules)
         if not all(isinstance(rule, str) and rule.strip() for rule in rules):
-            raise InputError(f"technique {tid!r}: option error_rules must be a list of non-empty strings",
-                             hint="pass error_rules=['Do not tag negated findings as problems.', ...]")
+            raise InputError(
+                f"technique {tid!r}: option error_rules must be a list of non-empty strings",
+                hint="pass error_rules=['Do not tag negated findings as problems.', ...]",
+            )
         checked = check_demos(demos, self.signature, tid, ()) if demos else []
-        text = render_instructions("guideline_error_analysis.j2", **self._values(
-            output_format=output_format, guideline=read_text_option(guideline, "guideline") if guideline else "",
-            error_rules=[r.strip() for r in rules], n_demos=len(checked)))
+        text = render_instructions(
+            "guideline_error_analysis.j2",
+            **self._values(
+                output_format=output_format,
+                guideline=read_text_option(guideline, "guideline") if guideline else "",
+                error_rules=[r.strip() for r in rules],
+                n_demos=len(checked),
+            ),
+        )
         self.predict = dspy.Predict(extend(self.signature, technique=tid, instructions=text))
         self.predict.demos = as_examples(checked, self.signature)
 

@@ -69,8 +69,13 @@ class ImplicitRAG(TechniqueModule):
         # Without a context field the only text is the input itself: extract from every str input.
         text_inputs = [n for n, f in sig.input_fields.items() if f.annotation is str] or list(sig.input_fields)
         self.sources = [name] if name else text_inputs
-        self.predict = self.predictor(Step("implicit_rag.j2", before=(SNIPPETS,)), max_snippets=self.max_snippets,
-                                      max_words=self.max_words, sources=self.sources, has_context=name is not None)
+        self.predict = self.predictor(
+            Step("implicit_rag.j2", before=(SNIPPETS,)),
+            max_snippets=self.max_snippets,
+            max_words=self.max_words,
+            sources=self.sources,
+            has_context=name is not None,
+        )
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)

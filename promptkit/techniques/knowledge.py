@@ -58,7 +58,7 @@ def rationale_steps(rationale: str, max_steps: int) -> list[str]:
     if len(steps) <= 1:
         steps = [s.strip() for s in _SENTENCE.split(" ".join(steps)) if s.strip()]
     if len(steps) > max_steps:
-        steps = [*steps[: max_steps - 1], " ".join(steps[max_steps - 1:])]
+        steps = [*steps[: max_steps - 1], " ".join(steps[max_steps - 1 :])]
     return steps
 
 
@@ -81,32 +81,45 @@ class ChainOfKnowledge(SampleThenCorrect):
         self.max_steps = positive("max_steps", max_steps, self.technique_id)
         self.sources = self.retrieval.sources
         recalls = self.retrieval.retriever is None
-        self.domains = self.predictor(Step("cok_domains.j2", drop_outputs=True, after=(
-            ("domains", "the knowledge domains the task needs", list[str]),)))
+        self.domains = self.predictor(
+            Step(
+                "cok_domains.j2",
+                drop_outputs=True,
+                after=(("domains", "the knowledge domains the task needs", list[str]),),
+            )
+        )
         # The query call's outputs depend on the sources: a pick among named sources; a recalled answer
         # when there is nothing to retrieve from.
         source: tuple[Field, ...] = (("source", f"one of: {', '.join(self.sources)}", str),) if self.sources else ()
         recall: tuple[Field, ...] = (
-            (("knowledge", "the answer to the query, from what you reliably know", str),)
-            if recalls else ()
+            (("knowledge", "the answer to the query, from what you reliably know", str),) if recalls else ()
         )
         self.query = self.predictor(
             Step("cok_query.j2", drop_outputs=True, inputs=(DOMAINS, CORRECTED, STEP), after=(*source, QUERY, *recall)),
-            sources=self.sources, recall=recalls,
+            sources=self.sources,
+            recall=recalls,
         )
-        self.correct = self.predictor(Step(
-            "cok_correct.j2", drop_outputs=True,
-            inputs=(CORRECTED, STEP, ("evidence", "knowledge found for the step's query", str)),
-            after=(("corrected_step", "the step rewritten so it agrees with the evidence", str),),
-        ))
-        self.answer = self.predictor(Step("cok_answer.j2", inputs=(
-            ("corrected_rationale", "the reasoning, corrected step by step with knowledge", str),)))
+        self.correct = self.predictor(
+            Step(
+                "cok_correct.j2",
+                drop_outputs=True,
+                inputs=(CORRECTED, STEP, ("evidence", "knowledge found for the step's query", str)),
+                after=(("corrected_step", "the step rewritten so it agrees with the evidence", str),),
+            )
+        )
+        self.answer = self.predictor(
+            Step(
+                "cok_answer.j2",
+                inputs=(("corrected_rationale", "the reasoning, corrected step by step with knowledge", str),),
+            )
+        )
 
     def _adapt(self, inputs: dict[str, Any], domains: list[str], step: str, done: list[str]) -> dict[str, Any]:
         """Query, retrieve (or recall) and correct one step, given the steps corrected before it."""
         so_far = bullet_list(done) or "(none yet)"
-        asked = self.query(**inputs, domains=", ".join(domains) or "(general knowledge)", corrected_steps=so_far,
-                           step=step)
+        asked = self.query(
+            **inputs, domains=", ".join(domains) or "(general knowledge)", corrected_steps=so_far, step=step
+        )
         query = str(asked.query)
         if self.retrieval.retriever is not None:
             name, evidence = self.retrieval.search(query, asked.get("source"))
@@ -114,8 +127,13 @@ class ChainOfKnowledge(SampleThenCorrect):
             name, evidence = None, [str(asked.get("knowledge") or "")]
         shown = bullet_list(evidence) or "(nothing found)"
         fixed = self.correct(**inputs, corrected_steps=so_far, step=step, evidence=f"Query: {query}\n{shown}")
-        return {"original": step, "source": name, "query": query, "evidence": evidence,
-                "corrected": str(fixed.corrected_step)}
+        return {
+            "original": step,
+            "source": name,
+            "query": query,
+            "evidence": evidence,
+            "corrected": str(fixed.corrected_step),
+        }
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -124,13 +142,13 @@ class ChainOfKnowledge(SampleThenCorrect):
         common["domains"] = domains
         rationale = common["rationale"]
         if agreed:
-            return dspy.Prediction(**best, **common, corrected=False, steps=[],
-                                   corrected_rationale=None)
+            return dspy.Prediction(**best, **common, corrected=False, steps=[], corrected_rationale=None)
         steps: list[dict[str, Any]] = []
         # Sequential on purpose: each step is corrected in the light of the corrected steps before it.
         for step in rationale_steps(rationale, self.max_steps):
             steps.append(self._adapt(inputs, domains, step, [s["corrected"] for s in steps]))
         corrected = "\n".join(s["corrected"] for s in steps) or rationale
         final = self.answer(**inputs, corrected_rationale=corrected)
-        return dspy.Prediction(**outputs_of(final, self.signature), **common, corrected=True, steps=steps,
-                               corrected_rationale=corrected)
+        return dspy.Prediction(
+            **outputs_of(final, self.signature), **common, corrected=True, steps=steps, corrected_rationale=corrected
+        )

@@ -75,8 +75,14 @@ class Maieutic(TechniqueModule):
 
     technique_id = "maieutic"
 
-    def __init__(self, signature: SignatureLike = "question -> answer", *, depth: int = 2, max_pairs: int = 3,
-                 num_nodes: int = 14) -> None:
+    def __init__(
+        self,
+        signature: SignatureLike = "question -> answer",
+        *,
+        depth: int = 2,
+        max_pairs: int = 3,
+        num_nodes: int = 14,
+    ) -> None:
         super().__init__(signature)
         tid = self.technique_id
         last = list(self.signature.output_fields)[-1]
@@ -85,18 +91,30 @@ class Maieutic(TechniqueModule):
         self.depth = positive("depth", depth, tid)
         self.max_pairs = positive("max_pairs", max_pairs, tid, minimum=0)
         self.num_nodes = positive("num_nodes", num_nodes, tid, minimum=2)
-        self.abduce = dspy.Predict(step_signature(
-            inputs=(STATEMENT,),
-            outputs=(("because_true", "why the statement is true, one sentence", str),
-                     ("because_false", "why the statement is false, one sentence", str)),
-            instructions=render_instructions("maieutic_abduce.j2")))
-        self.judge = dspy.Predict(step_signature(
-            inputs=(STATEMENT,), outputs=(("verdict", "True or False", str),),
-            instructions=render_instructions("maieutic_judge.j2")))
-        self.relate = dspy.Predict(step_signature(
-            inputs=(("premise", "a statement", str), ("hypothesis", "another statement", str)),
-            outputs=(("relation", "entailment, contradiction or neutral", str),),
-            instructions=render_instructions("maieutic_nli.j2")))
+        self.abduce = dspy.Predict(
+            step_signature(
+                inputs=(STATEMENT,),
+                outputs=(
+                    ("because_true", "why the statement is true, one sentence", str),
+                    ("because_false", "why the statement is false, one sentence", str),
+                ),
+                instructions=render_instructions("maieutic_abduce.j2"),
+            )
+        )
+        self.judge = dspy.Predict(
+            step_signature(
+                inputs=(STATEMENT,),
+                outputs=(("verdict", "True or False", str),),
+                instructions=render_instructions("maieutic_judge.j2"),
+            )
+        )
+        self.relate = dspy.Predict(
+            step_signature(
+                inputs=(("premise", "a statement", str), ("hypothesis", "another statement", str)),
+                outputs=(("relation", "entailment, contradiction or neutral", str),),
+                instructions=render_instructions("maieutic_nli.j2"),
+            )
+        )
 
     def _question(self, inputs: dict[str, Any]) -> str:
         if len(inputs) == 1:
@@ -115,8 +133,17 @@ class Maieutic(TechniqueModule):
             verdict = truth(self.judge(statement=text).verdict)
             negated = truth(self.judge(statement=negate(text)).verdict)
             integral = verdict is not None and negated is not None and verdict != negated
-            nodes.append({"text": text, "parent": parent, "explains": explains, "depth": level,
-                          "verdict": verdict, "negated_verdict": negated, "integral": integral})
+            nodes.append(
+                {
+                    "text": text,
+                    "parent": parent,
+                    "explains": explains,
+                    "depth": level,
+                    "verdict": verdict,
+                    "negated_verdict": negated,
+                    "integral": integral,
+                }
+            )
             if not integral and level < self.depth:
                 self._expand(nodes, len(nodes) - 1, level + 1)
 
@@ -124,8 +151,17 @@ class Maieutic(TechniqueModule):
         inputs = self._inputs(kwargs)
         question = self._question(inputs)
         q_verdict = truth(self.judge(statement=question).verdict)
-        nodes: list[dict[str, Any]] = [{"text": question, "parent": None, "explains": None, "depth": 0,
-                                        "verdict": q_verdict, "negated_verdict": None, "integral": False}]
+        nodes: list[dict[str, Any]] = [
+            {
+                "text": question,
+                "parent": None,
+                "explains": None,
+                "depth": 0,
+                "verdict": q_verdict,
+                "negated_verdict": None,
+                "integral": False,
+            }
+        ]
         self._expand(nodes, 0, 1)
         clauses: list[Clause] = []
         for index, node in enumerate(nodes[1:], 1):
@@ -148,8 +184,15 @@ class Maieutic(TechniqueModule):
         values, score = solve(len(nodes), clauses, prefer)
         info = self.signature.output_fields[self.output]
         answer: Any = values[0] if info.annotation is bool else str(values[0])
-        return dspy.Prediction(**{self.output: answer}, reasoning=explain(nodes, values), nodes=nodes,
-                               relations=relations, clauses=clauses, question_verdict=q_verdict, score=score)
+        return dspy.Prediction(
+            **{self.output: answer},
+            reasoning=explain(nodes, values),
+            nodes=nodes,
+            relations=relations,
+            clauses=clauses,
+            question_verdict=q_verdict,
+            score=score,
+        )
 
 
 def explain(nodes: list[dict[str, Any]], values: list[bool]) -> str:
@@ -158,6 +201,5 @@ def explain(nodes: list[dict[str, Any]], values: list[bool]) -> str:
     for index, node in enumerate(nodes[1:], 1):
         side = "True" if node["explains"] else "False"
         kept = "integral" if node["integral"] else "not integral"
-        lines.append(f"{'  ' * (node['depth'] - 1)}{side}, because {node['text']} "
-                     f"[{kept}; solution: {values[index]}]")
+        lines.append(f"{'  ' * (node['depth'] - 1)}{side}, because {node['text']} [{kept}; solution: {values[index]}]")
     return "\n".join(lines)

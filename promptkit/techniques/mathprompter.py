@@ -147,16 +147,26 @@ class MathPrompter(TechniqueModule):
         self.attempts = positive("attempts", attempts, tid)
         self.trials = positive("trials", trials, tid)
         if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 <= tolerance < 1:
-            raise InputError(f"technique {tid!r}: option tolerance={tolerance!r} must be a number in [0, 1)",
-                             hint="pass tolerance=1e-6 or similar")
+            raise InputError(
+                f"technique {tid!r}: option tolerance={tolerance!r} must be a number in [0, 1)",
+                hint="pass tolerance=1e-6 or similar",
+            )
         self.tolerance = float(tolerance)
         self.temperature = check_temperature(temperature, tid)
         self.seed = positive("seed", seed, tid, minimum=0)
         variables = ("variables", "the variables that stand for the numbers of the input", str)
-        self.expression = self.predictor(Step("mathprompter_expression.j2", drop_outputs=True, inputs=(variables,),
-                                              after=(("expression", "one algebraic expression: Answer = ...", str),)))
-        self.function = self.predictor(Step("mathprompter_function.j2", drop_outputs=True, inputs=(variables,),
-                                            after=(CODE,)), **self.program.template_values())
+        self.expression = self.predictor(
+            Step(
+                "mathprompter_expression.j2",
+                drop_outputs=True,
+                inputs=(variables,),
+                after=(("expression", "one algebraic expression: Answer = ...", str),),
+            )
+        )
+        self.function = self.predictor(
+            Step("mathprompter_function.j2", drop_outputs=True, inputs=(variables,), after=(CODE,)),
+            **self.program.template_values(),
+        )
         self.answer = self.predictor(ANSWER_FROM_RESULT)
 
     def _assignments(self, names: list[str]) -> list[list[int]]:
@@ -166,8 +176,11 @@ class MathPrompter(TechniqueModule):
         return [[rng.randint(1, 100) for _ in names] for _ in range(self.trials)]
 
     def _agree(self, a: float | str, b: float | str) -> bool:
-        return (isinstance(a, float) and isinstance(b, float)
-                and math.isclose(a, b, rel_tol=self.tolerance, abs_tol=self.tolerance))
+        return (
+            isinstance(a, float)
+            and isinstance(b, float)
+            and math.isclose(a, b, rel_tol=self.tolerance, abs_tol=self.tolerance)
+        )
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)
@@ -175,8 +188,10 @@ class MathPrompter(TechniqueModule):
         templated, mapping = algebraic_template(inputs)
         names = list(mapping)
         template = render_instructions(
-            "mathprompter_template.j2", inputs=[{"name": k, "value": v} for k, v in templated.items()],
-            variables=[{"name": k, "value": v} for k, v in mapping.items()])
+            "mathprompter_template.j2",
+            inputs=[{"name": k, "value": v} for k, v in templated.items()],
+            variables=[{"name": k, "value": v} for k, v in mapping.items()],
+        )
         described = ", ".join(names) if names else "(none: the input has no numbers)"
         assignments = self._assignments(names)
         real = [mapping[name] for name in names]
@@ -191,8 +206,15 @@ class MathPrompter(TechniqueModule):
             run = sandbox.run(harness, result_var="ans")
             rows: list[list[float | str]] = json.loads(run.result) if run.ok and run.result else []
             record: dict[str, Any] = {"expression": expression, "code": code, "error": None if rows else run.describe()}
-            trials = [{"values": dict(zip(names, values, strict=True)), "expression": e, "function": f,
-                       "agree": self._agree(e, f)} for values, (e, f) in zip(assignments, rows, strict=False)]
+            trials = [
+                {
+                    "values": dict(zip(names, values, strict=True)),
+                    "expression": e,
+                    "function": f,
+                    "agree": self._agree(e, f),
+                }
+                for values, (e, f) in zip(assignments, rows, strict=False)
+            ]
             real_run = rows[-1] if len(rows) > len(assignments) else None
             # Accepted: every trial agrees and the function also gives a number on the real values.
             agreed = bool(trials) and all(t["agree"] for t in trials) and isinstance((real_run or [0, ""])[1], float)
@@ -202,30 +224,52 @@ class MathPrompter(TechniqueModule):
                 return self._prediction(inputs, template, mapping, record, trials, history, verified=True)
         return self._fallback(inputs, template, mapping, trials, history)
 
-    def _fallback(self, inputs: dict[str, Any], template: str, mapping: dict[str, int | float],
-                  trials: list[dict[str, Any]], history: list[dict[str, Any]]) -> dspy.Prediction:
+    def _fallback(
+        self,
+        inputs: dict[str, Any],
+        template: str,
+        mapping: dict[str, int | float],
+        trials: list[dict[str, Any]],
+        history: list[dict[str, Any]],
+    ) -> dspy.Prediction:
         """No attempt agreed: the most common real-value number among all expressions and functions."""
-        found = [(value, record) for record in history for value in (record["real"] or [])
-                 if isinstance(value, float)]
+        found = [(value, record) for record in history for value in (record["real"] or []) if isinstance(value, float)]
         if not found:
             raise ProgramError(
                 f"{self.technique_id}: none of {len(history)} attempt(s) produced a number on the real values; "
                 f"last: {history[-1]['error'] or history[-1]['real']}",
-                attempts=history, hint="raise attempts, or use a stronger model",
+                attempts=history,
+                hint="raise attempts, or use a stronger model",
             )
         counts = Counter(_show(value) for value, _ in found)
         winner = max(counts, key=lambda shown: counts[shown])  # first maximal key: ties go to the first seen
         record = next(r for value, r in found if _show(value) == winner)
-        return self._prediction(inputs, template, mapping, {**record, "answer": winner}, trials, history,
-                                verified=False)
+        return self._prediction(
+            inputs, template, mapping, {**record, "answer": winner}, trials, history, verified=False
+        )
 
-    def _prediction(self, inputs: dict[str, Any], template: str, mapping: dict[str, int | float],
-                    record: dict[str, Any], trials: list[dict[str, Any]], history: list[dict[str, Any]],
-                    *, verified: bool) -> dspy.Prediction:
+    def _prediction(
+        self,
+        inputs: dict[str, Any],
+        template: str,
+        mapping: dict[str, int | float],
+        record: dict[str, Any],
+        trials: list[dict[str, Any]],
+        history: list[dict[str, Any]],
+        *,
+        verified: bool,
+    ) -> dspy.Prediction:
         result = record.get("answer") or _show(record["real"][1])
-        extra = {"template": template, "variables": mapping, "expression": record["expression"],
-                 "code": record["code"], "trials": trials, "verified": verified, "result": result,
-                 "attempts": history}
+        extra = {
+            "template": template,
+            "variables": mapping,
+            "expression": record["expression"],
+            "code": record["code"],
+            "trials": trials,
+            "verified": verified,
+            "result": result,
+            "attempts": history,
+        }
         outputs = self.signature.output_fields
         if len(outputs) == 1:  # the same mapping as program.py: parse to the field's type, else one more call
             name, info = next(iter(outputs.items()))

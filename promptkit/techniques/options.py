@@ -103,9 +103,9 @@ class Sampling(Options):
         object.__setattr__(self, "voted", voted)
         object.__setattr__(self, "key", voting_normalizer(sig, voted, self.normalize, tid))
 
-    def sample(self, predict: dspy.Predict, inputs: dict[str, Any], n: int | None = None) -> tuple[
-        list[dspy.Prediction], list[str]
-    ]:
+    def sample(
+        self, predict: dspy.Predict, inputs: dict[str, Any], n: int | None = None
+    ) -> tuple[list[dspy.Prediction], list[str]]:
         return sample(predict, inputs, self.n if n is None else n, self.temperature, self.num_threads)
 
     def vote(self, samples: list[dspy.Prediction]) -> tuple[int, dict[str, int]]:
@@ -126,8 +126,12 @@ class GatedSampling(Sampling):
 
     def check(self, sig: type[Signature]) -> None:
         super().check(sig)
-        fraction("threshold", self.threshold, self.technique,
-                 "the winning answer's share of the votes above which no correction runs")
+        fraction(
+            "threshold",
+            self.threshold,
+            self.technique,
+            "the winning answer's share of the votes above which no correction runs",
+        )
 
     def agreed(self, report: Mapping[str, Any]) -> bool:
         return float(report["share"]) > self.threshold
@@ -172,8 +176,11 @@ class Retrieval(Options):
         found = self.retriever
         if found is None or callable(found):
             return
-        if not (isinstance(found, Mapping) and found and all(
-                isinstance(name, str) and name.strip() and callable(fn) for name, fn in found.items())):
+        if not (
+            isinstance(found, Mapping)
+            and found
+            and all(isinstance(name, str) and name.strip() and callable(fn) for name, fn in found.items())
+        ):
             raise InputError(
                 f"technique {self.technique!r}: option retriever must be callable (query -> passages) or a "
                 f"non-empty mapping of source names to such callables, got {found!r:.60}",
@@ -202,8 +209,9 @@ def split(technique: str, given: Mapping[str, Any], *families: type[Options]) ->
     known = [name for family in families for name in family.names()]
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise InputError(f"technique {technique!r} has no option {unknown[0]!r}",
-                         hint=f"its family options are: {', '.join(known)}")
+        raise InputError(
+            f"technique {technique!r} has no option {unknown[0]!r}", hint=f"its family options are: {', '.join(known)}"
+        )
     return [{k: v for k, v in given.items() if k in family.names()} for family in families]
 
 
@@ -236,6 +244,14 @@ def option_names(cls: type[Any]) -> list[str]:
 
 
 __all__ = [
-    "GatedSampling", "Options", "Program", "Retrieval", "SampleThenCorrect", "Sampling",
-    "check_temperature", "fraction", "option_names", "split",
+    "GatedSampling",
+    "Options",
+    "Program",
+    "Retrieval",
+    "SampleThenCorrect",
+    "Sampling",
+    "check_temperature",
+    "fraction",
+    "option_names",
+    "split",
 ]

@@ -45,16 +45,20 @@ class ProgramTechnique(TechniqueModule):
 
     options = Program
 
-    def __init__(self, signature: SignatureLike = "question -> answer", *, max_retries: int = 2,
-                 **options: Any) -> None:
+    def __init__(
+        self, signature: SignatureLike = "question -> answer", *, max_retries: int = 2, **options: Any
+    ) -> None:
         super().__init__(signature)
         self.program = Program.parse(self.technique_id, self.signature, options)
         self.max_retries = positive("max_retries", max_retries, self.technique_id, minimum=0)
         limits = self.program.template_values()
         self.write = self.predictor(Step(self.template, drop_outputs=True, after=(CODE,)), **limits)
         failed = (("previous_code", "the program that failed", str), ("error", "what happened when it ran", str))
-        self.fix = self.predictor(Step("program_fix.j2", drop_outputs=True, inputs=failed, after=(CODE,)),
-                                  convention=self.convention, **limits)
+        self.fix = self.predictor(
+            Step("program_fix.j2", drop_outputs=True, inputs=failed, after=(CODE,)),
+            convention=self.convention,
+            **limits,
+        )
         self.answer = self.predictor(ANSWER_FROM_RESULT)
 
     def _run(self, sandbox: PythonSandbox, code: str) -> ExecutionResult:

@@ -117,16 +117,13 @@ class FewShotCoT(SingleStep):
         self.predict.demos = as_examples(checked, self.signature)
 
 
-
 class ThreadOfThought(SingleStep):
     """Zero-shot CoT with the ThoT trigger for long or chaotic contexts."""
 
     technique_id = "thread_of_thought"
     step = Step("thread_of_thought.j2", before=(REASONING,))
 
-    def __init__(
-        self, signature: SignatureLike = "context, question -> answer", *, trigger: str | None = None
-    ) -> None:
+    def __init__(self, signature: SignatureLike = "context, question -> answer", *, trigger: str | None = None) -> None:
         super().__init__(signature, trigger=trigger)
 
 

@@ -167,10 +167,16 @@ class ReAct(TechniqueModule):
         self.max_observation_chars = positive("max_observation_chars", max_observation_chars, tid, minimum=100)
         described = [describe_tool(name, tool) for name, tool in self.tools.items()]
         trajectory = ("trajectory", "the Thought / Action / Observation steps so far", str)
-        acted = (("thought", "your reasoning about the current situation", str),
-                 ("action", "exactly one action: Name[argument]", action_type(list(self.tools))))
-        self.step = self.predictor(Step("react.j2", drop_outputs=True, inputs=(trajectory,), after=acted),
-                                   tools=described, max_steps=self.max_steps, example=example)
+        acted = (
+            ("thought", "your reasoning about the current situation", str),
+            ("action", "exactly one action: Name[argument]", action_type(list(self.tools))),
+        )
+        self.step = self.predictor(
+            Step("react.j2", drop_outputs=True, inputs=(trajectory,), after=acted),
+            tools=described,
+            max_steps=self.max_steps,
+            example=example,
+        )
         self.extract = self.predictor(Step("react_extract.j2", inputs=(trajectory,)))
 
     def _known(self) -> str:

@@ -103,7 +103,8 @@ def _info(entry: Any, index: int) -> TechniqueInfo:
     if not isinstance(entry, dict) or not names >= set(entry) or entry.get("family") not in FAMILIES:
         raise DataError(
             f"technique entry {index + 1} ({entry.get('id') if isinstance(entry, dict) else entry!r}) is malformed",
-            path=str(DATA_FILE), hint=f"each entry is a mapping of {', '.join(sorted(names))}, family in FAMILIES",
+            path=str(DATA_FILE),
+            hint=f"each entry is a mapping of {', '.join(sorted(names))}, family in FAMILIES",
         )
     lists = {key: tuple(entry.get(key) or ()) for key in ("needs", "templates", "requires", "aliases")}
     lists["templates"] = tuple(f"techniques/{name}" for name in lists["templates"])

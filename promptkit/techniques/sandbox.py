@@ -126,8 +126,22 @@ def _top_level_links() -> list[tuple[str, str | None]]:
 
 
 def _bwrap_command(executable: str, python_dirs: list[str]) -> list[str]:
-    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-           "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
+    cmd = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--cap-drop",
+        "ALL",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
     for name, target in _top_level_links():
         cmd += ["--symlink", target, name] if target is not None else ["--ro-bind", name, name]
     for directory in python_dirs:
@@ -164,10 +178,28 @@ def _unshare_command(executable: str, python_dirs: list[str]) -> tuple[list[str]
             ro_dirs.append(name)
         else:
             links.append(f"{name}={target}")
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PK_TMP_BYTES": str(_TMP_BYTES), "PK_RO_DIRS": " ".join(ro_dirs),
-           "PK_LINKS": " ".join(links)}
-    cmd = ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "--kill-child",
-           "--ipc", "--uts", "sh", "-c", _UNSHARE_SETUP, "promptkit-sandbox"]
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "PK_TMP_BYTES": str(_TMP_BYTES),
+        "PK_RO_DIRS": " ".join(ro_dirs),
+        "PK_LINKS": " ".join(links),
+    }
+    cmd = [
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "--net",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--ipc",
+        "--uts",
+        "sh",
+        "-c",
+        _UNSHARE_SETUP,
+        "promptkit-sandbox",
+    ]
     return cmd, env
 
 
@@ -238,8 +270,13 @@ def _run(
     with tempfile.TemporaryDirectory(prefix="promptkit-sandbox-") as cwd:
         started = time.monotonic()
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=cwd, env=env, start_new_session=True,  # its own process group: a timeout kills all of it
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,  # its own process group: a timeout kills all of it
         )
         try:
             stdout, stderr = proc.communicate(code.encode("utf-8"), timeout=limits.timeout + _STARTUP_ALLOWANCE)
@@ -264,13 +301,16 @@ def _read_report(
     marker_at = text.rfind(_RESULT_MARKER)
     if marker_at >= 0:
         try:
-            report = json.loads(text[marker_at + len(_RESULT_MARKER):])
+            report = json.loads(text[marker_at + len(_RESULT_MARKER) :])
         except json.JSONDecodeError:
             report = None
         if isinstance(report, dict) and report.get("kind") in ("ok", "error", "memory", "timeout"):
             return ExecutionResult(
-                report["kind"], result=report.get("result"), stdout=str(report.get("stdout", "")),
-                error=report.get("error"), backend=backend,
+                report["kind"],
+                result=report.get("result"),
+                stdout=str(report.get("stdout", "")),
+                error=report.get("error"),
+                backend=backend,
             )
     # No report: the process was killed. A kill by the CPU limit shows as SIGXCPU / SIGKILL under bwrap;
     # util-linux unshare turns it into exit status 1, so the elapsed time tells instead.

@@ -47,8 +47,10 @@ class ChainOfVerification(TechniqueModule):
         self.num_threads = positive("num_threads", num_threads, tid)
         self.draft = self.predictor(FIRST_DRAFT)
         questions = ("verification_questions", "questions that each check one claim of the draft", list[str])
-        self.plan = self.predictor(Step("chain_of_verification_plan.j2", drop_outputs=True, inputs=(DRAFT,),
-                                        after=(questions,)), max_questions=self.max_questions)
+        self.plan = self.predictor(
+            Step("chain_of_verification_plan.j2", drop_outputs=True, inputs=(DRAFT,), after=(questions,)),
+            max_questions=self.max_questions,
+        )
         self.verify = dspy.Predict(
             step_signature(
                 inputs=(("verification_question", "a question to answer on its own", str),),
@@ -64,8 +66,9 @@ class ChainOfVerification(TechniqueModule):
         draft = format_outputs(outputs_of(self.draft(**inputs), self.signature), self.signature)
         planned = self.plan(**inputs, draft=draft).verification_questions
         questions = [str(q) for q in planned][: self.max_questions]
-        answers = fan_out(lambda q: str(self.verify(verification_question=q).verification_answer), questions,
-                          self.num_threads)
+        answers = fan_out(
+            lambda q: str(self.verify(verification_question=q).verification_answer), questions, self.num_threads
+        )
         shown = "\n".join(f"Q: {q}\nA: {a}" for q, a in zip(questions, answers, strict=True)) or "(no questions)"
         revised = self.revise(**inputs, draft=draft, verifications=shown)
         return dspy.Prediction(
@@ -85,10 +88,20 @@ class SelfRefine(TechniqueModule):
         self.max_rounds = positive("max_rounds", max_rounds, self.technique_id)
         self.generate = self.predictor(FIRST_DRAFT)
         feedback = ("feedback", "specific, actionable feedback on the draft", str)
-        self.critique = self.predictor(Step("self_refine_feedback.j2", drop_outputs=True, inputs=(DRAFT,), after=(
-            feedback, ("is_good", "true if the draft needs no further changes", bool))))
-        self.refine = self.predictor(Step("self_refine_revise.j2", inputs=(
-            DRAFT, feedback, ("history", "earlier drafts with their feedback", str))))
+        self.critique = self.predictor(
+            Step(
+                "self_refine_feedback.j2",
+                drop_outputs=True,
+                inputs=(DRAFT,),
+                after=(feedback, ("is_good", "true if the draft needs no further changes", bool)),
+            )
+        )
+        self.refine = self.predictor(
+            Step(
+                "self_refine_revise.j2",
+                inputs=(DRAFT, feedback, ("history", "earlier drafts with their feedback", str)),
+            )
+        )
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs = self._inputs(kwargs)

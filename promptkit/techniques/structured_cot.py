@@ -41,15 +41,18 @@ class StructuredCoT(TechniqueModule):
     def __init__(self, signature: SignatureLike = "requirement -> code", *, one_call: bool = False) -> None:
         super().__init__(signature)
         if not isinstance(one_call, bool):
-            raise InputError(f"technique {self.technique_id!r}: option one_call={one_call!r} must be True or False",
-                             hint="pass one_call=True for a single call")
+            raise InputError(
+                f"technique {self.technique_id!r}: option one_call={one_call!r} must be True or False",
+                hint="pass one_call=True for a single call",
+            )
         self.one_call = one_call
         targets = ", ".join(f"`{name}`" for name in self.signature.output_fields)
         if one_call:
             self.generate = self.predictor(Step("scot_plan.j2", before=(PLAN,)), one_call=True, targets=targets)
             return
-        self.plan = self.predictor(Step("scot_plan.j2", drop_outputs=True, after=(PLAN,)), one_call=False,
-                                   targets=targets)
+        self.plan = self.predictor(
+            Step("scot_plan.j2", drop_outputs=True, after=(PLAN,)), one_call=False, targets=targets
+        )
         self.generate = self.predictor(Step("scot_code.j2", inputs=(PLAN,)), targets=targets)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:

@@ -75,8 +75,10 @@ class ChainOfSymbol(SingleStep):
             given = default_demos(sig, SYMBOL_DEMOS, self.technique_id) if demos is None else demos
             if isinstance(given, str | bytes | Mapping | dspy.Example):
                 # A lone demo (or a string) would be iterated key by key / char by char: say so instead.
-                raise InputError(f"technique {self.technique_id!r}: got a {type(given).__name__}, not a list of demos",
-                                 hint="pass demos=[{...}, ...]")
+                raise InputError(
+                    f"technique {self.technique_id!r}: got a {type(given).__name__}, not a list of demos",
+                    hint="pass demos=[{...}, ...]",
+                )
             checked = check_demos(given, sig, self.technique_id, ("reasoning",))
         except InputError as exc:
             # The shared checks speak of "demo #n"; name the option so CLI users know which flag to fix.

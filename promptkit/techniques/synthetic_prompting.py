@@ -62,8 +62,10 @@ class SyntheticPrompting(TechniqueModule):
         self.max_tries = positive("max_tries", max_tries, tid)
         self.n_demos = positive("n_demos", n_demos, tid)
         if isinstance(topics, str) or not topics:
-            raise InputError(f"technique {tid!r}: option topics must be a non-empty list of words",
-                             hint="pass topics=['apples', 'trains', ...]")
+            raise InputError(
+                f"technique {tid!r}: option topics must be a non-empty list of words",
+                hint="pass topics=['apples', 'trains', ...]",
+            )
         self.topics = [str(t) for t in topics]
         self.min_steps = positive("min_steps", min_steps, tid)
         self.max_steps = positive("max_steps", max_steps, tid, minimum=self.min_steps)
@@ -77,17 +79,35 @@ class SyntheticPrompting(TechniqueModule):
             "n_steps": (int, dspy.InputField(desc="how many reasoning steps it must need")),
             "reasoning": (str, dspy.OutputField(desc="the reasoning chain, one step per line")),
             **{n: (str, dspy.OutputField(desc=f"the new example's {n}")) for n in sig.input_fields},
-            **{n: (f.annotation, dspy.OutputField(desc=f"the new example's {n}"))
-               for n, f in sig.output_fields.items()},
+            **{
+                n: (f.annotation, dspy.OutputField(desc=f"the new example's {n}")) for n, f in sig.output_fields.items()
+            },
         }
-        self.backward = dspy.Predict(dspy.Signature(fields, render_instructions(
-            "synthetic_backward.j2", **self._values(demos=rendered, reasoning_field="reasoning"))))
-        self.forward_step = dspy.Predict(extend(sig, technique=tid, before=(REASONING,),
-                                                instructions=render_instructions(
-                                                    "synthetic_forward.j2", **self._values(n_demos=len(self.seeds)))))
+        self.backward = dspy.Predict(
+            dspy.Signature(
+                fields,
+                render_instructions(
+                    "synthetic_backward.j2", **self._values(demos=rendered, reasoning_field="reasoning")
+                ),
+            )
+        )
+        self.forward_step = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                before=(REASONING,),
+                instructions=render_instructions("synthetic_forward.j2", **self._values(n_demos=len(self.seeds))),
+            )
+        )
         self.forward_step.demos = as_examples(self.seeds, sig)
-        self.predict = dspy.Predict(extend(sig, technique=tid, before=(REASONING,), instructions=render_instructions(
-            "cot_fewshot.j2", **self._values(n_demos=self.n_demos))))
+        self.predict = dspy.Predict(
+            extend(
+                sig,
+                technique=tid,
+                before=(REASONING,),
+                instructions=render_instructions("cot_fewshot.j2", **self._values(n_demos=self.n_demos)),
+            )
+        )
         self.synthesized: list[dict[str, Any]] | None = None
         self.rejected: list[dict[str, Any]] = []
 
@@ -100,10 +120,12 @@ class SyntheticPrompting(TechniqueModule):
                 break
             topic, steps = self.topics[attempt % len(self.topics)], self.min_steps + attempt % span
             try:
-                made = self.backward(topic=topic, n_steps=steps, config={"temperature": self.temperature,
-                                                                        "rollout_id": attempt})
-                example = {n: made.get(n) for n in [*self.signature.input_fields, "reasoning",
-                                                     *self.signature.output_fields]}
+                made = self.backward(
+                    topic=topic, n_steps=steps, config={"temperature": self.temperature, "rollout_id": attempt}
+                )
+                example = {
+                    n: made.get(n) for n in [*self.signature.input_fields, "reasoning", *self.signature.output_fields]
+                }
                 check = self.forward_step(**{n: example[n] for n in self.signature.input_fields})
             except PARSE_ERRORS:
                 self.rejected.append({"topic": topic, "n_steps": steps, "why": "unparsed"})
@@ -140,5 +162,10 @@ class SyntheticPrompting(TechniqueModule):
         inputs = self._inputs(kwargs)
         demos = self.build_demos()
         prediction = self.predict(**inputs)
-        return dspy.Prediction(**prediction.toDict(), demos=demos, synthesized=self.synthesized,
-                               rejected=self.rejected, from_seeds=not self.synthesized)
+        return dspy.Prediction(
+            **prediction.toDict(),
+            demos=demos,
+            synthesized=self.synthesized,
+            rejected=self.rejected,
+            from_seeds=not self.synthesized,
+        )

@@ -123,8 +123,12 @@ def _check_header(columns: list[str], source: str, line: int) -> tuple[str, ...]
     lowered = [n.lower() for n in names]
     duplicate = next((n for n in names if lowered.count(n.lower()) > 1), None)
     if duplicate is not None:
-        raise DataError(f"column {duplicate!r} appears twice in the header", path=source, line=line,
-                        hint="give every column its own name")
+        raise DataError(
+            f"column {duplicate!r} appears twice in the header",
+            path=source,
+            line=line,
+            hint="give every column its own name",
+        )
     return tuple(names)
 
 
@@ -144,12 +148,13 @@ def _parse_csv(text: str, source: str) -> Table:
             if len(cells) != len(header):
                 raise DataError(
                     f"line {line} has {len(cells)} fields, the header has {len(header)}",
-                    path=source, line=line, hint="quote cells that contain the delimiter, e.g. \"1,000\"",
+                    path=source,
+                    line=line,
+                    hint='quote cells that contain the delimiter, e.g. "1,000"',
                 )
             rows.append(tuple(typed_cell(c) for c in cells))
     except csv.Error as exc:
-        raise DataError(f"line {reader.line_num}: {exc}", path=source, line=reader.line_num,
-                        hint=TABLE_HINT) from None
+        raise DataError(f"line {reader.line_num}: {exc}", path=source, line=reader.line_num, hint=TABLE_HINT) from None
     return _non_empty(header, rows, source)
 
 
@@ -167,16 +172,24 @@ def _parse_markdown(lines: list[str], source: str) -> Table:
         if not line.strip():
             continue
         if not line.lstrip().startswith("|"):
-            raise DataError(f"line {number} is not a table row (it does not start with '|')",
-                            path=source, line=number, hint="every line of a Markdown table starts with '|'")
+            raise DataError(
+                f"line {number} is not a table row (it does not start with '|')",
+                path=source,
+                line=number,
+                hint="every line of a Markdown table starts with '|'",
+            )
         cells = _split_row(line)
         if header is None:
             header = _check_header(cells, source, number)
         elif all(re.fullmatch(r":?-{3,}:?", c) for c in cells):
             continue  # the |---|---| separator
         elif len(cells) != len(header):
-            raise DataError(f"line {number} has {len(cells)} cells, the header has {len(header)}",
-                            path=source, line=number, hint="give every row one cell per column")
+            raise DataError(
+                f"line {number} has {len(cells)} cells, the header has {len(header)}",
+                path=source,
+                line=number,
+                hint="give every row one cell per column",
+            )
         else:
             rows.append(tuple(typed_cell(c) for c in cells))
     return _non_empty(header, rows, source)
@@ -205,6 +218,7 @@ def _non_empty(header: tuple[str, ...] | None, rows: list[tuple[Any, ...]], sour
 
 # --- SQLite ------------------------------------------------------------------------------------------------
 
+
 def quote(name: str) -> str:
     """An SQL identifier for a column name (any characters allowed)."""
     return '"' + name.replace('"', '""') + '"'
@@ -222,7 +236,10 @@ def connect(table: Table, functions: Mapping[str, Callable[..., Any]] | None = N
 
 
 def _fetch(
-    conn: sqlite3.Connection, sql: str, params: Sequence[Any] = (), timeout: float = 5.0,
+    conn: sqlite3.Connection,
+    sql: str,
+    params: Sequence[Any] = (),
+    timeout: float = 5.0,
     paused: list[float] | None = None,
 ) -> Table:
     """Run one statement; stop it after ``timeout`` seconds of SQL time (``paused[0]``: seconds spent in
@@ -347,8 +364,9 @@ class TableTechnique(TechniqueModule):
         self.table_input = "table" in self.signature.input_fields
         self.max_rows = positive("max_rows", max_rows, tid)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise InputError(f"technique {tid!r}: option timeout={timeout!r} must be a number of seconds > 0",
-                             hint="pass timeout=5")
+            raise InputError(
+                f"technique {tid!r}: option timeout={timeout!r} must be a number of seconds > 0", hint="pass timeout=5"
+            )
         self.timeout = float(timeout)
         self.fixed_table = None if table is None else load_table(table, source="option table")
         if self.fixed_table is None and not self.table_input:

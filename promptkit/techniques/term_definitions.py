@@ -29,8 +29,10 @@ def load_glossary(glossary: Mapping[str, Any] | str | Path, technique: str) -> d
     """The glossary as ``{term: definition}``; a file is read as YAML (JSON is YAML too)."""
     value = load_yaml_file(glossary, what="glossary file") if isinstance(glossary, str | Path) else glossary
     if not isinstance(value, Mapping) or not value:
-        raise InputError(f"technique {technique!r}: option glossary must be a non-empty mapping term -> definition",
-                         hint="pass glossary={'dyspnea': 'shortness of breath'} or a YAML file of such pairs")
+        raise InputError(
+            f"technique {technique!r}: option glossary must be a non-empty mapping term -> definition",
+            hint="pass glossary={'dyspnea': 'shortness of breath'} or a YAML file of such pairs",
+        )
     return {str(term).strip(): str(definition).strip() for term, definition in value.items() if str(term).strip()}
 
 
@@ -53,15 +55,19 @@ class TermDefinitions(TechniqueModule):
         given = self.glossary is not None
         text = render_instructions("term_definitions.j2", **self._values(given=given))
         inputs, before = ((DEFINITIONS,), ()) if given else ((), (DEFINITIONS,))
-        self.predict = dspy.Predict(extend(self.signature, technique=tid, instructions=text, inputs=inputs,
-                                           before=before))
+        self.predict = dspy.Predict(
+            extend(self.signature, technique=tid, instructions=text, inputs=inputs, before=before)
+        )
 
     def definitions(self, inputs: Mapping[str, Any]) -> str:
         """The glossary lines for the terms found in ``inputs``."""
         assert self.glossary is not None
         text = " ".join(str(v) for v in inputs.values())
-        found = [term for term in self.glossary
-                 if self.all_terms or re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text, re.IGNORECASE)]
+        found = [
+            term
+            for term in self.glossary
+            if self.all_terms or re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text, re.IGNORECASE)
+        ]
         return "\n".join(f"{term}: {self.glossary[term]}" for term in found) or "(no glossary term appears)"
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:

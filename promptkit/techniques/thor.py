@@ -51,11 +51,17 @@ class ThreeHopReasoning(TechniqueModule):
         self.target_field = target_field
         target = target_field or ""
         self.aspect = self.predictor(Step("thor_aspect.j2", drop_outputs=True, after=(ASPECT,)), target=target)
-        self.opinion = self.predictor(Step("thor_opinion.j2", drop_outputs=True, inputs=(ASPECT,), after=(OPINION,)),
-                                      target=target)
+        self.opinion = self.predictor(
+            Step("thor_opinion.j2", drop_outputs=True, inputs=(ASPECT,), after=(OPINION,)), target=target
+        )
         self.answer = self.predictor(Step("thor_answer.j2", inputs=(ASPECT, OPINION)), target=target)
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         hops = self.run_chain(self._inputs(kwargs), "aspect", "opinion", "answer")
-        return dspy.Prediction(**{"aspect": str(hops.mentioned_aspect), "opinion": str(hops.implicit_opinion),
-                                  **outputs_of(hops, self.signature)})
+        return dspy.Prediction(
+            **{
+                "aspect": str(hops.mentioned_aspect),
+                "opinion": str(hops.implicit_opinion),
+                **outputs_of(hops, self.signature),
+            }
+        )

@@ -56,14 +56,25 @@ class TreeOfThoughts(TechniqueModule):
         self.proposals = positive("proposals", proposals, tid)
         self.num_threads = positive("num_threads", num_threads, tid)
         so_far = ("steps_so_far", "the reasoning steps taken so far, numbered (empty at the start)", str)
-        self.propose = self.predictor(Step("tree_of_thoughts_propose.j2", drop_outputs=True, inputs=(so_far,), after=(
-            ("next_steps", "possible next steps, one short step each", list[str]),)), proposals=self.proposals)
-        judged = (("reasoning", "a brief check of the steps", str),
-                  ("evaluation", "sure, likely or impossible", Evaluation))
-        self.evaluate = self.predictor(Step("tree_of_thoughts_value.j2", drop_outputs=True, inputs=(so_far,),
-                                            after=judged))
-        self.answer = self.predictor(Step("tree_of_thoughts_answer.j2", inputs=(
-            ("steps", "the best chain of reasoning steps found", str),)))
+        self.propose = self.predictor(
+            Step(
+                "tree_of_thoughts_propose.j2",
+                drop_outputs=True,
+                inputs=(so_far,),
+                after=(("next_steps", "possible next steps, one short step each", list[str]),),
+            ),
+            proposals=self.proposals,
+        )
+        judged = (
+            ("reasoning", "a brief check of the steps", str),
+            ("evaluation", "sure, likely or impossible", Evaluation),
+        )
+        self.evaluate = self.predictor(
+            Step("tree_of_thoughts_value.j2", drop_outputs=True, inputs=(so_far,), after=judged)
+        )
+        self.answer = self.predictor(
+            Step("tree_of_thoughts_answer.j2", inputs=(("steps", "the best chain of reasoning steps found", str),))
+        )
 
     def _score(self, inputs: dict[str, Any], path: list[str]) -> tuple[float, str]:
         label = str(self.evaluate(**inputs, steps_so_far=bullet_list(path)).evaluation)

@@ -103,15 +103,28 @@ class LogicalThoughts(TechniqueModule):
         self.max_steps = positive("max_steps", max_steps, tid)
         self.max_revisions = positive("max_revisions", max_revisions, tid, minimum=0)
         # The CoT field keeps cot_zeroshot.j2's name (`reasoning`), typed as a list so steps come pre-split.
-        steps_out = ("reasoning", "your step-by-step reasoning, one step per item, written before the answer",
-                     list[str])
+        steps_out = (
+            "reasoning",
+            "your step-by-step reasoning, one step per item, written before the answer",
+            list[str],
+        )
         self.think = self.predictor(Step(COT.template, before=(steps_out,)), trigger=trigger)
-        self.check = self.predictor(Step("logical_thoughts_check.j2", drop_outputs=True, inputs=(PREMISES, STEP),
-                                         after=(FOR, AGAINST)))
-        self.judge = self.predictor(Step("logical_thoughts_judge.j2", drop_outputs=True,
-                                         inputs=(PREMISES, STEP, FOR, AGAINST), after=(VERDICT,)))
-        self.revise = self.predictor(Step("logical_thoughts_revise.j2", drop_outputs=True,
-                                          inputs=(PREMISES, STEP, CRITIQUE, OLD_FOLLOWING), after=REVISED))
+        self.check = self.predictor(
+            Step("logical_thoughts_check.j2", drop_outputs=True, inputs=(PREMISES, STEP), after=(FOR, AGAINST))
+        )
+        self.judge = self.predictor(
+            Step(
+                "logical_thoughts_judge.j2", drop_outputs=True, inputs=(PREMISES, STEP, FOR, AGAINST), after=(VERDICT,)
+            )
+        )
+        self.revise = self.predictor(
+            Step(
+                "logical_thoughts_revise.j2",
+                drop_outputs=True,
+                inputs=(PREMISES, STEP, CRITIQUE, OLD_FOLLOWING),
+                after=REVISED,
+            )
+        )
         self.answer = self.predictor(Step("logical_thoughts_answer.j2", inputs=(STEPS,)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
@@ -127,15 +140,29 @@ class LogicalThoughts(TechniqueModule):
             premises = bullet_list(steps[:index]) or "(none yet)"
             step = steps[index]
             argued = self.check(**inputs, premises=premises, step=step)
-            verdict = self.judge(**inputs, premises=premises, step=step, explanation_for=argued.explanation_for,
-                                 explanation_against=argued.explanation_against).verdict
+            verdict = self.judge(
+                **inputs,
+                premises=premises,
+                step=step,
+                explanation_for=argued.explanation_for,
+                explanation_against=argued.explanation_against,
+            ).verdict
             record: dict[str, Any] = {
-                "step": step, "for": argued.explanation_for, "against": argued.explanation_against,
-                "verdict": "negation" if negation_wins(verdict) else "step", "revised": False, "revision": None,
+                "step": step,
+                "for": argued.explanation_for,
+                "against": argued.explanation_against,
+                "verdict": "negation" if negation_wins(verdict) else "step",
+                "revised": False,
+                "revision": None,
             }
             if record["verdict"] == "negation" and revisions < self.max_revisions:
-                fixed = self.revise(**inputs, premises=premises, step=step, critique=argued.explanation_against,
-                                    old_following_steps=bullet_list(steps[index + 1:]) or "(none)")
+                fixed = self.revise(
+                    **inputs,
+                    premises=premises,
+                    step=step,
+                    critique=argued.explanation_against,
+                    old_following_steps=bullet_list(steps[index + 1 :]) or "(none)",
+                )
                 steps = [*steps[:index], str(fixed.revised_step), *(str(s) for s in fixed.following_steps or [])]
                 record.update(revised=True, revision=steps[index])
                 revisions += 1
@@ -166,8 +193,10 @@ class VerifyAndEdit(SampleThenCorrect):
         super().__init__(signature, trigger=trigger, **options)
         retriever = self.retrieval.retriever
         self.max_questions = positive("max_questions", max_questions, self.technique_id)
-        self.ask = self.predictor(Step("verify_and_edit_questions.j2", drop_outputs=True, inputs=(RATIONALE,),
-                                       after=(QUESTIONS,)), max_questions=self.max_questions)
+        self.ask = self.predictor(
+            Step("verify_and_edit_questions.j2", drop_outputs=True, inputs=(RATIONALE,), after=(QUESTIONS,)),
+            max_questions=self.max_questions,
+        )
         with_passages = retriever is not None
         evidence = (("passages", "retrieved passages about the question", str),) if with_passages else ()
         self.verify = dspy.Predict(
@@ -190,14 +219,21 @@ class VerifyAndEdit(SampleThenCorrect):
         best, common, agreed = self.vote_first(inputs)
         rationale = common["rationale"]
         if agreed:
-            return dspy.Prediction(**best, **common, verified=False,
-                                   edited_rationale=None, questions=[], answers=[], evidence=[])
+            return dspy.Prediction(
+                **best, **common, verified=False, edited_rationale=None, questions=[], answers=[], evidence=[]
+            )
         asked = self.ask(**inputs, rationale=rationale).verifying_questions
         questions = [str(q) for q in asked or []][: self.max_questions]
         found = fan_out(self._answer, questions, self.sampling.num_threads)
         answers = [answer for _, answer in found]
         facts = "\n".join(f"Q: {q}\nA: {a}" for q, a in zip(questions, answers, strict=True)) or "(no questions)"
         edited = self.edit(**inputs, rationale=rationale, verified_facts=facts)
-        return dspy.Prediction(**outputs_of(edited, self.signature), **common, verified=True,
-                               edited_rationale=edited.edited_rationale, questions=questions, answers=answers,
-                               evidence=[passages for passages, _ in found])
+        return dspy.Prediction(
+            **outputs_of(edited, self.signature),
+            **common,
+            verified=True,
+            edited_rationale=edited.edited_rationale,
+            questions=questions,
+            answers=answers,
+            evidence=[passages for passages, _ in found],
+        )

@@ -50,8 +50,28 @@ Normalizer = Callable[[Any], str | None]
 _ANSWER_PREFIX = re.compile(r"^\s*(?:so\s+|therefore,?\s+)?(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*", re.I)
 _NUMBER = re.compile(r"^[-+]?\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?$|^[-+]?\$?\d+(?:\.\d+)?%?$")
 _BOXED = re.compile(r"^\\(?:boxed|fbox)\s*")
-_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _WORD_NUMBER = re.compile(
     rf"\b(?:(?P<tens>{'|'.join(_TENS)})(?:[\s-](?P<unit>{'|'.join(_UNITS[1:10])}))?|(?P<small>{'|'.join(_UNITS)}))\b",
@@ -100,8 +120,12 @@ def number_key(value: Any) -> str | None:
 def label_key(labels: Sequence[Any]) -> Normalizer:
     """A key for answers that must be one of ``labels``: the label named (case-insensitive, alone or
     after "the answer is"); text that names no label keeps its :func:`text_key` (it still votes)."""
-    by_text = {text_key(label.value if isinstance(label, enum.Enum) else label): str(
-        label.value if isinstance(label, enum.Enum) else label) for label in labels}
+    by_text = {
+        text_key(label.value if isinstance(label, enum.Enum) else label): str(
+            label.value if isinstance(label, enum.Enum) else label
+        )
+        for label in labels
+    }
     by_text.update({text_key(label.name): str(label.value) for label in labels if isinstance(label, enum.Enum)})
 
     def key(value: Any) -> str | None:
@@ -216,7 +240,12 @@ def vote(samples: Sequence[dspy.Prediction], field: str, normalize: Normalizer) 
 
 
 def consensus(
-    predict: dspy.Predict, inputs: dict[str, Any], n: int, temperature: float, num_threads: int, field: str,
+    predict: dspy.Predict,
+    inputs: dict[str, Any],
+    n: int,
+    temperature: float,
+    num_threads: int,
+    field: str,
     normalize: Normalizer,
 ) -> tuple[dspy.Prediction, dict[str, Any]]:
     """Sample and vote: (the winning sample, what the prediction reports: ``votes``, ``share`` — the

@@ -34,25 +34,28 @@ def create_app(directories: list[Path]) -> Starlette:
     """The web application over ``directories`` (each must exist)."""
     missing = [str(d) for d in directories if not Path(d).is_dir()]
     if missing:
-        raise InputError(f"not a directory: {', '.join(missing)}",
-                         hint="pass the folders holding your runs (default ./runs, where eval run writes)")
+        raise InputError(
+            f"not a directory: {', '.join(missing)}",
+            hint="pass the folders holding your runs (default ./runs, where eval run writes)",
+        )
     try:
         from promptkit.view.app import create_app as build
     except ImportError as exc:
-        raise MissingDependencyError(f"promptkit view needs {exc.name}, which is not installed",
-                                     hint=f"pip install '{EXTRA}'") from None
+        raise MissingDependencyError(
+            f"promptkit view needs {exc.name}, which is not installed", hint=f"pip install '{EXTRA}'"
+        ) from None
     return build([Path(d) for d in directories])
 
 
-def serve(directories: list[Path], *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-          on_ready: Any = None) -> None:
+def serve(directories: list[Path], *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, on_ready: Any = None) -> None:
     """Serve the viewer until interrupted; ``on_ready()`` is called once it accepts connections."""
     app = create_app(directories)
     try:
         import uvicorn
     except ImportError:
-        raise MissingDependencyError("promptkit view needs uvicorn, which is not installed",
-                                     hint=f"pip install '{EXTRA}'") from None
+        raise MissingDependencyError(
+            "promptkit view needs uvicorn, which is not installed", hint=f"pip install '{EXTRA}'"
+        ) from None
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     if on_ready is not None:

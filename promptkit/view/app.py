@@ -34,8 +34,13 @@ _SERVED_FILES = {".png": "image/png", ".html": "text/html; charset=utf-8", ".md"
 def create_app(directories: list[Path]) -> Starlette:
     """The application serving ``directories`` (each searched for runs)."""
     catalog = Catalog(directories)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(present.FILTERS)
 
     def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -60,9 +65,14 @@ def create_app(directories: list[Path]) -> Starlette:
         if info.kind == "eval":
             return page("run.html", **_eval_context(catalog, path, info, request))
         if info.kind == "compile":
-            return page("compile.html", info=info, record=redacted(read_json_file(path / "compile.json") or {}),
-                        before=catalog.key_of(path / "before"), after=catalog.key_of(path / "after"),
-                        report=(path / "report.html").exists())
+            return page(
+                "compile.html",
+                info=info,
+                record=redacted(read_json_file(path / "compile.json") or {}),
+                before=catalog.key_of(path / "before"),
+                after=catalog.key_of(path / "after"),
+                report=(path / "report.html").exists(),
+            )
         if info.kind == "matrix":
             return page("matrix.html", **_matrix_context(catalog, path, info, request))
         if info.kind == "retrieval":
@@ -77,19 +87,35 @@ def create_app(directories: list[Path]) -> Starlette:
         if found is None:
             raise NotFound(info.key)
         run_file = read_json_file(path / RUN_FILE)
-        return page("row.html", info=info, row=redacted(found), versions=present.versions_of(run_file),
-                    not_recorded=present.NOT_RECORDED)
+        return page(
+            "row.html",
+            info=info,
+            row=redacted(found),
+            versions=present.versions_of(run_file),
+            not_recorded=present.NOT_RECORDED,
+        )
 
     def compare(request: Request) -> Response:
         (path_a, info_a), (path_b, info_b) = _pair(request, find)
         result = compared(path_a, path_b, request.query_params.get("metric") or None)
-        flipped = [("regressed", r) for r in result.regressed] + [("improved", r) for r in result.improved] + \
-            [("error changed", r) for r in result.status_changed]
+        flipped = (
+            [("regressed", r) for r in result.regressed]
+            + [("improved", r) for r in result.improved]
+            + [("error changed", r) for r in result.status_changed]
+        )
         flipped_ids = {r["row_id"] for _, r in flipped}
         index_a = row_index(path_a / RESULTS_FILE)
         others = [rid for rid in index_a.order() if rid not in flipped_ids][:200]
-        return page("compare.html", a=info_a, b=info_b, result=redacted(result.to_dict()), flipped=redacted(flipped),
-                    others=redacted(index_a.read_many(others)), alpha=0.05, significant=result.significant())
+        return page(
+            "compare.html",
+            a=info_a,
+            b=info_b,
+            result=redacted(result.to_dict()),
+            flipped=redacted(flipped),
+            others=redacted(index_a.read_many(others)),
+            alpha=0.05,
+            significant=result.significant(),
+        )
 
     def compare_row(request: Request) -> Response:
         (path_a, info_a), (path_b, info_b) = _pair(request, find)
@@ -98,10 +124,13 @@ def create_app(directories: list[Path]) -> Starlette:
         if row_a is None and row_b is None:
             raise NotFound(rid)
         row_a, row_b = redacted(row_a or {}), redacted(row_b or {})
-        prompt = present.side_by_side(present.messages_text(row_a.get("prompt")),
-                                      present.messages_text(row_b.get("prompt")))
-        answer = present.side_by_side(present.as_text(row_a.get("prediction") or row_a.get("error")),
-                                      present.as_text(row_b.get("prediction") or row_b.get("error")))
+        prompt = present.side_by_side(
+            present.messages_text(row_a.get("prompt")), present.messages_text(row_b.get("prompt"))
+        )
+        answer = present.side_by_side(
+            present.as_text(row_a.get("prediction") or row_a.get("error")),
+            present.as_text(row_b.get("prediction") or row_b.get("error")),
+        )
         return page("compare_row.html", a=info_a, b=info_b, row_a=row_a, row_b=row_b, prompt=prompt, answer=answer)
 
     def progress(request: Request) -> Response:
@@ -188,9 +217,14 @@ def _query(request: Request, metric: str | None) -> Query:
     page = params.get("page", "1")
     size = params.get("size", "50")
     return Query(
-        text=params.get("q", "").strip(), status=params.get("status", ""), metric=params.get("metric") or metric,
-        low=number("min"), high=number("max"), sort=params.get("sort", "index") or "index",
-        descending=params.get("order") == "desc", page=max(1, int(page)) if page.isdigit() else 1,
+        text=params.get("q", "").strip(),
+        status=params.get("status", ""),
+        metric=params.get("metric") or metric,
+        low=number("min"),
+        high=number("max"),
+        sort=params.get("sort", "index") or "index",
+        descending=params.get("order") == "desc",
+        page=max(1, int(page)) if page.isdigit() else 1,
         size=int(size) if size.isdigit() and int(size) in PAGE_SIZES else 50,
     )
 
@@ -203,11 +237,21 @@ def _eval_context(catalog: Catalog, path: Path, info: RunInfo, request: Request)
     rows, matching = query_rows(row_index(path / RESULTS_FILE), query)
     pages = max(1, -(-matching // query.size))
     params = {k: v for k, v in request.query_params.items() if k != "page"}
-    return {"info": info, "summary": redacted(summary), "run": run_file, "metrics": metrics, "rows": redacted(rows),
-            "matching": matching, "query": query, "pages": pages, "params": params, "page_sizes": PAGE_SIZES,
-            "plot": catalog.key_of(path / "plot.png") if (path / "plot.png").exists() else None,
-            "report": catalog.key_of(path / "report.html") if (path / "report.html").exists() else None,
-            "versions": present.versions_of(run_file)}
+    return {
+        "info": info,
+        "summary": redacted(summary),
+        "run": run_file,
+        "metrics": metrics,
+        "rows": redacted(rows),
+        "matching": matching,
+        "query": query,
+        "pages": pages,
+        "params": params,
+        "page_sizes": PAGE_SIZES,
+        "plot": catalog.key_of(path / "plot.png") if (path / "plot.png").exists() else None,
+        "report": catalog.key_of(path / "report.html") if (path / "report.html").exists() else None,
+        "versions": present.versions_of(run_file),
+    }
 
 
 def _matrix_context(catalog: Catalog, path: Path, info: RunInfo, request: Request) -> dict[str, Any]:
@@ -221,11 +265,20 @@ def _matrix_context(catalog: Catalog, path: Path, info: RunInfo, request: Reques
     for cell in cells:
         key = _cell_key(catalog, path, cell.get("out"))
         grid[(str(cell.get("program")), str(cell.get("dataset")), str(cell.get("model")))] = {
-            "value": (cell.get("scores") or {}).get(metric), "key": key, "error": redacted(cell.get("error")),
+            "value": (cell.get("scores") or {}).get(metric),
+            "key": key,
+            "error": redacted(cell.get("error")),
             "rows": (cell.get("summary") or {}).get("rows_done"),
         }
-    return {"info": info, "metrics": metrics, "metric": metric, "programs": programs, "columns": columns,
-            "grid": grid, "several_models": len({m for _, m in columns}) > 1}
+    return {
+        "info": info,
+        "metrics": metrics,
+        "metric": metric,
+        "programs": programs,
+        "columns": columns,
+        "grid": grid,
+        "several_models": len({m for _, m in columns}) > 1,
+    }
 
 
 def _cell_key(catalog: Catalog, matrix_dir: Path, out: Any) -> str | None:

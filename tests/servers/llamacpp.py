@@ -67,10 +67,21 @@ class LlamaCppServer:
     def start(self) -> LlamaCppServer:
         self.port = free_port()
         command = [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.model_path), "--model_alias", self.alias,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_threads", str(self.n_threads), "--n_ctx", str(self.n_ctx),
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model_path),
+            "--model_alias",
+            self.alias,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_threads",
+            str(self.n_threads),
+            "--n_ctx",
+            str(self.n_ctx),
         ]
         # PASSIVE: the server shares 2 cores with the test process; spinning OpenMP workers would starve it.
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}

@@ -87,7 +87,8 @@ def open_store(spec: str | os.PathLike[str] | VectorStore, *, create: bool = Tru
     engine, location = parse_store_spec(os.fspath(spec))
     if not create and engine in ("edge", "qdrant-local") and not Path(location).is_dir():
         raise DataError(
-            "no index at this path", path=location,
+            "no index at this path",
+            path=location,
             hint="check the --store path, or build an index there first: promptkit index build SOURCE "
             f"--collection NAME --store {location}",
         )

@@ -160,8 +160,10 @@ def as_vector(
     vector: Sequence[float] | np.ndarray | None, dim: int | None = None, *, what: str = "vector"
 ) -> list[float]:
     if vector is None:
-        raise DataError(f"{what} has no dense vector, and the collection holds them",
-                        hint="embed passages with the collection's embedder (build_index does)")
+        raise DataError(
+            f"{what} has no dense vector, and the collection holds them",
+            hint="embed passages with the collection's embedder (build_index does)",
+        )
     array = np.asarray(vector, dtype=np.float32)
     if array.ndim != 1 or (dim is not None and array.shape[0] != dim):
         raise DataError(
@@ -175,8 +177,10 @@ def as_vector(
 def point_sparse(point: StorePoint) -> SparseVector:
     """The sparse vector of a point bound for a collection that holds sparse vectors."""
     if point.sparse is None:
-        raise DataError(f"point {point.id} has no sparse vector, and the collection holds them",
-                        hint="encode passages with the collection's BM25 encoder (build_index does)")
+        raise DataError(
+            f"point {point.id} has no sparse vector, and the collection holds them",
+            hint="encode passages with the collection's BM25 encoder (build_index does)",
+        )
     return point.sparse
 
 
@@ -215,8 +219,14 @@ class VectorStore(ABC):
         """Run a checked request (the collection holds the vectors it uses)."""
 
     def query(
-        self, name: str, vector: Sequence[float] | np.ndarray | None, k: int,
-        filter: Mapping[str, Any] | None = None, *, sparse: SparseVector | None = None, fusion: Fusion = "rrf",
+        self,
+        name: str,
+        vector: Sequence[float] | np.ndarray | None,
+        k: int,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sparse: SparseVector | None = None,
+        fusion: Fusion = "rrf",
     ) -> list[StoreHit]:
         """The top ``k``: by ``vector`` (dense), by ``sparse`` (BM25), or by both fused with ``fusion``."""
         from promptkit.retrieval.modes import check_fusion, missing_vectors
@@ -231,8 +241,11 @@ class VectorStore(ABC):
         # Twice k, then equal scores ordered by id: engines break ties (frequent in rank fusion) each
         # their own way, and the same index must give the same top k on every engine.
         request = SearchRequest(
-            dense=None if vector is None else as_vector(vector, dim, what="query vector"), sparse=sparse, k=2 * k,
-            filter=filter_conditions(filter), fusion=check_fusion(fusion),
+            dense=None if vector is None else as_vector(vector, dim, what="query vector"),
+            sparse=sparse,
+            k=2 * k,
+            filter=filter_conditions(filter),
+            fusion=check_fusion(fusion),
         )
         hits = self._search(name, request)
         return sorted(hits, key=lambda hit: (-float(f"{hit.score:.6g}"), hit.id))[:k]

@@ -76,7 +76,10 @@ class QdrantClientStore(VectorStore):
         try:
             with self._guard():
                 self.client.create_collection(
-                    name, vectors_config=dense, sparse_vectors_config=sparse_config, metadata=metadata or None,
+                    name,
+                    vectors_config=dense,
+                    sparse_vectors_config=sparse_config,
+                    metadata=metadata or None,
                 )
         except Exception:
             # Another process (sharing a server) may have created it first: then it is there to check.
@@ -140,21 +143,31 @@ class QdrantClientStore(VectorStore):
         if request.dense is not None:
             branches.append((request.dense, None))
         if request.sparse is not None:
-            branches.append((models.SparseVector(indices=request.sparse.indices, values=request.sparse.values),
-                             SPARSE_VECTOR))
+            branches.append(
+                (models.SparseVector(indices=request.sparse.indices, values=request.sparse.values), SPARSE_VECTOR)
+            )
         if len(branches) == 1:
             (query, using), prefetch = branches[0], None
         else:
             # The filter goes on each branch: fusing unfiltered candidates could leave fewer than k.
-            prefetch = [models.Prefetch(query=q, using=u, limit=request.prefetch, filter=query_filter)
-                        for q, u in branches]
+            prefetch = [
+                models.Prefetch(query=q, using=u, limit=request.prefetch, filter=query_filter) for q, u in branches
+            ]
             using = None
-            query = (models.RrfQuery(rrf=models.Rrf(k=RRF_K)) if request.fusion == "rrf"
-                     else models.FusionQuery(fusion=models.Fusion.DBSF))
+            query = (
+                models.RrfQuery(rrf=models.Rrf(k=RRF_K))
+                if request.fusion == "rrf"
+                else models.FusionQuery(fusion=models.Fusion.DBSF)
+            )
         with self._guard():
             response = self.client.query_points(
-                name, query=query, using=using, prefetch=prefetch, limit=request.k,
-                query_filter=None if prefetch else query_filter, with_payload=True,
+                name,
+                query=query,
+                using=using,
+                prefetch=prefetch,
+                limit=request.k,
+                query_filter=None if prefetch else query_filter,
+                with_payload=True,
             )
         return [StoreHit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
 
@@ -178,4 +191,3 @@ class QdrantClientStore(VectorStore):
 
     def _close(self) -> None:
         self.client.close()
-
