@@ -26,7 +26,7 @@ import dspy
 
 from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import InputError
-from promptkit.techniques.base import REASONING, SignatureLike, TechniqueModule, extend, positive, render_instructions
+from promptkit.techniques.base import COT, COT_FEWSHOT, SignatureLike, TechniqueModule, positive
 from promptkit.techniques.demos import COT_DEMOS, as_examples, check_demos, default_demos
 from promptkit.techniques.options import check_temperature
 from promptkit.techniques.voting import sample, text_key
@@ -64,7 +64,7 @@ class ActivePrompt(TechniqueModule):
         num_threads: int = 4,
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.k = positive("k", k, tid)
         self.n_demos = positive("n_demos", n_demos, tid)
         if metric not in UNCERTAINTY:
@@ -82,23 +82,8 @@ class ActivePrompt(TechniqueModule):
         self.annotate = annotate
         self.pool = self._pool(questions)
         # No trigger given: the template's own phrase (_partials/cot.j2), the one copy of it.
-        trigger_values = {"trigger": trigger} if trigger else {}
-        self.zero_shot = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
-                before=(REASONING,),
-                instructions=render_instructions("cot_zeroshot.j2", **self._values(**trigger_values)),
-            )
-        )
-        self.predict = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
-                before=(REASONING,),
-                instructions=render_instructions("cot_fewshot.j2", **self._values(n_demos=self.n_demos)),
-            )
-        )
+        self.zero_shot = self.predictor(COT, trigger=trigger or None)
+        self.predict = self.predictor(COT_FEWSHOT, n_demos=self.n_demos)
         self.ranking: list[dict[str, Any]] | None = None
 
     def _pool(self, questions: Any) -> list[dict[str, Any]]:

@@ -215,6 +215,8 @@ class Step:
 
 COT = Step("cot_zeroshot.j2", before=(REASONING,))
 """Zero-shot chain of thought over the user's signature (the trigger phrase lives in the template)."""
+COT_FEWSHOT = Step("cot_fewshot.j2", before=(REASONING,))
+"""Few-shot chain of thought: the demos (the predictor's ``demos``) show the reasoning before the outputs."""
 
 
 class TechniqueModule(dspy.Module):

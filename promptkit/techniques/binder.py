@@ -24,7 +24,7 @@ import dspy
 from dspy.adapters.utils import parse_value
 
 from promptkit.parsing import strip_fences
-from promptkit.techniques.base import SignatureLike, extend, positive, render_instructions, step_signature
+from promptkit.techniques.base import SignatureLike, Step, positive, render_instructions, step_signature
 from promptkit.techniques.options import check_temperature
 from promptkit.techniques.tables import SQLError, Table, TableTechnique, result_text, run_sql, typed_cell
 from promptkit.techniques.voting import sample, text_key
@@ -50,31 +50,27 @@ class Binder(TableTechnique):
         timeout: float = 5.0,
     ) -> None:
         super().__init__(signature, table, max_rows, timeout)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.n = positive("n", n, tid)
         self.temperature = check_temperature(temperature, tid)
         self.max_retries = positive("max_retries", max_retries, tid, minimum=0)
         self.max_qa_calls = positive("max_qa_calls", max_qa_calls, tid, minimum=0)
         shown = self._table_field()
-        self.write = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.write = self.predictor(
+            Step(
+                "binder_sql.j2",
                 drop_outputs=True,
                 inputs=shown,
                 after=(SQL,),
-                instructions=render_instructions("binder_sql.j2", **self._values()),
-            )
+            ),
         )
-        self.fix = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.fix = self.predictor(
+            Step(
+                "binder_fix.j2",
                 drop_outputs=True,
                 after=(SQL,),
                 inputs=(*shown, ("previous_sql", "the query that failed", str), ("error", "what SQLite said", str)),
-                instructions=render_instructions("binder_fix.j2", **self._values()),
-            )
+            ),
         )
         self.qa = dspy.Predict(
             step_signature(
@@ -86,13 +82,11 @@ class Binder(TableTechnique):
                 instructions=render_instructions("binder_qa.j2"),
             )
         )
-        self.answer = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.answer = self.predictor(
+            Step(
+                "binder_answer.j2",
                 inputs=(*shown, SQL, ("result", "what the query returned", str)),
-                instructions=render_instructions("binder_answer.j2", **self._values()),
-            )
+            ),
         )
 
     def _qa_function(self, counter: dict[str, Any]) -> Any:

@@ -31,7 +31,7 @@ from dspy.adapters.utils import parse_value
 
 from promptkit.parsing import strip_fences
 from promptkit.parsing.json_text import JSONNotFound, extract_json
-from promptkit.techniques.base import SignatureLike, TechniqueModule, extend, positive, render_instructions
+from promptkit.techniques.base import SignatureLike, Step, TechniqueModule, positive
 from promptkit.techniques.program import CODE
 from promptkit.techniques.sandbox import PythonSandbox, SandboxLimits, require_sandbox
 
@@ -162,24 +162,22 @@ class ChainOfCode(TechniqueModule):
         sandbox: str | None = None,
     ) -> None:
         super().__init__(signature)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.max_simulations = positive("max_simulations", max_simulations, tid, minimum=0)
         self.limits = SandboxLimits(timeout=timeout, memory_mb=memory_mb)
         self.sandbox_backend = sandbox
         limits = {"time_limit": timeout, "memory_mb": memory_mb}
-        self.write = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.write = self.predictor(
+            Step(
+                "chain_of_code.j2",
                 drop_outputs=True,
                 after=(CODE,),
-                instructions=render_instructions("chain_of_code.j2", **self._values(**limits)),
-            )
+            ),
+            **limits,
         )
-        self.simulate = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.simulate = self.predictor(
+            Step(
+                "chain_of_code_simulate.j2",
                 drop_outputs=True,
                 inputs=(
                     ("program", "the whole program", str),
@@ -188,16 +186,13 @@ class ChainOfCode(TechniqueModule):
                     ("error", "why Python could not run it", str),
                 ),
                 after=(("new_state", "a JSON object: each variable the line sets, with its new value", str),),
-                instructions=render_instructions("chain_of_code_simulate.j2", **self._values()),
-            )
+            ),
         )
-        self.answer = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.answer = self.predictor(
+            Step(
+                "program_answer.j2",
                 inputs=(CODE, ("result", "the program's final variables, as JSON", str)),
-                instructions=render_instructions("program_answer.j2", **self._values()),
-            )
+            ),
         )
 
     def _run(self, sandbox: PythonSandbox, chunks: list[str], simulated: dict[int, dict[str, Any]]) -> dict[str, Any]:

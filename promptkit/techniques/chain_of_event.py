@@ -12,7 +12,7 @@ from typing import Any
 
 import dspy
 
-from promptkit.techniques.base import SignatureLike, TechniqueModule, extend, render_instructions
+from promptkit.techniques.base import SignatureLike, Step, TechniqueModule
 
 STAGES = (
     ("events", "the specific events of each document, one per line", str),
@@ -28,13 +28,11 @@ class ChainOfEvent(TechniqueModule):
 
     def __init__(self, signature: SignatureLike = "documents -> summary") -> None:
         super().__init__(signature)
-        self.predict = dspy.Predict(
-            extend(
-                self.signature,
-                technique=self.technique_id,
+        self.predict = self.predictor(
+            Step(
+                "chain_of_event.j2",
                 before=STAGES,
-                instructions=render_instructions("chain_of_event.j2", **self._values()),
-            )
+            ),
         )
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:

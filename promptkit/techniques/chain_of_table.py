@@ -20,7 +20,7 @@ from typing import Any
 
 import dspy
 
-from promptkit.techniques.base import REASONING, SignatureLike, extend, positive, render_instructions
+from promptkit.techniques.base import REASONING, SignatureLike, Step, positive
 from promptkit.techniques.dater import row_numbers
 from promptkit.techniques.tables import (
     SQLError,
@@ -90,46 +90,24 @@ class ChainOfTable(TableTechnique):
         max_rows: int = 30,
     ) -> None:
         super().__init__(signature, table, max_rows)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.max_ops = positive("max_ops", max_ops, tid)
         shown = self._table_field()
         pool = [{"name": name, "description": desc} for name, (desc, _, _) in OPERATIONS.items()]
-        self.plan = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
-                drop_outputs=True,
-                inputs=(*shown, CHAIN),
+        read = (*shown, CHAIN)
+        self.plan = self.predictor(
+            Step(
+                "chain_of_table_plan.j2",
+                inputs=read,
                 after=(("next_operation", "the next operation's name, or [E]", str),),
-                instructions=render_instructions("chain_of_table_plan.j2", **self._values(operations=pool)),
-            )
+                drop_outputs=True,
+            ),
+            operations=pool,
         )
         for name, (desc, fields, _) in OPERATIONS.items():
-            setattr(
-                self,
-                name,
-                dspy.Predict(
-                    extend(
-                        sig,
-                        technique=tid,
-                        drop_outputs=True,
-                        inputs=(*shown, CHAIN),
-                        after=fields,
-                        instructions=render_instructions(
-                            "chain_of_table_args.j2", **self._values(operation=name, description=desc)
-                        ),
-                    )
-                ),
-            )
-        self.query = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
-                inputs=(*shown, CHAIN),
-                before=(REASONING,),
-                instructions=render_instructions("chain_of_table_answer.j2", **self._values()),
-            )
-        )
+            arguments = Step("chain_of_table_args.j2", inputs=read, after=fields, drop_outputs=True)
+            setattr(self, name, self.predictor(arguments, operation=name, description=desc))
+        self.query = self.predictor(Step("chain_of_table_answer.j2", inputs=read, before=(REASONING,)))
 
     def forward(self, **kwargs: Any) -> dspy.Prediction:
         inputs, table = self._split(kwargs)

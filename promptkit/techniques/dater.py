@@ -20,7 +20,7 @@ from typing import Any
 import dspy
 
 from promptkit.parsing import strip_fences
-from promptkit.techniques.base import REASONING, SignatureLike, extend, positive, render_instructions
+from promptkit.techniques.base import REASONING, SignatureLike, Step, positive
 from promptkit.techniques.tables import (
     SQLError,
     Table,
@@ -52,43 +52,38 @@ class Dater(TableTechnique):
         timeout: float = 5.0,
     ) -> None:
         super().__init__(signature, table, max_rows, timeout)
-        sig, tid = self.signature, self.technique_id
+        tid = self.technique_id
         self.max_queries = positive("max_queries", max_queries, tid)
         shown = self._table_field()
-        self.evidence = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.evidence = self.predictor(
+            Step(
+                "dater_evidence.j2",
                 drop_outputs=True,
                 inputs=shown,
                 after=(
                     ("columns", "the names of the columns needed to answer", list[str]),
                     ("rows", "the numbers of the relevant rows; empty when every row may matter", list[str]),
                 ),
-                instructions=render_instructions("dater_evidence.j2", **self._values()),
-            )
+            ),
         )
-        self.decompose = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.decompose = self.predictor(
+            Step(
+                "dater_questions.j2",
                 drop_outputs=True,
                 inputs=shown,
                 after=(
                     ("sub_questions", "cloze statements, each with a {} blank", list[str]),
                     ("sql", "for each sub-question, the SQLite SELECT that computes its blank", list[str]),
                 ),
-                instructions=render_instructions("dater_questions.j2", **self._values(max_queries=self.max_queries)),
-            )
+            ),
+            max_queries=self.max_queries,
         )
-        self.reason = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
+        self.reason = self.predictor(
+            Step(
+                "dater_answer.j2",
                 before=(REASONING,),
                 inputs=(*shown, ("evidence", "sub-questions with their blanks computed by SQL", str)),
-                instructions=render_instructions("dater_answer.j2", **self._values()),
-            )
+            ),
         )
 
     def _sub_table(self, table: Table, columns: list[str], rows: list[int]) -> tuple[Table, str | None]:

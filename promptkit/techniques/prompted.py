@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import dspy
 
 from promptkit.techniques.base import (
+    COT,
+    COT_FEWSHOT,
     REASONING,
     Field,
     SignatureLike,
@@ -77,7 +79,7 @@ class ZeroShotCoT(SingleStep):
     """The task plus a trigger phrase; the model writes ``reasoning`` before the outputs (one call)."""
 
     technique_id = "cot_zeroshot"
-    step = Step("cot_zeroshot.j2", before=(REASONING,))
+    step = COT
 
     def __init__(self, signature: SignatureLike = "question -> answer", *, trigger: str | None = None) -> None:
         super().__init__(signature, trigger=trigger)
@@ -104,7 +106,7 @@ class FewShotCoT(SingleStep):
     """
 
     technique_id = "cot_fewshot"
-    step = Step("cot_fewshot.j2", before=(REASONING,))
+    step = COT_FEWSHOT
 
     def __init__(
         self,

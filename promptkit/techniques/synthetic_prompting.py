@@ -26,13 +26,25 @@ import numpy as np
 from promptkit.adapter import PARSE_ERRORS
 from promptkit.errors import InputError
 from promptkit.techniques.auto_cot import kmeans, tfidf_embed
-from promptkit.techniques.base import REASONING, SignatureLike, TechniqueModule, extend, positive, render_instructions
+from promptkit.techniques.base import (
+    COT_FEWSHOT,
+    REASONING,
+    SignatureLike,
+    Step,
+    TechniqueModule,
+    positive,
+    render_instructions,
+)
 from promptkit.techniques.complexity import reasoning_steps
 from promptkit.techniques.demos import COT_DEMOS, as_examples, check_demos, default_demos
 from promptkit.techniques.options import check_temperature
 from promptkit.techniques.voting import text_key
 
 TOPICS = ("apples", "trains", "money", "books", "garden", "school", "birthday", "farm", "bakery", "football")
+
+
+# Solving a synthesized example forward, to check it (the seed demos shown).
+FORWARD = Step("synthetic_forward.j2", before=(REASONING,))
 
 
 class SyntheticPrompting(TechniqueModule):
@@ -91,23 +103,9 @@ class SyntheticPrompting(TechniqueModule):
                 ),
             )
         )
-        self.forward_step = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
-                before=(REASONING,),
-                instructions=render_instructions("synthetic_forward.j2", **self._values(n_demos=len(self.seeds))),
-            )
-        )
+        self.forward_step = self.predictor(FORWARD, n_demos=len(self.seeds))
         self.forward_step.demos = as_examples(self.seeds, sig)
-        self.predict = dspy.Predict(
-            extend(
-                sig,
-                technique=tid,
-                before=(REASONING,),
-                instructions=render_instructions("cot_fewshot.j2", **self._values(n_demos=self.n_demos)),
-            )
-        )
+        self.predict = self.predictor(COT_FEWSHOT, n_demos=self.n_demos)
         self.synthesized: list[dict[str, Any]] | None = None
         self.rejected: list[dict[str, Any]] = []
 
