@@ -94,6 +94,7 @@ def test_run_then_row_then_its_prompt(page: Any) -> None:
     page.goto("/")
     page.click("a:text-is('capitals-a')")
     assert page.locator("h1").inner_text() == "Run capitals-a"
+    assert page.locator("dl dd").nth(2).inner_text().endswith("capitals.jsonl")  # the dataset run.json names
     assert page.locator("#matching").inner_text() == "12 matching rows"
     assert page.locator("table.metrics").inner_text().count("exact_match") == 1
     spain = page.locator("#rows tr", has_text="Capital of Spain")
