@@ -4,6 +4,22 @@ from __future__ import annotations
 
 import dspy
 
+# Twelve countries and their capitals: the data of the compile, optimizer and viewer tests.
+CAPITALS = {
+    "France": "Paris",
+    "Spain": "Madrid",
+    "Italy": "Rome",
+    "Peru": "Lima",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+    "Chile": "Santiago",
+    "Kenya": "Nairobi",
+    "Cuba": "Havana",
+    "Iran": "Tehran",
+    "Ghana": "Accra",
+    "Nepal": "Kathmandu",
+}
+
 
 class Capital(dspy.Module):
     def __init__(self) -> None:

@@ -17,22 +17,9 @@ from promptkit.cli._common import handle_errors
 from promptkit.cli.compile_cmd import register
 from promptkit.lm import FakeLM
 from promptkit.programs.resolve import resolve_program
+from tests.programs import CAPITALS
 
 SECRET = "sk-compile-0123456789SECRET"
-CAPITALS = {
-    "France": "Paris",
-    "Spain": "Madrid",
-    "Italy": "Rome",
-    "Peru": "Lima",
-    "Japan": "Tokyo",
-    "Egypt": "Cairo",
-    "Chile": "Santiago",
-    "Kenya": "Nairobi",
-    "Cuba": "Havana",
-    "Iran": "Tehran",
-    "Ghana": "Accra",
-    "Nepal": "Kathmandu",
-}
 PROGRAM = """
 import dspy
 

@@ -13,20 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-CAPITALS = {
-    "France": "Paris",
-    "Spain": "Madrid",
-    "Italy": "Rome",
-    "Peru": "Lima",
-    "Japan": "Tokyo",
-    "Egypt": "Cairo",
-    "Chile": "Santiago",
-    "Kenya": "Nairobi",
-    "Cuba": "Havana",
-    "Iran": "Tehran",
-    "Ghana": "Accra",
-    "Nepal": "Kathmandu",
-}
+from tests.programs import CAPITALS
+
 COUNTRIES = list(CAPITALS)
 SECRET = "sk-view-0123456789SECRETKEY"  # leaked into one question; the viewer must show *** instead
 SECRET_ENV = "VIEWTEST_API_KEY"
