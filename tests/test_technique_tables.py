@@ -12,16 +12,8 @@ from typer.testing import CliRunner
 from promptkit import techniques
 from promptkit.cli import app
 from promptkit.errors import DataError, InputError
-from promptkit.techniques.tables import (
-    SQLError,
-    add_column,
-    group_by,
-    load_table,
-    run_sql,
-    select_columns,
-    select_rows,
-    sort_by,
-)
+from promptkit.techniques.table_sql import add_column, group_by, run_sql, select_columns, select_rows, sort_by
+from promptkit.techniques.tables import SQLError, load_table
 
 CSV = "Nation,Gold,Continent\nNorway,16,Europe\nChina,9,Asia\nSweden,8,Europe\n"
 MARKDOWN = (

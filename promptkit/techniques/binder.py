@@ -26,7 +26,8 @@ from dspy.adapters.utils import parse_value
 from promptkit.parsing import strip_fences
 from promptkit.techniques.base import SignatureLike, Step, positive, render_instructions, step_signature
 from promptkit.techniques.options import check_temperature
-from promptkit.techniques.tables import SQLError, Table, TableTechnique, result_text, run_sql, typed_cell
+from promptkit.techniques.table_sql import result_text, run_sql
+from promptkit.techniques.tables import SQLError, Table, TableTechnique, typed_cell
 from promptkit.techniques.voting import sample, text_key
 
 SQL = ("sql", "one SQLite SELECT statement over the table t", str)

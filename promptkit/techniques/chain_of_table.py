@@ -22,16 +22,8 @@ import dspy
 
 from promptkit.techniques.base import REASONING, SignatureLike, Step, positive
 from promptkit.techniques.dater import row_numbers
-from promptkit.techniques.tables import (
-    SQLError,
-    Table,
-    TableTechnique,
-    add_column,
-    group_by,
-    select_columns,
-    select_rows,
-    sort_by,
-)
+from promptkit.techniques.table_sql import add_column, group_by, select_columns, select_rows, sort_by
+from promptkit.techniques.tables import SQLError, Table, TableTechnique
 
 Field = tuple[str, str, Any]
 CHAIN: Field = ("operation_chain", "the operations applied so far, in order", str)

@@ -21,15 +21,8 @@ import dspy
 
 from promptkit.parsing import strip_fences
 from promptkit.techniques.base import REASONING, SignatureLike, Step, positive
-from promptkit.techniques.tables import (
-    SQLError,
-    Table,
-    TableTechnique,
-    result_text,
-    run_sql,
-    select_columns,
-    select_rows,
-)
+from promptkit.techniques.table_sql import result_text, run_sql, select_columns, select_rows
+from promptkit.techniques.tables import SQLError, Table, TableTechnique
 
 
 def row_numbers(items: Any) -> list[int]:
