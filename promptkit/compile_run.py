@@ -217,7 +217,7 @@ class _UsageCounter:
     the optimizer's candidate evaluations (dspy.Evaluate calls) with the best score (in %)."""
 
     def __init__(self) -> None:
-        from promptkit.optimize import CandidateLog
+        from promptkit.compile_progress import CandidateLog
 
         self.candidates = CandidateLog()
         self.calls = 0

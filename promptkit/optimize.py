@@ -1,7 +1,7 @@
 """Compile DSPy programs with DSPy's optimizers, and save / load them as JSON.
 
 ``compile`` wraps every DSPy optimizer in :data:`promptkit.optimizers.OPTIMIZERS` behind one call
-with validated options and a progress bar. ``save_program`` writes one
+with validated options and a progress bar (``compile_progress.py``). ``save_program`` writes one
 JSON file (never a pickle: unpickling runs code) atomically, with metadata (versions, model,
 template versions, metric, train size, score, date) and without any API key. ``load`` rebuilds
 the program from its recorded ``module:QualName`` class (or fills a given instance) and warns
@@ -18,12 +18,12 @@ import json
 import logging
 import random
 import re
-import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from promptkit.compile_progress import CandidateLog, CompileProgress
 from promptkit.errors import DataError, InputError
 from promptkit.evaluation.results import atomic_write_text, read_json, versions
 from promptkit.redaction import redact
@@ -99,7 +99,7 @@ def compile(
         valset=val,
     )
     total = len(train) * int(options.get("max_rounds", 1)) if optimizer == "bootstrap_fewshot" else None
-    with _CompileProgress(progress, f"compile {spec.name}", total) as bar:
+    with CompileProgress(progress, f"compile {spec.name}", total) as bar:
         dspy_metric = _dspy_metric(metric, bar.record) if metric is not None else None
         teleprompter, compile_kwargs, recorded = optimizers.build(spec, dspy_metric, options, resources)
         with dspy.context(callbacks=[*(dspy.settings.callbacks or []), CandidateLog(bar.show_candidates)]):
@@ -176,82 +176,6 @@ def _dspy_metric(metric: str | Callable[..., Any], record: Callable[[Any], None]
 def _plain_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Options worth recording: plain values only (an LM object in teacher_settings is not)."""
     return {k: v for k, v in options.items() if isinstance(v, str | int | float | bool) or v is None}
-
-
-class _CompileProgress:
-    """A rich progress bar over metric calls (a spinner when the total is unknown), with the mean metric
-    value so far: optimizers score many candidates and expose no common best-so-far hook."""
-
-    def __init__(self, enabled: bool, label: str, total: int | None) -> None:
-        self._progress: Any = None
-        self._lock = threading.Lock()
-        self.calls = 0
-        self.total_score = 0.0
-        if enabled:
-            from rich.console import Console
-
-            console = Console(stderr=True)
-            if console.is_terminal:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
-                self._progress = Progress(
-                    SpinnerColumn(),
-                    TextColumn(label),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TextColumn("metric calls · {task.fields[rate]} · {task.fields[best]}"),
-                    console=console,
-                )
-                self._task = self._progress.add_task(label, total=total, rate="-", best="no candidate scored yet")
-
-    def __enter__(self) -> _CompileProgress:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def record(self, value: Any) -> None:
-        with self._lock:
-            self.calls += 1
-            if isinstance(value, int | float | bool):
-                self.total_score += float(value)
-            elif isinstance(getattr(value, "score", None), int | float):  # GEPA-style Prediction(score=...)
-                self.total_score += float(value.score)
-            if self._progress is not None:
-                self._progress.update(self._task, advance=1, rate=f"mean score {self.total_score / self.calls:.2f}")
-
-    def show_candidates(self, log: CandidateLog) -> None:
-        if self._progress is not None and log.best is not None:
-            self._progress.update(self._task, best=f"{log.evaluated} candidate evaluations, best {log.best:.2f}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-
-class CandidateLog:
-    """A DSPy callback counting the optimizer's candidate evaluations (``dspy.Evaluate`` calls: random search's
-    candidates, MIPROv2's trials and minibatches, COPRO's proposals) and the best score so far (in %)."""
-
-    def __init__(self, on_change: Callable[[CandidateLog], None] | None = None) -> None:
-        self.evaluated = 0
-        self.best: float | None = None
-        self._on_change = on_change
-        self._lock = threading.Lock()
-
-    # The names DSPy's callback dispatcher calls (dspy.utils.callback.BaseCallback); the rest are no-ops.
-    def on_evaluate_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
-        score = getattr(outputs, "score", None)
-        with self._lock:
-            self.evaluated += 1
-            if isinstance(score, int | float) and (self.best is None or score > self.best):
-                self.best = float(score)
-        if self._on_change is not None:
-            self._on_change(self)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
 
 # ---------------------------------------------------------------------------------------------
