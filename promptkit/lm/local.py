@@ -23,7 +23,7 @@ from promptkit.errors import ConfigError
 from promptkit.lm.client import PromptkitLM
 from promptkit.lm.grammar import canonical_response_format
 from promptkit.lm.local_async import AsyncLlamaCppEngine
-from promptkit.lm.local_engine import EngineOptions, LlamaCppEngine
+from promptkit.lm.local_engine import LlamaCppEngine
 from promptkit.lm.local_models import (
     LoadEvent,
     LoadListener,
@@ -33,6 +33,7 @@ from promptkit.lm.local_models import (
     set_load_listener,
     stderr_load_listener,
 )
+from promptkit.lm.local_options import EngineOptions
 from promptkit.lm.routes import endpoint_rollout_id
 
 __all__ = [
