@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptkit.adapter.rendered import recording_templates
 from promptkit.errors import BackendDownError, InputError
 from promptkit.evaluation.results import to_jsonable
 from promptkit.lm.router_config import DEPLOYMENT_KEY
@@ -187,6 +186,8 @@ class _RowProbe:
 def run_row(job: RowJob) -> dict[str, Any]:
     """Run the program and the metrics on one example; failures go into the row, except BackendDownError."""
     import dspy
+
+    from promptkit.adapter.rendered import recording_templates  # with DSPy: the adapter package imports it
 
     probe = _RowProbe()
     prediction: Any = None
